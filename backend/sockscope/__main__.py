@@ -1,0 +1,3 @@
+from sockscope.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""The FastAPI application: labs over REST and websockets, and the built front end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from sockscope import __version__
+from sockscope.api import routes, ws
+from sockscope.engine.errors import CommandError
+from sockscope.labs.registry import LabRegistry
+from sockscope.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REAP_EVERY = 30.0
+
+_NO_UI = """<!doctype html><meta charset="utf-8"><title>Sockscope</title>
+<h1>Sockscope</h1><p>The API is running. The web interface has not been built:
+run <code>make run</code> (it builds it), or see <a href="/docs">the API documentation</a>.</p>
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check()
+    registry = LabRegistry(
+        settings.lab_policy(), max_labs=settings.max_labs, idle_timeout=settings.idle_timeout
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reaper = asyncio.create_task(_reap_forever(registry))
+        try:
+            yield
+        finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+            await asyncio.to_thread(registry.close_all)
+
+    app = FastAPI(
+        title="Sockscope",
+        version=__version__,
+        summary="A playground for real TCP sockets: every call recorded, every buffer visible.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+
+    @app.exception_handler(CommandError)
+    async def command_error(request: Request, exc: CommandError) -> Response:
+        return JSONResponse(
+            {"ok": False, "result": None, "error": {"errno": None, "field": exc.field,
+             "message": exc.message}, "events": []},  # fmt: skip
+            status_code=exc.status,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+        message = str(first.get("msg", "invalid request"))
+        if first.get("type") == "json_invalid":
+            where, message = None, "the request body is not valid JSON"
+        return JSONResponse(
+            {"ok": False, "result": None,
+             "error": {"errno": None, "field": where, "message": message}, "events": []},
+            status_code=400,
+        )  # fmt: skip
+
+    @app.get("/healthz", tags=["server"])
+    async def healthz() -> dict[str, object]:
+        return {"ok": True, "labs": len(registry), "version": __version__}
+
+    app.include_router(routes.router)
+    app.include_router(ws.router)
+    _mount_ui(app, settings)
+    return app
+
+
+def _mount_ui(app: FastAPI, settings: Settings) -> None:
+    index = settings.static_dir / "index.html"
+    assets = settings.static_dir / "assets"
+    if assets.is_dir():
+        app.mount("/assets", StaticFiles(directory=assets), name="assets")
+
+    async def spa() -> Response:
+        if index.is_file():
+            return FileResponse(index)
+        return HTMLResponse(_NO_UI)
+
+    app.add_api_route("/", spa, include_in_schema=False)
+    app.add_api_route("/labs/{lab_id}", spa, include_in_schema=False)
+    app.add_api_route("/lessons/{lesson_id}", spa, include_in_schema=False)
+
+
+async def _reap_forever(registry: LabRegistry) -> None:
+    while True:
+        await asyncio.sleep(REAP_EVERY)
+        try:
+            reaped = await asyncio.to_thread(registry.reap)
+        except Exception:
+            log.exception("reaping labs failed")
+            continue
+        if reaped:
+            log.info("reaped %d idle labs", len(reaped))

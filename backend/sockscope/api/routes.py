@@ -1,0 +1,140 @@
+"""REST routes: labs, commands, snapshots, the event log and its export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from sockscope.api.wire import answer_body
+from sockscope.engine.errors import CommandError
+from sockscope.events import SCHEMA_VERSION, to_wire
+from sockscope.labs.bridge import run_command
+from sockscope.labs.registry import Lab, LabRegistry
+
+router = APIRouter(prefix="/api")
+
+SNAPSHOT_WAIT = 5.0
+
+_EXAMPLES: dict[str, Any] = {
+    "socket": {"value": {"op": "socket", "name": "srv", "options": {"rcvbuf": 4096,
+               "blocking": False}}},  # fmt: skip
+    "bind": {"value": {"op": "bind", "socket": "srv", "address": ["127.0.0.1", 0]}},
+    "listen": {"value": {"op": "listen", "socket": "srv", "backlog": 5}},
+    "connect": {"value": {"op": "connect", "socket": "cli", "address": ["127.0.0.1", 40000]}},
+    "accept": {"value": {"op": "accept", "socket": "srv"}},
+    "send": {"value": {"op": "send", "socket": "cli", "size": 1048576}},
+    "recv": {"value": {"op": "recv", "socket": "conn", "bufsize": 4096}},
+    "shutdown": {"value": {"op": "shutdown", "socket": "cli", "how": "SHUT_WR"}},
+}
+
+
+class NotFound(CommandError):
+    status = 404
+
+
+def registry_of(request: Request) -> LabRegistry:
+    registry: LabRegistry = request.app.state.registry
+    return registry
+
+
+def lab_or_404(request: Request, lab_id: str) -> Lab:
+    lab = registry_of(request).get(lab_id)
+    if lab is None or lab.engine.closed.is_set():
+        raise NotFound("lab", f"no lab {lab_id!r}: it was closed, reaped, or never existed")
+    return lab
+
+
+async def snapshot_of(lab: Lab) -> dict[str, Any]:
+    future = asyncio.wrap_future(lab.engine.snapshot())
+    return await asyncio.wait_for(future, SNAPSHOT_WAIT)
+
+
+@router.post("/labs", status_code=201, tags=["labs"])
+async def create_lab(request: Request) -> dict[str, Any]:
+    """Create a lab; its `id` is the key to everything else (keep it private)."""
+    lab = await asyncio.to_thread(registry_of(request).create)
+    return {"id": lab.id, "url": f"/labs/{lab.id}", "snapshot": await snapshot_of(lab)}
+
+
+@router.get("/labs/{lab_id}", tags=["labs"])
+async def get_lab(request: Request, lab_id: str) -> dict[str, Any]:
+    """The lab as it stands: every socket with its kernel figures, and the last `seq`."""
+    return await snapshot_of(lab_or_404(request, lab_id))
+
+
+@router.delete("/labs/{lab_id}", status_code=204, tags=["labs"])
+async def delete_lab(request: Request, lab_id: str) -> Response:
+    """Close the lab and every socket in it."""
+    lab_or_404(request, lab_id)
+    await asyncio.to_thread(registry_of(request).delete, lab_id)
+    return Response(status_code=204)
+
+
+@router.post("/labs/{lab_id}/commands", tags=["commands"])
+async def post_command(
+    request: Request,
+    lab_id: str,
+    command: Annotated[Any, Body(openapi_examples=_EXAMPLES)],
+) -> JSONResponse:
+    """Run one command (a socket method) and answer with what the kernel returned.
+
+    The answer is `{"ok", "result", "error", "events"}`; `error` is null or
+    `{"errno": "EAGAIN", "message": ...}` for a failed call, or `{"errno": null,
+    "field": ..., "message": ...}` (with a 4xx status) for a refused command. A call
+    on a blocking socket that has not returned within about a second answers
+    `"blocked": true`; its completion arrives later as a `call` event.
+    """
+    lab = lab_or_404(request, lab_id)
+    answer = await run_command(lab, command, request.app.state.settings.command_wait)
+    return JSONResponse(answer_body(answer), status_code=answer.status)
+
+
+@router.get("/labs/{lab_id}/events", tags=["events"])
+async def get_events(
+    request: Request,
+    lab_id: str,
+    after: Annotated[int, Query(ge=0, description="the last seq you have")] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> dict[str, Any]:
+    """A page of the event log: events with `seq > after`, oldest first.
+
+    `gap` is set when the log no longer holds events you asked for (it keeps the
+    newest ones); `next_after` is the cursor for the next page.
+    """
+    page = lab_or_404(request, lab_id).engine.log.after(after, limit)
+    events = [to_wire(e) for e in page.events]
+    next_after = page.events[-1].seq if page.events else max(after, page.gap[1] if page.gap else 0)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "events": events,
+        "gap": None if page.gap is None else {"from": page.gap[0], "to": page.gap[1]},
+        "last_seq": page.last_seq,
+        "next_after": next_after,
+    }
+
+
+@router.get("/labs/{lab_id}/trace", tags=["events"])
+async def get_trace(request: Request, lab_id: str) -> StreamingResponse:
+    """The whole event log as JSON Lines (one event per line), to download."""
+    log = lab_or_404(request, lab_id).engine.log
+    end = log.last_seq
+
+    def lines() -> Iterator[bytes]:
+        cursor = 0
+        while cursor < end:
+            page = log.after(cursor, 2000)
+            if not page.events:
+                return
+            for event in page.events:
+                if event.seq > end:
+                    return
+                yield json.dumps(to_wire(event), separators=(",", ":")).encode() + b"\n"
+            cursor = page.events[-1].seq
+
+    headers = {"Content-Disposition": f'attachment; filename="sockscope-{lab_id[:8]}.jsonl"'}
+    return StreamingResponse(lines(), media_type="application/x-ndjson", headers=headers)

@@ -1,0 +1,79 @@
+"""The ``sockscope`` command: settings in, uvicorn out."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from sockscope import __version__
+from sockscope.settings import Settings, from_env, parse_port_range
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sockscope", description="A visual playground for real TCP sockets."
+    )
+    parser.add_argument("--host", help="address to serve on (default 127.0.0.1;"
+                        " 0.0.0.0 for a workshop LAN)")  # fmt: skip
+    parser.add_argument("--port", type=int, help="HTTP port (default 8000)")
+    parser.add_argument("--lab-ports", type=parse_port_range, metavar="FROM-TO",
+                        help="ports lab sockets may bind (default 40000-40199)")  # fmt: skip
+    parser.add_argument("--allow-connect", action="append", metavar="CIDR",
+                        help="let lab clients connect to this network too (repeatable)")  # fmt: skip
+    parser.add_argument("--allowed-origin", action="append", metavar="ORIGIN",
+                        help="accept websockets from this Origin too (repeatable)")  # fmt: skip
+    parser.add_argument("--max-labs", type=int, help="labs at most (default 60)")
+    parser.add_argument("--max-sockets", type=int, help="sockets per lab at most (default 16)")
+    parser.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                        help="reap a lab idle this long with nobody watching (default 1800)")  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"sockscope {__version__}")
+    return parser
+
+
+def settings_from(argv: list[str] | None = None) -> Settings:
+    args = build_parser().parse_args(argv)
+    values = from_env()
+    flags = {
+        "host": args.host,
+        "port": args.port,
+        "lab_ports": args.lab_ports,
+        "allow_connect": tuple(args.allow_connect) if args.allow_connect else None,
+        "allowed_origins": tuple(args.allowed_origin) if args.allowed_origin else None,
+        "max_labs": args.max_labs,
+        "max_sockets": args.max_sockets,
+        "idle_timeout": args.idle_timeout,
+    }
+    values.update({k: v for k, v in flags.items() if v is not None})
+    settings = Settings(**values)  # type: ignore[arg-type]
+    settings.check()
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = settings_from(argv)
+    except ValueError as exc:
+        print(f"sockscope: {exc}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from sockscope.api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    low, high = settings.lab_ports
+    print(f"Sockscope {__version__}: open http://{shown}:{settings.port}/ in a browser", flush=True)
+    print(f"  API documentation: http://{shown}:{settings.port}/docs", flush=True)
+    print(f"  lab sockets use ports {low}-{high}", flush=True)
+    if settings.host in ("0.0.0.0", ""):
+        print("  listening on every address: participants use this machine's LAN address",
+              flush=True)  # fmt: skip
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws_per_message_deflate=False,  # deflate costs CPU for little gain on a LAN
+        log_level="info",
+    )
+    return 0

@@ -1,0 +1,356 @@
+"""Commands: the JSON a participant sends, checked and turned into typed values (pure).
+
+Every action is a socket method named as Python names it. Parsing checks shape
+and ranges only; whether the call makes sense for the socket's state is the
+kernel's to answer, and the lab records that answer.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import socket
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sockscope.engine.errors import InvalidCommand, TooLarge
+from sockscope.engine.policy import LabPolicy
+
+SOCKET_OPS = (
+    "socket", "bind", "listen", "accept", "connect", "send", "sendall", "recv",
+    "shutdown", "close", "abort", "setblocking", "settimeout", "setsockopt",
+    "getsockopt", "auto",
+)  # fmt: skip
+LOOP_OPS = ("pause", "resume", "step")
+OPS = SOCKET_OPS + LOOP_OPS
+
+SHUT_HOWS = {"SHUT_RD": socket.SHUT_RD, "SHUT_WR": socket.SHUT_WR, "SHUT_RDWR": socket.SHUT_RDWR}
+AUTO_RECV_MODES = ("off", "discard", "echo")
+
+# The socket options a lab may set or read: name -> (level name, level, option).
+SOCKOPTS: dict[str, tuple[str, int, int]] = {
+    "SO_SNDBUF": ("SOL_SOCKET", socket.SOL_SOCKET, socket.SO_SNDBUF),
+    "SO_RCVBUF": ("SOL_SOCKET", socket.SOL_SOCKET, socket.SO_RCVBUF),
+    "SO_REUSEADDR": ("SOL_SOCKET", socket.SOL_SOCKET, socket.SO_REUSEADDR),
+    "SO_KEEPALIVE": ("SOL_SOCKET", socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+    "SO_RCVLOWAT": ("SOL_SOCKET", socket.SOL_SOCKET, socket.SO_RCVLOWAT),
+    "TCP_NODELAY": ("IPPROTO_TCP", socket.IPPROTO_TCP, socket.TCP_NODELAY),
+    "TCP_KEEPIDLE": ("IPPROTO_TCP", socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+    "TCP_KEEPINTVL": ("IPPROTO_TCP", socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+    "TCP_KEEPCNT": ("IPPROTO_TCP", socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+    "TCP_USER_TIMEOUT": ("IPPROTO_TCP", socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+}
+READ_ONLY_SOCKOPTS: dict[str, tuple[str, int, int]] = {
+    "SO_ERROR": ("SOL_SOCKET", socket.SOL_SOCKET, socket.SO_ERROR),
+    "SO_TYPE": ("SOL_SOCKET", socket.SOL_SOCKET, socket.SO_TYPE),
+}
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+_RESERVED_NAMES = frozenset({"socket", "select", "pattern", "data", "self"})
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """Bytes to send: literal (from text or hex) or ``size`` patterned bytes."""
+
+    literal: bytes | None
+    size: int
+    source: Literal["text", "hex", "size"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SocketOptions:
+    sndbuf: int | None = None
+    rcvbuf: int | None = None
+    nodelay: bool | None = None
+    reuseaddr: bool | None = None
+    blocking: bool = True
+    auto_accept: bool = False
+    auto_recv: Literal["off", "discard", "echo"] = "off"
+    bufsize: int = 65536
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """A checked command. Fields not used by ``op`` keep their defaults."""
+
+    op: str
+    socket: str | None = None
+    name: str | None = None
+    options: SocketOptions | None = None
+    address: tuple[str, int] | None = None
+    backlog: int | None = None
+    payload: Payload | None = None
+    bufsize: int | None = None
+    how: str | None = None
+    flag: bool | None = None
+    timeout: float | None = None
+    option: str | None = None
+    value: int | None = None
+    auto_accept: bool | None = None
+    auto_recv: Literal["off", "discard", "echo"] | None = None
+
+
+def parse_command(raw: Any, policy: LabPolicy) -> Command:
+    """Check one command's JSON.
+
+    Raises:
+        InvalidCommand: unknown op, missing or ill-typed field (``field`` names it).
+        TooLarge: a size over the lab's caps.
+    """
+    if not isinstance(raw, dict):
+        raise InvalidCommand(None, f"a command is a JSON object, got {type(raw).__name__}")
+    op = raw.get("op")
+    if not isinstance(op, str) or op not in OPS:
+        raise InvalidCommand("op", f"unknown op {op!r}; expected one of: {', '.join(OPS)}")
+    known = _FIELDS_BY_OP[op] | {"op", "id"}
+    extra = sorted(set(raw) - known)
+    if extra:
+        raise InvalidCommand(extra[0], f"{op} takes no field {extra[0]!r}")
+    if op in LOOP_OPS:
+        return Command(op=op)
+    if op == "socket":
+        return Command(op=op, name=socket_name(raw.get("name"), "name"),
+                       options=_options(raw.get("options", {}), policy))  # fmt: skip
+    sock = socket_name(raw.get("socket"), "socket")
+    parse = _PARSERS.get(op)
+    return parse(op, sock, raw, policy) if parse else Command(op=op, socket=sock)
+
+
+def socket_name(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise InvalidCommand(
+            field, f"{field}: a Python identifier of at most 32 characters, got {value!r}"
+        )
+    if keyword.iskeyword(value) or value in _RESERVED_NAMES:
+        raise InvalidCommand(field, f"{field}: {value!r} is reserved, choose another name")
+    return value
+
+
+def _int(raw: dict[str, Any], field: str, lo: int, hi: int, *, default: int | None = None) -> int:
+    value = raw.get(field, default)
+    if value is None:
+        raise InvalidCommand(field, f"{field}: required")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidCommand(field, f"{field}: an integer is required, got {value!r}")
+    if value > hi and hi >= 1 << 20:
+        raise TooLarge(field, f"{field}: {value} is over this lab's limit of {hi}")
+    if not lo <= value <= hi:
+        raise InvalidCommand(field, f"{field}: must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _bool(raw: dict[str, Any], field: str) -> bool:
+    value = raw.get(field)
+    if not isinstance(value, bool):
+        raise InvalidCommand(field, f"{field}: true or false is required, got {value!r}")
+    return value
+
+
+def _address(raw: dict[str, Any]) -> tuple[str, int]:
+    value = raw.get("address")
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not isinstance(value[0], str)
+        or isinstance(value[1], bool)
+        or not isinstance(value[1], int)
+    ):
+        raise InvalidCommand("address", f'address: ["host", port] is required, got {value!r}')
+    host, port = value[0], value[1]
+    if not 0 <= port <= 65535:
+        raise InvalidCommand("address", f"address: port must be 0-65535, got {port}")
+    return host, port
+
+
+def _payload(raw: dict[str, Any], policy: LabPolicy) -> Payload:
+    given = [k for k in ("text", "hex", "size") if k in raw]
+    if len(given) != 1:
+        raise InvalidCommand("data", 'give exactly one of "text", "hex" or "size"')
+    kind = given[0]
+    if kind == "size":
+        return Payload(None, _int(raw, "size", 0, policy.max_payload), "size")
+    value = raw[kind]
+    if not isinstance(value, str):
+        raise InvalidCommand(kind, f"{kind}: a string is required, got {value!r}")
+    if kind == "text":
+        data = value.encode("utf-8")
+    else:
+        try:
+            data = bytes.fromhex(value)
+        except ValueError:
+            raise InvalidCommand("hex", f"hex: not hexadecimal bytes: {value[:40]!r}") from None
+    if len(data) > policy.max_payload:
+        raise TooLarge(kind, f"{kind}: {len(data)} bytes is over the limit of {policy.max_payload}")
+    return Payload(data, len(data), "text" if kind == "text" else "hex")
+
+
+def _auto_recv(value: Any, field: str) -> Literal["off", "discard", "echo"]:
+    if value == "off" or value == "discard" or value == "echo":
+        return value  # type: ignore[no-any-return]
+    raise InvalidCommand(field, f"{field}: one of off, discard, echo; got {value!r}")
+
+
+def _options(raw: Any, policy: LabPolicy) -> SocketOptions:
+    if not isinstance(raw, dict):
+        raise InvalidCommand("options", f"options: an object is required, got {raw!r}")
+    extra = sorted(set(raw) - _OPTION_FIELDS)
+    if extra:
+        raise InvalidCommand(
+            f"options.{extra[0]}",
+            f"options.{extra[0]}: unknown option; known: {', '.join(sorted(_OPTION_FIELDS))}",
+        )
+    buf_hi = policy.max_buffer_option
+
+    def opt_int(field: str, lo: int, hi: int) -> int | None:
+        if field not in raw:
+            return None
+        try:
+            return _int(raw, field, lo, hi)
+        except InvalidCommand as exc:
+            raise InvalidCommand(f"options.{field}", f"options.{exc.message}") from None
+
+    def opt_bool(field: str) -> bool | None:
+        if field not in raw:
+            return None
+        try:
+            return _bool(raw, field)
+        except InvalidCommand as exc:
+            raise InvalidCommand(f"options.{field}", f"options.{exc.message}") from None
+
+    blocking = opt_bool("blocking")
+    auto_accept = opt_bool("auto_accept")
+    bufsize = opt_int("bufsize", 1, policy.max_bufsize)
+    return SocketOptions(
+        sndbuf=opt_int("sndbuf", 1, buf_hi),
+        rcvbuf=opt_int("rcvbuf", 1, buf_hi),
+        nodelay=opt_bool("nodelay"),
+        reuseaddr=opt_bool("reuseaddr"),
+        blocking=True if blocking is None else blocking,
+        auto_accept=bool(auto_accept),
+        auto_recv=_auto_recv(raw.get("auto_recv", "off"), "options.auto_recv"),
+        bufsize=65536 if bufsize is None else bufsize,
+    )
+
+
+_OPTION_FIELDS = frozenset(
+    {"sndbuf", "rcvbuf", "nodelay", "reuseaddr", "blocking", "auto_accept", "auto_recv", "bufsize"}
+)
+
+
+def _parse_bind_connect(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    return Command(op=op, socket=sock, address=_address(raw))
+
+
+def _parse_listen(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    backlog = _int(raw, "backlog", 0, policy.max_backlog) if "backlog" in raw else None
+    return Command(op=op, socket=sock, backlog=backlog)
+
+
+def _parse_accept(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    name = socket_name(raw["name"], "name") if raw.get("name") is not None else None
+    return Command(op=op, socket=sock, name=name)
+
+
+def _parse_send(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    return Command(op=op, socket=sock, payload=_payload(raw, policy))
+
+
+def _parse_recv(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    return Command(op=op, socket=sock, bufsize=_int(raw, "bufsize", 1, policy.max_bufsize))
+
+
+def _parse_shutdown(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    how = raw.get("how")
+    if how not in SHUT_HOWS:
+        raise InvalidCommand("how", f"how: one of SHUT_RD, SHUT_WR, SHUT_RDWR; got {how!r}")
+    return Command(op=op, socket=sock, how=how)
+
+
+def _parse_setblocking(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    return Command(op=op, socket=sock, flag=_bool(raw, "flag"))
+
+
+def _parse_settimeout(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    value = raw.get("timeout", "missing")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600
+    ):
+        raise InvalidCommand(
+            "timeout", f"timeout: seconds between 0 and 3600, or null; got {value!r}"
+        )
+    return Command(op=op, socket=sock, timeout=None if value is None else float(value))
+
+
+def _sockopt_name(raw: dict[str, Any], table: dict[str, tuple[str, int, int]]) -> str:
+    option = raw.get("option")
+    if not isinstance(option, str) or option not in table:
+        raise InvalidCommand("option", f"option: one of {', '.join(table)}; got {option!r}")
+    return option
+
+
+def _parse_setsockopt(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    option = _sockopt_name(raw, SOCKOPTS)
+    value = raw.get("value")
+    if isinstance(value, bool):
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= policy.max_buffer_option:
+        raise InvalidCommand(
+            "value", f"value: an integer 0-{policy.max_buffer_option} is required, got {value!r}"
+        )
+    return Command(op=op, socket=sock, option=option, value=value)
+
+
+def _parse_getsockopt(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    return Command(op=op, socket=sock, option=_sockopt_name(raw, SOCKOPTS | READ_ONLY_SOCKOPTS))
+
+
+def _parse_auto(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    if not {"accept", "recv", "bufsize"} & set(raw):
+        raise InvalidCommand("accept", 'auto: give "accept", "recv" and/or "bufsize"')
+    return Command(
+        op=op,
+        socket=sock,
+        auto_accept=_bool(raw, "accept") if "accept" in raw else None,
+        auto_recv=_auto_recv(raw["recv"], "recv") if "recv" in raw else None,
+        bufsize=_int(raw, "bufsize", 1, policy.max_bufsize) if "bufsize" in raw else None,
+    )
+
+
+_PARSERS = {
+    "bind": _parse_bind_connect,
+    "connect": _parse_bind_connect,
+    "listen": _parse_listen,
+    "accept": _parse_accept,
+    "send": _parse_send,
+    "sendall": _parse_send,
+    "recv": _parse_recv,
+    "shutdown": _parse_shutdown,
+    "setblocking": _parse_setblocking,
+    "settimeout": _parse_settimeout,
+    "setsockopt": _parse_setsockopt,
+    "getsockopt": _parse_getsockopt,
+    "auto": _parse_auto,
+}
+
+_FIELDS_BY_OP: dict[str, set[str]] = {
+    "socket": {"name", "options"},
+    "bind": {"socket", "address"},
+    "connect": {"socket", "address"},
+    "listen": {"socket", "backlog"},
+    "accept": {"socket", "name"},
+    "send": {"socket", "text", "hex", "size"},
+    "sendall": {"socket", "text", "hex", "size"},
+    "recv": {"socket", "bufsize"},
+    "shutdown": {"socket", "how"},
+    "close": {"socket"},
+    "abort": {"socket"},
+    "setblocking": {"socket", "flag"},
+    "settimeout": {"socket", "timeout"},
+    "setsockopt": {"socket", "option", "value"},
+    "getsockopt": {"socket", "option"},
+    "auto": {"socket", "accept", "recv", "bufsize"},
+    "pause": set(),
+    "resume": set(),
+    "step": set(),
+}

@@ -1,0 +1,503 @@
+"""A lab's engine: its sockets and the one thread that runs its select() loop.
+
+Theory of operation. Only the lab thread touches lab state. Other threads talk
+to it by posting a closure on ``_inbox`` and writing a byte to the wakeup
+socketpair, which is always in the readers of select() (the trio model). A
+command is posted this way; so is the completion of a blocking call that ran on
+a worker thread. Every event is created on the lab thread, so sequence numbers
+have no holes and the log has one writer.
+
+Each iteration of the loop is what a select()-based server does: build the
+readers (listening sockets that auto-accept, connected sockets that auto-recv)
+and the writers (sockets connecting, or with bytes left to send), call
+``select.select(readers, writers, [], 0.25)``, then make the calls the ready
+sockets allow. Iterations that time out with nothing ready and the same lists
+as the last recorded one are counted, not recorded, so an idle lab stays quiet.
+When paused, the loop waits on the wakeup socket only, and "step" lets exactly
+one iteration run.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from sockscope.engine import loopcalls, ops
+from sockscope.engine.calls import Outcome, errno_name, error_text
+from sockscope.engine.commands import Command
+from sockscope.engine.errors import CommandError, LabClosed
+from sockscope.engine.log import EventLog
+from sockscope.engine.policy import LabPolicy
+from sockscope.engine.probes import probe
+from sockscope.engine.sockets import BlockedCall, LabSocket, same_info_but_progress
+from sockscope.engine.tickets import CommandResult, Ticket
+from sockscope.events import (
+    SCHEMA_VERSION,
+    BytesInfo,
+    CallEvent,
+    CallStartedEvent,
+    CommandErrorEvent,
+    Event,
+    LabClosedEvent,
+    ProbeEvent,
+    SelectEvent,
+    SocketClosedEvent,
+    SocketEvent,
+    to_wire,
+)
+
+log = logging.getLogger(__name__)
+
+LOOP_TIMEOUT = 0.25  # the lab program's select() timeout, and the probe period
+PROBE_MIN_NS = 10_000_000  # re-probe a busy socket at most every 10 ms
+
+
+class LabEngine:
+    def __init__(self, lab_id: str, policy: LabPolicy) -> None:
+        self.id = lab_id
+        self.policy = policy
+        self.log = EventLog(policy.event_log_capacity)
+        self.started_at = time.time()
+        self._t0 = time.monotonic_ns()
+        self._seq = 0
+        self.sockets: dict[str, LabSocket] = {}
+        self._inbox: collections.deque[Callable[[], None]] = collections.deque()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.paused = False
+        self._steps: list[Ticket] = []
+        self._iteration = 0
+        self._idle = 0
+        self._last_lists: tuple[list[str], list[str]] | None = None
+        self._next_call = 0
+        self._ticket: Ticket | None = None
+        self._dirty: set[str] = set()
+        self._last_probe_all = 0
+        self._closing = False
+        self.closed = threading.Event()
+        self._workers: set[threading.Thread] = set()
+        self._thread = threading.Thread(target=self._run, name=f"lab-{lab_id[:8]}", daemon=True)
+
+    # -- called from any thread ----------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, command: Command) -> Ticket:
+        """Queue a command; its ticket's future resolves when the call returned."""
+        ticket = Ticket(command)
+        self.post(lambda: self._execute(ticket))
+        return ticket
+
+    def reject(self, op: str | None, error: CommandError) -> Ticket:
+        """Record a refused command (so every viewer sees it) and answer with it."""
+        ticket = Ticket(None)
+
+        def record() -> None:
+            self._ticket = ticket
+            try:
+                self._refuse(ticket, op, error)
+            finally:
+                self._ticket = None
+
+        self.post(record)
+        return ticket
+
+    def snapshot(self) -> Future[dict[str, Any]]:
+        future: Future[dict[str, Any]] = Future()
+        self.post(lambda: future.set_result(self._snapshot()))
+        return future
+
+    def close(self, reason: str, timeout: float = 5.0) -> None:
+        """Close every socket and stop the thread (waits up to ``timeout``)."""
+        try:
+            self.post(lambda: self._begin_close(reason))
+        except LabClosed:
+            pass
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def post(self, fn: Callable[[], None]) -> None:
+        if self._closing or self.closed.is_set():
+            raise LabClosed(None, f"lab {self.id} is closed")
+        self._inbox.append(fn)
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # a wakeup is already pending, or the lab is closing
+
+    # -- events (lab thread) ---------------------------------------------------------
+
+    def now_ns(self) -> int:
+        return time.monotonic_ns() - self._t0
+
+    def emit(self, cls: type[Any], **fields: Any) -> Event:
+        self._seq += 1
+        event: Event = cls(seq=self._seq, t_ns=self.now_ns(), **fields)
+        self.log.append(event)
+        if self._ticket is not None:
+            self._ticket.events.append(event)
+        return event
+
+    def new_call_id(self) -> int:
+        self._next_call += 1
+        return self._next_call
+
+    def record_call(
+        self,
+        ls: LabSocket,
+        op: str,
+        line: str,
+        outcome: Outcome,
+        *,
+        via: str = "command",
+        call_id: int | None = None,
+        asked: int | None = None,
+        done: int | None = None,
+        data: BytesInfo | None = None,
+        result: Any = None,
+        result_text: str | None = None,
+    ) -> CallEvent:
+        if not outcome.ok:
+            result, result_text, done = None, errno_name(outcome.exc), None
+        elif result_text is None:
+            result_text = "None" if outcome.value is None else repr(outcome.value)
+        event = self.emit(
+            CallEvent,
+            call_id=call_id if call_id is not None else self.new_call_id(),
+            socket=ls.name,
+            op=op,
+            line=line,
+            via=via,
+            asked=asked,
+            done=done,
+            data=data,
+            result=result,
+            result_text=result_text,
+            errno=errno_name(outcome.exc),
+            error=error_text(outcome.exc),
+            started_ns=outcome.started_ns - self._t0,
+            duration_ns=outcome.duration_ns,
+        )
+        self._dirty.add(ls.name)
+        return event  # type: ignore[return-value]
+
+    def sync(self, ls: LabSocket) -> None:
+        """Emit the socket's description if it changed (and probe it)."""
+        if ls.name not in self.sockets:
+            return
+        info = ls.info()
+        if info != ls.last_info and not same_info_but_progress(ls.last_info, info):
+            self.emit(SocketEvent, info=info)
+        ls.last_info = info
+        self._dirty.add(ls.name)
+
+    def probe_now(self, *sockets: LabSocket) -> None:
+        for ls in sockets:
+            if ls.name not in self.sockets:
+                continue
+            try:
+                figures = probe(ls.sock)
+            except OSError:
+                continue
+            ls.probed_ns = time.monotonic_ns()
+            self._dirty.discard(ls.name)
+            if figures != ls.figures:
+                ls.figures = figures
+                self.emit(ProbeEvent, socket=ls.name, figures=figures)
+
+    def local_peer(self, ls: LabSocket) -> LabSocket | None:
+        if ls.peer is None or ls.local is None:
+            return None
+        for other in self.sockets.values():
+            if other.local == ls.peer and other.peer == ls.local:
+                return other
+        return None
+
+    # -- sockets (lab thread) --------------------------------------------------------
+
+    def add_socket(self, ls: LabSocket) -> None:
+        self.sockets[ls.name] = ls
+        self.sync(ls)
+
+    def remove_socket(self, ls: LabSocket) -> None:
+        if self.sockets.get(ls.name) is ls:
+            del self.sockets[ls.name]
+            self._dirty.discard(ls.name)
+            self.emit(SocketClosedEvent, socket=ls.name)
+
+    def free_name(self, base: str) -> str:
+        if base not in self.sockets:
+            return base
+        n = 2
+        while f"{base}{n}" in self.sockets:
+            n += 1
+        return f"{base}{n}"
+
+    def in_flight(self) -> int:
+        return sum(ls.pending_out for ls in self.sockets.values())
+
+    def run_blocking(
+        self,
+        ticket: Ticket,
+        ls: LabSocket,
+        side: str,
+        op: str,
+        line: str,
+        fn: Callable[[], Any],
+        finish: Callable[[Outcome, int], CommandResult],
+    ) -> None:
+        """Run a call that may block on a worker thread (the thread-per-connection shape).
+
+        The lab thread goes on; the worker posts the outcome back, and ``finish``
+        records it on the lab thread.
+        """
+        call_id = self.new_call_id()
+        blocked = BlockedCall(call_id, op, line, self.now_ns())
+        if side == "in":
+            ls.blocked_in = blocked
+        else:
+            ls.blocked_out = blocked
+        ticket.blocked_call = call_id
+        self.emit(CallStartedEvent, call_id=call_id, socket=ls.name, op=op, line=line)
+
+        def done(outcome: Outcome) -> None:
+            if side == "in":
+                ls.blocked_in = None
+            else:
+                ls.blocked_out = None
+            self._ticket = ticket
+            try:
+                ticket.resolve(finish(outcome, call_id))
+                self.sync(ls)
+                self.probe_now(ls, *filter(None, [self.local_peer(ls)]))
+            finally:
+                self._ticket = None
+
+        def work() -> None:
+            from sockscope.engine.calls import perform
+
+            outcome = perform(fn)
+            try:
+                self.post(lambda: done(outcome))
+            except LabClosed:
+                pass
+            finally:
+                self._workers.discard(threading.current_thread())
+
+        worker = threading.Thread(target=work, name=f"lab-{self.id[:8]}-{op}", daemon=True)
+        self._workers.add(worker)
+        worker.start()
+
+    # -- the thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        failures = 0
+        try:
+            while not self._closing:
+                try:
+                    self._drain_inbox()
+                    if self._closing:
+                        break
+                    self._iterate()
+                    failures = 0
+                except Exception:
+                    # The safety net: log it, tell the viewers, keep the lab alive
+                    # unless it fails over and over.
+                    failures += 1
+                    log.exception("lab %s: loop iteration failed", self.id)
+                    self.emit_notice(None, "internal error in the lab loop (logged on the server)")
+                    if failures >= 3:
+                        self._begin_close("internal error")
+                    else:
+                        time.sleep(0.05)
+        finally:
+            self._shutdown()
+
+    def emit_notice(self, socket_name: str | None, message: str) -> None:
+        from sockscope.events import NoticeEvent
+
+        self.emit(NoticeEvent, socket=socket_name, message=message)
+
+    def _drain_inbox(self) -> None:
+        while self._inbox:
+            fn = self._inbox.popleft()
+            fn()
+
+    def _wait_wake(self, timeout: float) -> None:
+        ready, _, _ = select.select([self._wake_r], [], [], timeout)
+        if ready:
+            self._drain_wake()
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def _iterate(self) -> None:
+        stepping = self.paused and bool(self._steps)
+        if self.paused and not stepping:
+            self._wait_wake(LOOP_TIMEOUT)
+            self._probe_due()
+            return
+        readers = [ls for ls in self.sockets.values() if ls.wants_read()]
+        writers = [ls for ls in self.sockets.values() if ls.wants_write()]
+        if not readers and not writers and not stepping:
+            # Nothing for the lab program to wait on: sleep on the wakeup only.
+            self._wait_wake(LOOP_TIMEOUT)
+            self._probe_due()
+            return
+        step_ticket = self._steps.pop(0) if stepping else None
+        self._ticket = step_ticket
+        try:
+            self._select_once(readers, writers, record_always=stepping)
+        finally:
+            self._ticket = None
+        if step_ticket is not None:
+            step_ticket.succeed({"iteration": self._iteration})
+        self._probe_due()
+
+    def _select_once(
+        self, readers: list[LabSocket], writers: list[LabSocket], *, record_always: bool
+    ) -> None:
+        by_sock = {ls.sock: ls for ls in readers + writers}
+        start = time.monotonic_ns()
+        r, w, x = select.select(
+            [self._wake_r, *(ls.sock for ls in readers)],
+            [ls.sock for ls in writers],
+            [],
+            LOOP_TIMEOUT,
+        )
+        blocked_ns = time.monotonic_ns() - start
+        self._iteration += 1
+        woken = self._wake_r in r
+        if woken:
+            self._drain_wake()
+        ready_r = [by_sock[s] for s in r if s is not self._wake_r]
+        ready_w = [by_sock[s] for s in w]
+        lists = ([ls.name for ls in readers], [ls.name for ls in writers])
+        if record_always or ready_r or ready_w or lists != self._last_lists:
+            self.emit(
+                SelectEvent,
+                iteration=self._iteration,
+                readers=lists[0],
+                writers=lists[1],
+                errors=[],
+                timeout=LOOP_TIMEOUT,
+                ready_readers=[ls.name for ls in ready_r],
+                ready_writers=[ls.name for ls in ready_w],
+                ready_errors=[],
+                blocked_ns=blocked_ns,
+                woken=woken,
+                idle_before=self._idle,
+            )
+            self._idle = 0
+            self._last_lists = lists
+        else:
+            self._idle += 1
+        for ls in ready_w:
+            if ls.name in self.sockets:
+                loopcalls.on_writable(self, ls)
+        for ls in ready_r:
+            if ls.name in self.sockets:
+                loopcalls.on_readable(self, ls)
+
+    def _probe_due(self) -> None:
+        now = time.monotonic_ns()
+        if now - self._last_probe_all >= LOOP_TIMEOUT * 1e9:
+            self._last_probe_all = now
+            self.probe_now(*self.sockets.values())
+            return
+        due = [
+            self.sockets[n]
+            for n in self._dirty
+            if n in self.sockets and now - self.sockets[n].probed_ns >= PROBE_MIN_NS
+        ]
+        self.probe_now(*due)
+
+    def _execute(self, ticket: Ticket) -> None:
+        assert ticket.command is not None
+        command = ticket.command
+        self._ticket = ticket
+        try:
+            ops.execute(self, command, ticket)
+        except CommandError as exc:
+            self._refuse(ticket, command.op, exc)
+        except Exception:
+            log.exception("lab %s: command %s failed", self.id, command.op)
+            self._refuse(
+                ticket,
+                command.op,
+                CommandError(None, "internal error running this command (logged on the server)"),
+                status=500,
+            )
+        finally:
+            self._ticket = None
+        if not ticket.future.done() and ticket.blocked_call is None and ticket not in self._steps:
+            ticket.succeed()
+
+    def _refuse(
+        self, ticket: Ticket, op: str | None, exc: CommandError, status: int | None = None
+    ) -> None:
+        self.emit(CommandErrorEvent, op=op, field=exc.field, message=exc.message)
+        ticket.fail(
+            {"errno": None, "field": exc.field, "message": exc.message}, status or exc.status
+        )
+
+    def add_step(self, ticket: Ticket) -> None:
+        self._steps.append(ticket)
+
+    def _snapshot(self) -> dict[str, Any]:
+        self.probe_now(*self.sockets.values())
+        sockets = []
+        for ls in self.sockets.values():
+            entry = to_wire(ls.info())
+            entry["figures"] = to_wire(ls.figures)
+            entry["blocked"] = [
+                {"call_id": b.call_id, "op": b.op, "line": b.line, "since_ns": b.since_ns}
+                for b in (ls.blocked_in, ls.blocked_out)
+                if b is not None
+            ]
+            sockets.append(entry)
+        return {
+            "id": self.id,
+            "schema_version": SCHEMA_VERSION,
+            "seq": self._seq,
+            "t_ns": self.now_ns(),
+            "started_at": self.started_at,
+            "paused": self.paused,
+            "iteration": self._iteration,
+            "sockets": sockets,
+            "port_range": [self.policy.port_min, self.policy.port_max],
+        }
+
+    def _begin_close(self, reason: str) -> None:
+        if self._closing:
+            return
+        for ls in list(self.sockets.values()):
+            ops.force_close(self, ls)
+        self.emit(LabClosedEvent, reason=reason)
+        self._closing = True
+
+    def _shutdown(self) -> None:
+        self._closing = True
+        for ls in list(self.sockets.values()):
+            ops.force_close(self, ls)
+        for fn in list(self._inbox):
+            del fn
+        self._inbox.clear()
+        self._wake_r.close()
+        self._wake_w.close()
+        for ticket in self._steps:
+            ticket.fail({"errno": None, "field": None, "message": "the lab closed"}, 410)
+        self.closed.set()

@@ -1,0 +1,44 @@
+"""Payloads: generated patterned bytes, and short previews of bytes (pure).
+
+A "size" payload is cut from one endless pattern that is a function of the
+stream offset: 8-byte blocks ``b"0000000|"``, ``b"0000001|"``, ... (the block
+number in hex). A socket's second send continues where its stream stands, so
+any byte a receiver gets tells where in the sender's stream it was: the cuts
+made by recv() can be located by eye.
+"""
+
+from __future__ import annotations
+
+BLOCK = 8
+PREVIEW_BYTES = 48
+_PAGES_WRAP = 16**5
+
+
+# 256 blocks share their first five hex digits: fill a template's placeholders
+# with bytes.replace (C speed) instead of formatting two million blocks one by one.
+_HOLE = b"\0" * 5
+_TEMPLATE = b"".join(_HOLE + b"%02x|" % low for low in range(256))
+
+
+def pattern(offset: int, size: int) -> bytes:
+    """``size`` bytes of the pattern, starting at stream ``offset``."""
+    if size <= 0:
+        return b""
+    first = offset // BLOCK
+    last = (offset + size - 1) // BLOCK
+    pages = range(first // 256, last // 256 + 1)
+    text = b"".join(_TEMPLATE.replace(_HOLE, b"%05x" % (page % _PAGES_WRAP)) for page in pages)
+    start = offset - pages[0] * 256 * BLOCK
+    return text[start : start + size]
+
+
+def preview(data: bytes, limit: int = PREVIEW_BYTES) -> tuple[str, bool]:
+    """The Python repr of the first ``limit`` bytes, and whether it was cut."""
+    return repr(bytes(data[:limit])), len(data) > limit
+
+
+def literal(data: bytes, limit: int = 64) -> str:
+    """A bytes literal for a Python line; long data is shortened with a comment."""
+    if len(data) <= limit:
+        return repr(bytes(data))
+    return f"{bytes(data[:limit])!r}...  # {len(data)} bytes"

@@ -1,0 +1,83 @@
+"""What a lab may do: which ports it binds, where it connects, how much it sends (pure).
+
+A workshop runs on a shared LAN, so the defaults are narrow: lab sockets bind
+only to the lab port range, clients connect only to the playground's own ports
+on this machine, and link-local / cloud-metadata addresses are refused even
+when an instructor widens the allowlist.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from sockscope.engine.errors import ForbiddenError
+
+# Never reachable from a lab, whatever the allowlist says.
+_NEVER = tuple(
+    ipaddress.ip_network(n)
+    for n in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
+)
+_LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabPolicy:
+    port_min: int = 40000
+    port_max: int = 40199
+    allow_connect: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    max_sockets: int = 16
+    max_payload: int = 16 * 1024 * 1024
+    max_bufsize: int = 4 * 1024 * 1024
+    max_in_flight: int = 64 * 1024 * 1024
+    max_buffer_option: int = 8 * 1024 * 1024
+    max_backlog: int = 1024
+    commands_per_second: float = 50.0
+    command_burst: int = 200
+    event_log_capacity: int = 20000
+    extra_bind_hosts: tuple[str, ...] = field(default=())
+
+    def check_bind(self, host: str, port: int) -> None:
+        """Raises ForbiddenError unless ``(host, port)`` is a lab address."""
+        if port != 0 and not self.port_min <= port <= self.port_max:
+            raise ForbiddenError(
+                "address",
+                f"port {port} is outside the lab port range {self.port_min}-{self.port_max}"
+                " (use 0 for any free port in the range)",
+            )
+        ip = _parse_ip(host or "0.0.0.0")
+        if _in_never(ip):
+            raise ForbiddenError("address", f"{host} is a link-local or metadata address")
+
+    def check_connect(self, host: str, port: int) -> None:
+        """Raises ForbiddenError unless a lab client may connect to ``(host, port)``."""
+        ip = _parse_ip(host)
+        if _in_never(ip):
+            raise ForbiddenError(
+                "address", f"{host} is a link-local or metadata address: never allowed"
+            )
+        if ip.is_unspecified or ip.is_multicast:
+            raise ForbiddenError("address", f"{host} is not an address a client can connect to")
+        if any(ip in net for net in self.allow_connect):
+            return
+        if ip in _LOOPBACK and self.port_min <= port <= self.port_max:
+            return
+        raise ForbiddenError(
+            "address",
+            f"{host}:{port} is not allowed: lab clients connect to 127.0.0.1 on ports"
+            f" {self.port_min}-{self.port_max} unless the instructor allows more"
+            " (--allow-connect CIDR)",
+        )
+
+
+def _parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        raise ForbiddenError(
+            "address", f"{host!r} is not an IP address (names are not resolved in a lab)"
+        ) from None
+
+
+def _in_never(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.is_link_local or any(ip.version == n.version and ip in n for n in _NEVER)

@@ -1,0 +1,86 @@
+"""Read what the kernel holds for a socket: queues, buffer sizes, TCP_INFO.
+
+The numbers come from ioctl(SIOCINQ/SIOCOUTQ/SIOCOUTQNSD), getsockopt(SO_RCVBUF,
+SO_SNDBUF) and getsockopt(TCP_INFO); decoding TCP_INFO is left to the pure
+:mod:`sockscope.engine.tcpinfo`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import socket
+import struct
+
+from sockscope.engine.tcpinfo import TcpInfo, decode_tcp_info
+from sockscope.events import Figures
+
+SIOCINQ = 0x541B
+SIOCOUTQ = 0x5411
+SIOCOUTQNSD = 0x894B
+TCP_INFO_LEN = 256
+_LISTEN = 10
+
+
+def ioctl_int(sock: socket.socket, request: int) -> int | None:
+    """One integer ioctl; ``None`` where the kernel refuses it for this socket."""
+    try:
+        raw = fcntl.ioctl(sock.fileno(), request, b"\0\0\0\0")
+    except OSError:
+        return None
+    return int(struct.unpack("i", raw)[0])
+
+
+def read_tcp_info(sock: socket.socket) -> TcpInfo | None:
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_LEN)
+    except OSError:
+        return None
+    return decode_tcp_info(raw) if raw else None
+
+
+def figures_from(
+    info: TcpInfo | None,
+    *,
+    rcvbuf: int,
+    sndbuf: int,
+    recv_queue: int | None,
+    send_queue: int | None,
+    unsent: int | None,
+) -> Figures:
+    """Combine the raw readings into one :class:`Figures` record (pure)."""
+    listening = info is not None and info.state == _LISTEN
+    connected = info is not None and not listening
+    return Figures(
+        state=info.state_name if info is not None else "UNCONNECTED",
+        recv_queue=None if listening else recv_queue,
+        send_queue=None if listening else send_queue,
+        unsent=None if listening else unsent,
+        rcvbuf=rcvbuf,
+        sndbuf=sndbuf,
+        accept_queue=info.unacked if listening and info is not None else None,
+        backlog=info.sacked if listening and info is not None else None,
+        rtt_us=info.rtt_us if connected and info is not None else None,
+        cwnd=info.snd_cwnd if connected and info is not None else None,
+        unacked=info.unacked if connected and info is not None else None,
+        retransmits=info.retransmits if connected and info is not None else None,
+        total_retrans=info.total_retrans if connected and info is not None else None,
+        snd_wnd=info.snd_wnd if connected and info is not None else None,
+        bytes_acked=info.bytes_acked if connected and info is not None else None,
+        bytes_received=info.bytes_received if connected and info is not None else None,
+    )
+
+
+def probe(sock: socket.socket) -> Figures:
+    """Read every figure for ``sock`` (a handful of syscalls, none blocking).
+
+    A TCP socket that was never connected or bound reports state CLOSE in
+    TCP_INFO; it is shown as such.
+    """
+    return figures_from(
+        read_tcp_info(sock),
+        rcvbuf=sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF),
+        sndbuf=sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF),
+        recv_queue=ioctl_int(sock, SIOCINQ),
+        send_queue=ioctl_int(sock, SIOCOUTQ),
+        unsent=ioctl_int(sock, SIOCOUTQNSD),
+    )

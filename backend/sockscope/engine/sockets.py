@@ -1,0 +1,124 @@
+"""One lab socket: the real socket object and what the program knows about it.
+
+Owned by the lab's engine thread; worker threads only ever use ``sock`` for the
+one blocking call they were given.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sockscope.events import Address, Figures, SocketInfo
+
+Role = Literal["new", "bound", "listening", "connecting", "connected", "failed"]
+AutoRecv = Literal["off", "discard", "echo"]
+FD_SETSIZE = 1024  # select() cannot watch a descriptor at or above this
+
+
+@dataclass(slots=True)
+class Outbox:
+    """Bytes a loop-driven ``sendall`` (or an echo) still has to send."""
+
+    data: bytes
+    sent: int = 0
+    call_id: int = 0  # the sendall command's call id; 0 for echo
+    line: str = ""
+    started_ns: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self.data) - self.sent
+
+
+@dataclass(slots=True)
+class BlockedCall:
+    call_id: int
+    op: str
+    line: str
+    since_ns: int
+
+
+@dataclass(slots=True, eq=False)
+class LabSocket:
+    name: str
+    sock: socket.socket
+    origin: Literal["socket", "accept"] = "socket"
+    listener: str | None = None
+    role: Role = "new"
+    local: Address | None = None
+    peer: Address | None = None
+    auto_accept: bool = False
+    auto_recv: AutoRecv = "off"
+    bufsize: int = 65536
+    eof: bool = False
+    outbox: list[Outbox] = field(default_factory=list)
+    sent_total: int = 0
+    received_total: int = 0
+    # At most one blocked call per side, as two threads may do on one socket.
+    blocked_in: BlockedCall | None = None  # recv, accept
+    blocked_out: BlockedCall | None = None  # send, sendall, connect
+    figures: Figures | None = None
+    probed_ns: int = 0
+    last_info: SocketInfo | None = None
+
+    @property
+    def fd(self) -> int:
+        return self.sock.fileno()
+
+    @property
+    def blocking(self) -> bool:
+        return self.sock.gettimeout() != 0.0
+
+    @property
+    def pending_out(self) -> int:
+        return sum(box.remaining for box in self.outbox)
+
+    def info(self) -> SocketInfo:
+        timeout = self.sock.gettimeout()
+        return SocketInfo(
+            name=self.name,
+            fd=self.sock.fileno(),
+            role=self.role,
+            local=self.local,
+            peer=self.peer,
+            blocking=timeout != 0.0,
+            timeout=timeout if timeout else None,
+            origin=self.origin,
+            listener=self.listener,
+            auto_accept=self.auto_accept,
+            auto_recv=self.auto_recv,
+            bufsize=self.bufsize,
+            eof=self.eof,
+            pending_out=self.pending_out,
+        )
+
+    def wants_read(self) -> bool:
+        if self.blocked_in is not None:
+            return False
+        if self.role == "listening":
+            return self.auto_accept
+        return self.role == "connected" and self.auto_recv != "off" and not self.eof
+
+    def wants_write(self) -> bool:
+        if self.blocked_out is not None:
+            return False
+        return (self.role == "connecting") or (self.role == "connected" and bool(self.outbox))
+
+
+def same_info_but_progress(a: SocketInfo | None, b: SocketInfo) -> bool:
+    """True when only ``pending_out`` moved, and neither side of the change is zero.
+
+    A flood changes pending_out on every send(); call events carry that, so the
+    socket record is re-sent only when it starts or stops having bytes to send.
+    """
+    if a is None or a.pending_out == 0 or b.pending_out == 0:
+        return False
+    return a == _with_pending(b, a.pending_out)
+
+
+def _with_pending(info: SocketInfo, pending: int) -> SocketInfo:
+    from dataclasses import replace
+
+    return replace(info, pending_out=pending)

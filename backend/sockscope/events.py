@@ -1,0 +1,243 @@
+"""The event schema: everything a lab records, defined once.
+
+Theory of operation: a lab's engine thread is the only writer of its log. Every
+event it appends carries ``seq`` (1, 2, 3, ... per lab, no holes) and ``t_ns``
+(monotonic nanoseconds since the lab started). Events are frozen, slotted
+dataclasses tagged by ``kind``; :func:`to_wire` turns one into the JSON object
+the API sends, and nothing else in the project invents event fields. The front
+end's types are generated from :data:`EVENT_TYPES`.
+
+Bump :data:`SCHEMA_VERSION` when a field changes meaning or disappears.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+SCHEMA_VERSION = 1
+
+JSONValue: TypeAlias = Any
+Address: TypeAlias = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Figures:
+    """What the kernel holds for one socket, as read by the probes.
+
+    ``None`` means "not known for this socket" (e.g. queues of a listening socket,
+    or TCP_INFO fields an older kernel did not return).
+    """
+
+    state: str  # TCP state name: ESTABLISHED, LISTEN, CLOSE_WAIT, ... or "UNCONNECTED"
+    recv_queue: int | None  # SIOCINQ: bytes received, not yet read by the program
+    send_queue: int | None  # SIOCOUTQ: bytes sent by the program, not yet acked by the peer
+    unsent: int | None  # SIOCOUTQNSD: part of send_queue not yet put on the wire
+    rcvbuf: int  # SO_RCVBUF as the kernel reports it (twice what was asked)
+    sndbuf: int  # SO_SNDBUF as the kernel reports it
+    accept_queue: int | None  # listening socket: connections waiting for accept()
+    backlog: int | None  # listening socket: the backlog the kernel applies
+    rtt_us: int | None
+    cwnd: int | None  # congestion window, in segments
+    unacked: int | None  # segments in flight (connected sockets)
+    retransmits: int | None  # retransmissions of the current segment
+    total_retrans: int | None
+    snd_wnd: int | None  # the peer's advertised window, bytes
+    bytes_acked: int | None
+    bytes_received: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SocketInfo:
+    """What the program knows about one of its sockets (not the kernel's figures)."""
+
+    name: str
+    fd: int
+    role: Literal["new", "bound", "listening", "connecting", "connected", "failed"]
+    local: Address | None
+    peer: Address | None
+    blocking: bool
+    timeout: float | None  # settimeout(); None when blocking without timeout or non-blocking
+    origin: Literal["socket", "accept"]
+    listener: str | None  # for accepted sockets: the listening socket's name
+    auto_accept: bool
+    auto_recv: Literal["off", "discard", "echo"]
+    bufsize: int
+    eof: bool  # recv() returned b'': the peer closed its sending side
+    pending_out: int  # bytes a loop-driven sendall/echo still has to send
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BytesInfo:
+    """A payload, described: its length, where it sits in the socket's stream, a preview."""
+
+    len: int
+    offset: int  # bytes this socket had sent (or received) before this payload
+    head: str  # Python repr of the first bytes, e.g. "b'0000000|0000001|'"
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEvent:
+    """One socket call, performed for real, and what the kernel answered."""
+
+    kind: Literal["call"] = "call"
+    seq: int
+    t_ns: int
+    call_id: int
+    socket: str
+    op: str  # the socket method: send, recv, accept, connect, ...
+    line: str  # the Python line it amounts to: "cli.send(pattern(1048576))"
+    via: Literal["command", "loop", "worker"]  # who made the call
+    asked: int | None  # bytes asked for (send: len(data); recv: bufsize)
+    done: int | None  # bytes actually transferred
+    data: BytesInfo | None  # bytes sent or received
+    result: JSONValue  # structured return value (int, address, new socket name, ...)
+    result_text: str  # what the UI prints after "->": "43690", "EAGAIN", "b'' (peer closed)"
+    errno: str | None  # errno name when the call raised: EAGAIN, ECONNREFUSED, ...
+    error: str | None  # the exception as Python prints it
+    started_ns: int
+    duration_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallStartedEvent:
+    """A call on a blocking socket went to a worker thread and has not returned yet."""
+
+    kind: Literal["call_started"] = "call_started"
+    seq: int
+    t_ns: int
+    call_id: int
+    socket: str
+    op: str
+    line: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelectEvent:
+    """One iteration of the lab's select() loop."""
+
+    kind: Literal["select"] = "select"
+    seq: int
+    t_ns: int
+    iteration: int
+    readers: list[str]
+    writers: list[str]
+    errors: list[str]
+    timeout: float | None
+    ready_readers: list[str]
+    ready_writers: list[str]
+    ready_errors: list[str]
+    blocked_ns: int
+    woken: bool  # a command woke the loop (through its wakeup socketpair)
+    idle_before: int  # timed-out iterations with the same lists, not recorded one by one
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SocketEvent:
+    """A socket appeared or its program-side description changed."""
+
+    kind: Literal["socket"] = "socket"
+    seq: int
+    t_ns: int
+    info: SocketInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SocketClosedEvent:
+    kind: Literal["socket_closed"] = "socket_closed"
+    seq: int
+    t_ns: int
+    socket: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeEvent:
+    """The kernel's figures for a socket changed."""
+
+    kind: Literal["probe"] = "probe"
+    seq: int
+    t_ns: int
+    socket: str
+    figures: Figures
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoopEvent:
+    """The select() loop was paused, resumed or stepped."""
+
+    kind: Literal["loop"] = "loop"
+    seq: int
+    t_ns: int
+    state: Literal["running", "paused", "step"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandErrorEvent:
+    """A command was refused before any socket call; the lab goes on."""
+
+    kind: Literal["command_error"] = "command_error"
+    seq: int
+    t_ns: int
+    op: str | None
+    field: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoticeEvent:
+    """Something the lab did on its own that a participant should know about."""
+
+    kind: Literal["notice"] = "notice"
+    seq: int
+    t_ns: int
+    socket: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabClosedEvent:
+    kind: Literal["lab_closed"] = "lab_closed"
+    seq: int
+    t_ns: int
+    reason: str
+
+
+Event: TypeAlias = (
+    CallEvent
+    | CallStartedEvent
+    | SelectEvent
+    | SocketEvent
+    | SocketClosedEvent
+    | ProbeEvent
+    | LoopEvent
+    | CommandErrorEvent
+    | NoticeEvent
+    | LabClosedEvent
+)
+
+EVENT_TYPES: tuple[type[Any], ...] = (
+    CallEvent,
+    CallStartedEvent,
+    SelectEvent,
+    SocketEvent,
+    SocketClosedEvent,
+    ProbeEvent,
+    LoopEvent,
+    CommandErrorEvent,
+    NoticeEvent,
+    LabClosedEvent,
+)
+RECORD_TYPES: tuple[type[Any], ...] = (Figures, SocketInfo, BytesInfo)
+
+
+def to_wire(value: Any) -> JSONValue:
+    """A JSON-ready copy of an event or record (tuples become lists)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [to_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_wire(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,94 @@
+"""The bridge from a lab's engine thread to asyncio.
+
+Commands go in through :func:`run_command`, which waits (without blocking the
+event loop) for the lab thread's answer. Events come out through a
+:class:`Subscription`: the engine thread only flips a flag and, once per batch,
+schedules a wakeup on the event loop, so it never waits for a viewer; a viewer
+reads the shared bounded log from its own cursor, so a slow one costs nothing
+but the log the lab keeps anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sockscope.engine.commands import parse_command
+from sockscope.engine.errors import CommandError, LabClosed, RateLimited
+from sockscope.engine.log import EventLog
+from sockscope.engine.tickets import CommandResult
+from sockscope.events import Event
+from sockscope.labs.registry import Lab
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    ok: bool
+    result: Any
+    error: dict[str, Any] | None
+    events: list[Event]
+    blocked: bool = False
+
+
+async def run_command(lab: Lab, raw: Any, wait: float) -> Answer:
+    """Check, run and answer one command; a call still blocked after ``wait`` s says so."""
+    lab.touch()
+    op = raw.get("op") if isinstance(raw, dict) else None
+    engine = lab.engine
+    try:
+        if not lab.bucket.take(time.monotonic()):
+            raise RateLimited(
+                None,
+                f"too many commands: this lab takes {lab.engine.policy.commands_per_second:g}"
+                " per second; slow down",
+            )
+        command = parse_command(raw, engine.policy)
+    except CommandError as exc:
+        ticket = engine.reject(op if isinstance(op, str) else None, exc)
+    else:
+        ticket = engine.submit(command)
+    future = asyncio.wrap_future(ticket.future)
+    try:
+        result: CommandResult = await asyncio.wait_for(asyncio.shield(future), wait)
+    except TimeoutError:
+        if engine.closed.is_set():
+            raise LabClosed(None, "the lab closed") from None
+        future.cancel()  # only our asyncio wrapper; the call goes on, its end comes as an event
+        return Answer(200, True, {"blocked": True, "call_id": ticket.blocked_call}, None,
+                      list(ticket.events), blocked=True)  # fmt: skip
+    return Answer(result.status, result.ok, result.result, result.error, result.events)
+
+
+class Subscription:
+    """Wakes one asyncio viewer when its lab's log grows."""
+
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
+        self._loop = asyncio.get_running_loop()
+        self._ready = asyncio.Event()
+        self._signalled = False
+        log.add_listener(self._notify)
+
+    def _notify(self) -> None:  # engine thread
+        if not self._signalled:
+            self._signalled = True
+            with contextlib.suppress(RuntimeError):  # the event loop is closing
+                self._loop.call_soon_threadsafe(self._ready.set)
+
+    async def wait(self, timeout: float) -> bool:
+        """True when the log grew since the last wait; False on timeout."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        finally:
+            self._ready.clear()
+            self._signalled = False
+        return True
+
+    def close(self) -> None:
+        self._log.remove_listener(self._notify)

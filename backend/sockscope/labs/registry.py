@@ -1,0 +1,98 @@
+"""Create, find, limit and reap labs."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sockscope.engine.errors import CommandError
+from sockscope.engine.lab import LabEngine
+from sockscope.engine.policy import LabPolicy
+from sockscope.labs.limits import TokenBucket
+
+log = logging.getLogger(__name__)
+
+
+class TooManyLabs(CommandError):
+    status = 503
+
+
+@dataclass(eq=False)
+class Lab:
+    engine: LabEngine
+    bucket: TokenBucket
+    last_active: float = field(default_factory=time.monotonic)
+    viewers: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.engine.id
+
+    def touch(self) -> None:
+        self.last_active = time.monotonic()
+
+
+class LabRegistry:
+    def __init__(self, policy: LabPolicy, *, max_labs: int, idle_timeout: float) -> None:
+        self.policy = policy
+        self.max_labs = max_labs
+        self.idle_timeout = idle_timeout
+        self._labs: dict[str, Lab] = {}
+        self._lock = threading.Lock()
+
+    def create(self) -> Lab:
+        """Raises TooManyLabs when the server holds its maximum."""
+        with self._lock:
+            if len(self._labs) >= self.max_labs:
+                raise TooManyLabs(
+                    None, f"this server already runs {self.max_labs} labs, its limit; try later"
+                )
+            lab_id = secrets.token_urlsafe(16)  # 128 random bits: ids are not guessable
+            engine = LabEngine(lab_id, self.policy)
+            now = time.monotonic()
+            lab = Lab(engine, TokenBucket(self.policy.commands_per_second,
+                                          self.policy.command_burst, now))  # fmt: skip
+            self._labs[lab_id] = lab
+        engine.start()
+        log.info("lab %s created", lab_id[:8])
+        return lab
+
+    def get(self, lab_id: str) -> Lab | None:
+        with self._lock:
+            return self._labs.get(lab_id)
+
+    def delete(self, lab_id: str, reason: str = "deleted") -> bool:
+        with self._lock:
+            lab = self._labs.pop(lab_id, None)
+        if lab is None:
+            return False
+        lab.engine.close(reason)
+        log.info("lab %s closed: %s", lab_id[:8], reason)
+        return True
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._labs)
+
+    def reap(self, now: float | None = None) -> list[str]:
+        """Close labs idle for longer than ``idle_timeout`` with nobody watching."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            idle = [
+                lab_id
+                for lab_id, lab in self._labs.items()
+                if lab.viewers == 0 and now - lab.last_active > self.idle_timeout
+                or lab.engine.closed.is_set()
+            ]
+        for lab_id in idle:
+            self.delete(lab_id, "idle")
+        return idle
+
+    def close_all(self) -> None:
+        with self._lock:
+            ids = list(self._labs)
+        for lab_id in ids:
+            self.delete(lab_id, "server stopping")

@@ -1,0 +1,79 @@
+"""Every knob of a Sockscope server, read from flags and SOCKSCOPE_* environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sockscope.engine.policy import LabPolicy
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    lab_ports: tuple[int, int] = (40000, 40199)
+    allow_connect: tuple[str, ...] = ()  # CIDRs lab clients may reach beyond the lab ports
+    allowed_origins: tuple[str, ...] = ()  # extra Origins accepted on the websocket
+    max_labs: int = 60
+    max_sockets: int = 16
+    idle_timeout: float = 1800.0  # seconds without commands or viewers before a lab is reaped
+    commands_per_second: float = 50.0
+    event_log_capacity: int = 20000
+    command_wait: float = 1.0  # how long a command answer waits for a blocking call
+    static_dir: Path = field(default=STATIC_DIR)
+
+    def lab_policy(self) -> LabPolicy:
+        return LabPolicy(
+            port_min=self.lab_ports[0],
+            port_max=self.lab_ports[1],
+            allow_connect=tuple(ipaddress.ip_network(c, strict=False) for c in self.allow_connect),
+            max_sockets=self.max_sockets,
+            commands_per_second=self.commands_per_second,
+            event_log_capacity=self.event_log_capacity,
+        )
+
+    def check(self) -> None:
+        """Raises ValueError naming the setting that is out of range."""
+        low, high = self.lab_ports
+        if not 1 <= low <= high <= 65535:
+            raise ValueError(f"lab ports: {low}-{high} is not a port range")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port: {self.port} is not a port")
+        for cidr in self.allow_connect:
+            ipaddress.ip_network(cidr, strict=False)  # raises ValueError with the bad text
+        if self.max_labs < 1 or self.max_sockets < 2:
+            raise ValueError("max labs must be at least 1 and max sockets at least 2")
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    try:
+        return int(low), int(high or low)
+    except ValueError:
+        raise ValueError(f"lab ports: expected FROM-TO such as 40000-40199, got {text!r}") from None
+
+
+def from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
+    """The settings the environment gives (SOCKSCOPE_HOST, SOCKSCOPE_PORT, ...)."""
+    env = os.environ if environ is None else environ
+    found: dict[str, object] = {}
+    text = {k[len("SOCKSCOPE_") :].lower(): v for k, v in env.items() if k.startswith("SOCKSCOPE_")}
+    if "host" in text:
+        found["host"] = text["host"]
+    for name in ("port", "max_labs", "max_sockets", "event_log_capacity"):
+        if name in text:
+            found[name] = int(text[name])
+    for name in ("idle_timeout", "commands_per_second"):
+        if name in text:
+            found[name] = float(text[name])
+    if "lab_ports" in text:
+        found["lab_ports"] = parse_port_range(text["lab_ports"])
+    for name in ("allow_connect", "allowed_origins"):
+        if text.get(name):
+            found[name] = tuple(p.strip() for p in text[name].split(",") if p.strip())
+    return found

@@ -1,0 +1,58 @@
+"""Blocking sockets: their calls run on a worker thread, so a blocked recv() blocks nobody else."""
+
+from __future__ import annotations
+
+from helpers import wait_until
+
+from sockscope.engine.commands import parse_command
+
+
+def pair(lab) -> None:  # type: ignore[no-untyped-def]
+    port = lab.server()
+    lab.ok({"op": "socket", "name": "cli"})
+    lab.ok({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+    lab.ok({"op": "accept", "socket": "srv"})
+
+
+def test_blocked_recv_shows_blocked_and_completes_when_data_comes(lab) -> None:  # type: ignore[no-untyped-def]
+    pair(lab)
+    ticket = lab.engine.submit(
+        parse_command({"op": "recv", "socket": "conn", "bufsize": 100}, lab.policy)
+    )
+    blocked = wait_until(lambda: lab.sock("conn")["blocked"], what="conn blocked")
+    assert blocked[0]["op"] == "recv" and blocked[0]["line"] == "conn.recv(100)"
+    assert not ticket.future.done()
+    # The lab keeps answering while conn is blocked.
+    lab.ok({"op": "send", "socket": "cli", "text": "hello"})
+    result = ticket.future.result(5)
+    assert result.ok and result.result["len"] == 5
+    call = lab.calls("conn", "recv")[-1]
+    assert call.via == "command" and call.duration_ns > 0
+    assert lab.sock("conn")["blocked"] == []
+
+
+def test_close_wakes_a_blocked_recv(lab) -> None:  # type: ignore[no-untyped-def]
+    pair(lab)
+    ticket = lab.engine.submit(parse_command({"op": "recv", "socket": "conn", "bufsize": 9}, lab.policy))
+    wait_until(lambda: lab.sock("conn")["blocked"], what="conn blocked")
+    lab.ok({"op": "close", "socket": "conn"})
+    assert ticket.future.result(5).result["eof"] is True
+    assert [c.line for c in lab.calls("conn")][-3:] == [
+        "conn.shutdown(socket.SHUT_RDWR)", "conn.close()", "conn.recv(9)"
+    ]
+
+
+def test_second_blocking_recv_on_the_same_socket_is_refused(lab) -> None:  # type: ignore[no-untyped-def]
+    pair(lab)
+    lab.engine.submit(parse_command({"op": "recv", "socket": "conn", "bufsize": 9}, lab.policy))
+    wait_until(lambda: lab.sock("conn")["blocked"], what="conn blocked")
+    again = lab.run({"op": "recv", "socket": "conn", "bufsize": 9})
+    assert again.status == 409 and "blocked in recv()" in again.error["message"]
+
+
+def test_recv_timeout_set_by_the_program_ends_the_wait(lab) -> None:  # type: ignore[no-untyped-def]
+    pair(lab)
+    lab.ok({"op": "settimeout", "socket": "conn", "timeout": 0.2})
+    result = lab.run({"op": "recv", "socket": "conn", "bufsize": 9})
+    assert result.error["errno"] == "timeout"
+    assert lab.sock("conn")["timeout"] == 0.2
