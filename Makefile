@@ -1,0 +1,58 @@
+# One command per task: run, test, lint, bench. Each creates what it needs (.venv,
+# node_modules, the built front end) on a fresh machine.
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+UI_DEPS := frontend/node_modules/.installed
+UI_BUILT := backend/sockscope/static/index.html
+UI_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/package.json -type f 2>/dev/null)
+
+.PHONY: run test test-python test-ui lint bench ui venv clean browser
+
+run: $(PY_STAMP) $(UI_BUILT)
+	$(BIN)/sockscope --host $(HOST) --port $(PORT)
+
+test: $(PY_STAMP) $(UI_BUILT) browser
+	cd frontend && npm test
+	$(BIN)/pytest
+
+lint: $(PY_STAMP) $(UI_DEPS)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check backend tests bench
+	$(BIN)/mypy
+	cd frontend && npm run check
+
+bench: $(PY_STAMP)
+	$(BIN)/python -m bench
+
+venv: $(PY_STAMP)
+
+ui: $(UI_BUILT)
+
+$(PY_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(UI_DEPS): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+$(UI_BUILT): $(UI_DEPS) $(UI_SOURCES)
+	cd frontend && npm run build
+
+# The browser tests drive Debian's Chromium; install it when missing and allowed.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium"; exit 1; \
+	  fi; }
+
+clean:
+	rm -rf $(VENV) frontend/node_modules backend/sockscope/static .pytest_cache .mypy_cache .ruff_cache
