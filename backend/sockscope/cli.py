@@ -14,19 +14,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sockscope", description="A visual playground for real TCP sockets."
     )
-    parser.add_argument("--host", help="address to serve on (default 127.0.0.1;"
-                        " 0.0.0.0 for a workshop LAN)")  # fmt: skip
+    parser.add_argument(
+        "--host", help="address to serve on (default 127.0.0.1; 0.0.0.0 for a workshop LAN)"
+    )
     parser.add_argument("--port", type=int, help="HTTP port (default 8000)")
-    parser.add_argument("--lab-ports", type=parse_port_range, metavar="FROM-TO",
-                        help="ports lab sockets may bind (default 40000-40199)")  # fmt: skip
-    parser.add_argument("--allow-connect", action="append", metavar="CIDR",
-                        help="let lab clients connect to this network too (repeatable)")  # fmt: skip
-    parser.add_argument("--allowed-origin", action="append", metavar="ORIGIN",
-                        help="accept websockets from this Origin too (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--lab-ports",
+        type=parse_port_range,
+        metavar="FROM-TO",
+        help="ports lab sockets may bind (default 40000-40199)",
+    )
+    parser.add_argument(
+        "--allow-connect",
+        action="append",
+        metavar="CIDR",
+        help="let lab clients connect to this network too (repeatable)",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="accept websockets from this Origin too (repeatable)",
+    )
     parser.add_argument("--max-labs", type=int, help="labs at most (default 60)")
     parser.add_argument("--max-sockets", type=int, help="sockets per lab at most (default 16)")
-    parser.add_argument("--idle-timeout", type=float, metavar="SECONDS",
-                        help="reap a lab idle this long with nobody watching (default 1800)")  # fmt: skip
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="reap a lab idle this long with nobody watching (default 1800)",
+    )
     parser.add_argument("--version", action="version", version=f"sockscope {__version__}")
     return parser
 
@@ -67,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  API documentation: http://{shown}:{settings.port}/docs", flush=True)
     print(f"  lab sockets use ports {low}-{high}", flush=True)
     if settings.host in ("0.0.0.0", ""):
-        print("  listening on every address: participants use this machine's LAN address",
-              flush=True)  # fmt: skip
+        print(
+            "  listening on every address: participants use this machine's LAN address", flush=True
+        )
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from helpers import wait_until
 
 from sockscope.api.app import create_app
 from sockscope.settings import Settings
+
+from helpers import wait_until
 
 
 @dataclass
@@ -40,9 +41,12 @@ class LiveServer:
 
 def serve(settings: Settings) -> Iterator[LiveServer]:
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_level="warning",
+        create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
         ws_per_message_deflate=False,
-    )  # fmt: skip
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -39,7 +39,9 @@ def test_partial_send_queues_and_states_over_rest(live: LiveServer) -> None:
     first = live.ok(lab, {"op": "send", "socket": "cli", "size": MIB})
     assert 0 < first["result"] < MIB
     call = next(e for e in first["events"] if e["kind"] == "call")
-    assert call["line"] == "cli.send(pattern(1048576))" and call["result_text"] == str(first["result"])
+    assert call["line"] == "cli.send(pattern(1048576))" and call["result_text"] == str(
+        first["result"]
+    )
     for _ in range(50):
         body = live.command(lab, {"op": "send", "socket": "cli", "size": MIB}).json()
         if not body["ok"]:
@@ -57,9 +59,12 @@ def test_partial_send_queues_and_states_over_rest(live: LiveServer) -> None:
     # The FIN waits behind the bytes cli's kernel still holds: conn reads them, then sees it.
     live.ok(lab, {"op": "auto", "socket": "conn", "recv": "discard"})
     wait_until(
-        lambda: {s["name"]: s for s in live.client.get(f"/api/labs/{lab}").json()["sockets"]}[
-            "conn"
-        ]["figures"]["state"] == "CLOSE_WAIT",
+        lambda: (
+            {s["name"]: s for s in live.client.get(f"/api/labs/{lab}").json()["sockets"]}["conn"][
+                "figures"
+            ]["state"]
+            == "CLOSE_WAIT"
+        ),
         what="CLOSE_WAIT",
     )
 
@@ -92,7 +97,9 @@ def test_blocking_recv_answers_blocked_then_completes_as_an_event(live: LiveServ
     assert blocked["blocked"] is True and blocked["result"]["blocked"] is True
     started = [e for e in blocked["events"] if e["kind"] == "call_started"]
     assert started and started[0]["line"] == "conn.recv(64)"
-    conn = next(s for s in live.client.get(f"/api/labs/{lab}").json()["sockets"] if s["name"] == "conn")
+    conn = next(
+        s for s in live.client.get(f"/api/labs/{lab}").json()["sockets"] if s["name"] == "conn"
+    )
     assert conn["blocked"][0]["op"] == "recv"
     live.ok(lab, {"op": "send", "socket": "cli", "text": "wake"})
 
@@ -112,16 +119,28 @@ def test_bad_commands_get_clear_errors_and_the_lab_goes_on(live: LiveServer) -> 
         ({"op": "send", "socket": "nope", "size": 1}, 404, "socket", "no socket named 'nope'"),
         ({"op": "send", "socket": "cli", "size": 10**12}, 413, "size", "limit"),
         ({"op": "recv", "socket": "cli", "bufsize": -1}, 400, "bufsize", "between"),
-        ({"op": "connect", "socket": "cli", "address": ["169.254.169.254", 80]}, 403, "address",
-         "metadata"),
-        ({"op": "connect", "socket": "cli", "address": ["10.0.0.1", 40000]}, 403, "address",
-         "not allowed"),
-        ({"op": "bind", "socket": "cli", "address": ["127.0.0.1", 22]}, 403, "address",
-         "outside the lab port range"),
+        (
+            {"op": "connect", "socket": "cli", "address": ["169.254.169.254", 80]},
+            403,
+            "address",
+            "metadata",
+        ),
+        (
+            {"op": "connect", "socket": "cli", "address": ["10.0.0.1", 40000]},
+            403,
+            "address",
+            "not allowed",
+        ),
+        (
+            {"op": "bind", "socket": "cli", "address": ["127.0.0.1", 22]},
+            403,
+            "address",
+            "outside the lab port range",
+        ),
         ({"op": "socket", "name": "srv"}, 409, "name", "already exists"),
         ({"op": "shutdown", "socket": "cli", "how": "BOTH"}, 400, "how", "SHUT_RDWR"),
         (["not", "an", "object"], 400, None, "JSON object"),
-    ]  # fmt: skip
+    ]
     before = live.client.get(f"/api/labs/{lab}").json()
     for command, status, field, words in cases:
         response = live.command(lab, command)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from helpers import wait_until
-
 from sockscope.engine.commands import parse_command
+
+from helpers import wait_until
 
 
 def pair(lab) -> None:  # type: ignore[no-untyped-def]
@@ -33,12 +33,16 @@ def test_blocked_recv_shows_blocked_and_completes_when_data_comes(lab) -> None: 
 
 def test_close_wakes_a_blocked_recv(lab) -> None:  # type: ignore[no-untyped-def]
     pair(lab)
-    ticket = lab.engine.submit(parse_command({"op": "recv", "socket": "conn", "bufsize": 9}, lab.policy))
+    ticket = lab.engine.submit(
+        parse_command({"op": "recv", "socket": "conn", "bufsize": 9}, lab.policy)
+    )
     wait_until(lambda: lab.sock("conn")["blocked"], what="conn blocked")
     lab.ok({"op": "close", "socket": "conn"})
     assert ticket.future.result(5).result["eof"] is True
     assert [c.line for c in lab.calls("conn")][-3:] == [
-        "conn.shutdown(socket.SHUT_RDWR)", "conn.close()", "conn.recv(9)"
+        "conn.shutdown(socket.SHUT_RDWR)",
+        "conn.close()",
+        "conn.recv(9)",
     ]
 
 

@@ -1,4 +1,4 @@
-"""HOWTO claims 8 and 16: b'' means the peer closed; the side that has not closed sits in CLOSE_WAIT."""
+"""HOWTO claims 8 and 16: b'' means the peer closed; the other side sits in CLOSE_WAIT."""
 
 from __future__ import annotations
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import socket
 
 import pytest
-from helpers import wait_until
 
 from sockscope.engine.policy import LabPolicy
+
+from helpers import wait_until
 
 
 def test_outside_client_is_accepted_like_a_lab_socket(lab) -> None:  # type: ignore[no-untyped-def]

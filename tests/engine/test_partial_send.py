@@ -60,8 +60,11 @@ def test_a_reading_peer_lets_the_flood_through(lab) -> None:  # type: ignore[no-
     sends = lab.calls("cli", "send")
     assert len(sends) > 1, "1 MiB through an 8 KiB buffer went in one send()"
     assert sum(s.done or 0 for s in sends) == MIB
-    wait_until(lambda: sum(c.done or 0 for c in lab.calls("conn", "recv")) == MIB,
-               timeout=20, what="the reader to get every byte")  # fmt: skip
+    wait_until(
+        lambda: sum(c.done or 0 for c in lab.calls("conn", "recv")) == MIB,
+        timeout=20,
+        what="the reader to get every byte",
+    )
 
 
 def test_received_bytes_continue_the_senders_pattern(lab) -> None:  # type: ignore[no-untyped-def]

@@ -58,8 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(CommandError)
     async def command_error(request: Request, exc: CommandError) -> Response:
         return JSONResponse(
-            {"ok": False, "result": None, "error": {"errno": None, "field": exc.field,
-             "message": exc.message}, "events": []},  # fmt: skip
+            {
+                "ok": False,
+                "result": None,
+                "error": {"errno": None, "field": exc.field, "message": exc.message},
+                "events": [],
+            },
             status_code=exc.status,
         )
 
@@ -71,10 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if first.get("type") == "json_invalid":
             where, message = None, "the request body is not valid JSON"
         return JSONResponse(
-            {"ok": False, "result": None,
-             "error": {"errno": None, "field": where, "message": message}, "events": []},
+            {
+                "ok": False,
+                "result": None,
+                "error": {"errno": None, "field": where, "message": message},
+                "events": [],
+            },
             status_code=400,
-        )  # fmt: skip
+        )
 
     @app.get("/healthz", tags=["server"])
     async def healthz() -> dict[str, object]:

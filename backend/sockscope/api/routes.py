@@ -21,8 +21,9 @@ router = APIRouter(prefix="/api")
 SNAPSHOT_WAIT = 5.0
 
 _EXAMPLES: dict[str, Any] = {
-    "socket": {"value": {"op": "socket", "name": "srv", "options": {"rcvbuf": 4096,
-               "blocking": False}}},  # fmt: skip
+    "socket": {
+        "value": {"op": "socket", "name": "srv", "options": {"rcvbuf": 4096, "blocking": False}}
+    },
     "bind": {"value": {"op": "bind", "socket": "srv", "address": ["127.0.0.1", 0]}},
     "listen": {"value": {"op": "listen", "socket": "srv", "backlog": 5}},
     "connect": {"value": {"op": "connect", "socket": "cli", "address": ["127.0.0.1", 40000]}},

@@ -61,7 +61,9 @@ async def lab_socket(websocket: WebSocket, lab_id: str, after: int | None = None
             await commands
 
 
-async def _stream(websocket: WebSocket, lab: Lab, after: int | None, reader: asyncio.Task[None]) -> None:
+async def _stream(
+    websocket: WebSocket, lab: Lab, after: int | None, reader: asyncio.Task[None]
+) -> None:
     log = lab.engine.log
     subscription = Subscription(log)
     try:
@@ -134,8 +136,15 @@ async def _answer(websocket: WebSocket, lab: Lab, message: Any, wait: float) -> 
             "blocked": answer.blocked,
         }
     except CommandError as exc:
-        reply = {"type": "command/result", "id": request_id, "ok": False, "result": None,
-                 "error": {"errno": None, "field": exc.field, "message": exc.message},
-                 "status": exc.status, "seqs": [], "blocked": False}  # fmt: skip
+        reply = {
+            "type": "command/result",
+            "id": request_id,
+            "ok": False,
+            "result": None,
+            "error": {"errno": None, "field": exc.field, "message": exc.message},
+            "status": exc.status,
+            "seqs": [],
+            "blocked": False,
+        }
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.send_json(reply)

@@ -17,10 +17,23 @@ from sockscope.engine.errors import InvalidCommand, TooLarge
 from sockscope.engine.policy import LabPolicy
 
 SOCKET_OPS = (
-    "socket", "bind", "listen", "accept", "connect", "send", "sendall", "recv",
-    "shutdown", "close", "abort", "setblocking", "settimeout", "setsockopt",
-    "getsockopt", "auto",
-)  # fmt: skip
+    "socket",
+    "bind",
+    "listen",
+    "accept",
+    "connect",
+    "send",
+    "sendall",
+    "recv",
+    "shutdown",
+    "close",
+    "abort",
+    "setblocking",
+    "settimeout",
+    "setsockopt",
+    "getsockopt",
+    "auto",
+)
 LOOP_OPS = ("pause", "resume", "step")
 OPS = SOCKET_OPS + LOOP_OPS
 
@@ -110,8 +123,11 @@ def parse_command(raw: Any, policy: LabPolicy) -> Command:
     if op in LOOP_OPS:
         return Command(op=op)
     if op == "socket":
-        return Command(op=op, name=socket_name(raw.get("name"), "name"),
-                       options=_options(raw.get("options", {}), policy))  # fmt: skip
+        return Command(
+            op=op,
+            name=socket_name(raw.get("name"), "name"),
+            options=_options(raw.get("options", {}), policy),
+        )
     sock = socket_name(raw.get("socket"), "socket")
     parse = _PARSERS.get(op)
     return parse(op, sock, raw, policy) if parse else Command(op=op, socket=sock)
@@ -133,7 +149,7 @@ def _int(raw: dict[str, Any], field: str, lo: int, hi: int, *, default: int | No
         raise InvalidCommand(field, f"{field}: required")
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidCommand(field, f"{field}: an integer is required, got {value!r}")
-    if value > hi and hi >= 1 << 20:
+    if value > hi >= 1 << 20:
         raise TooLarge(field, f"{field}: {value} is over this lab's limit of {hi}")
     if not lo <= value <= hi:
         raise InvalidCommand(field, f"{field}: must be between {lo} and {hi}, got {value}")
@@ -186,7 +202,7 @@ def _payload(raw: dict[str, Any], policy: LabPolicy) -> Payload:
 
 
 def _auto_recv(value: Any, field: str) -> Literal["off", "discard", "echo"]:
-    if value == "off" or value == "discard" or value == "echo":
+    if value in AUTO_RECV_MODES:
         return value  # type: ignore[no-any-return]
     raise InvalidCommand(field, f"{field}: one of off, discard, echo; got {value!r}")
 

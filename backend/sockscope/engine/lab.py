@@ -372,7 +372,7 @@ class LabEngine:
     ) -> None:
         by_sock = {ls.sock: ls for ls in readers + writers}
         start = time.monotonic_ns()
-        r, w, x = select.select(
+        r, w, _ = select.select(
             [self._wake_r, *(ls.sock for ls in readers)],
             [ls.sock for ls in writers],
             [],

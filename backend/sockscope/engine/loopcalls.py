@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from sockscope.engine.lab import LabEngine
 
 
-
 def on_writable(lab: LabEngine, ls: LabSocket) -> None:
     if ls.role == "connecting":
         finish_connect(lab, ls)
@@ -63,8 +62,18 @@ def send_some(lab: LabEngine, ls: LabSocket, *, via: str) -> None:
     outcome = perform(lambda: ls.sock.send(view, socket.MSG_DONTWAIT))
     done = outcome.value if outcome.ok else None
     info = bytes_info(box.data[start : start + done], ls.sent_total) if done else None
-    lab.record_call(ls, "send", line, outcome, via=via, asked=len(view), done=done, data=info,
-                    result=done, result_text=str(done))  # fmt: skip
+    lab.record_call(
+        ls,
+        "send",
+        line,
+        outcome,
+        via=via,
+        asked=len(view),
+        done=done,
+        data=info,
+        result=done,
+        result_text=str(done),
+    )
     if done:
         box.sent += done
         ls.sent_total += done
@@ -81,8 +90,16 @@ def _finish_sendall(lab: LabEngine, ls: LabSocket, box: Outbox, last: Outcome) -
     if not box.call_id:
         return
     total = Outcome(None, last.exc, box.started_ns, time.monotonic_ns() - box.started_ns)
-    lab.record_call(ls, "sendall", box.line, total, via="loop", call_id=box.call_id,
-                    asked=len(box.data), done=box.sent if last.ok else None)  # fmt: skip
+    lab.record_call(
+        ls,
+        "sendall",
+        box.line,
+        total,
+        via="loop",
+        call_id=box.call_id,
+        asked=len(box.data),
+        done=box.sent if last.ok else None,
+    )
 
 
 def auto_recv(lab: LabEngine, ls: LabSocket) -> None:
@@ -120,8 +137,19 @@ def record_recv(
     else:
         text = "b'' (peer closed)"
         ls.eof = True
-    lab.record_call(ls, "recv", line, outcome, via=via, call_id=call_id, asked=bufsize,
-                    done=len(data), data=info, result=len(data), result_text=text)  # fmt: skip
+    lab.record_call(
+        ls,
+        "recv",
+        line,
+        outcome,
+        via=via,
+        call_id=call_id,
+        asked=bufsize,
+        done=len(data),
+        data=info,
+        result=len(data),
+        result_text=text,
+    )
     ls.received_total += len(data)
     return {"len": len(data), "head": info.head, "eof": not data}
 
@@ -160,16 +188,29 @@ def record_accept(
     text = f"({name}, {address_text(addr)})"
     if conn.fileno() >= FD_SETSIZE:
         conn.close()
-        lab.record_call(ls, "accept", line, outcome, via=via, call_id=call_id, result=result,
-                        result_text=text)  # fmt: skip
-        lab.emit_notice(ls.name, "accepted connection closed at once: its file descriptor is"
-                        f" not below {FD_SETSIZE}, so select() could not watch it")  # fmt: skip
+        lab.record_call(
+            ls, "accept", line, outcome, via=via, call_id=call_id, result=result, result_text=text
+        )
+        lab.emit_notice(
+            ls.name,
+            "accepted connection closed at once: its file descriptor is"
+            f" not below {FD_SETSIZE}, so select() could not watch it",
+        )
         return None
-    new = LabSocket(name, conn, origin="accept", listener=ls.name, role="connected",
-                    local=conn.getsockname(), peer=addr, auto_recv=ls.auto_recv,
-                    bufsize=ls.bufsize)  # fmt: skip
-    lab.record_call(ls, "accept", line, outcome, via=via, call_id=call_id, result=result,
-                    result_text=text)  # fmt: skip
+    new = LabSocket(
+        name,
+        conn,
+        origin="accept",
+        listener=ls.name,
+        role="connected",
+        local=conn.getsockname(),
+        peer=addr,
+        auto_recv=ls.auto_recv,
+        bufsize=ls.bufsize,
+    )
+    lab.record_call(
+        ls, "accept", line, outcome, via=via, call_id=call_id, result=result, result_text=text
+    )
     lab.add_socket(new)
     lab.probe_now(ls, new, *filter(None, [lab.local_peer(new)]))
     return result

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from sockscope.engine.lab import LabEngine
 
 
-
 def execute(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     if cmd.op == "socket":
         op_socket(lab, cmd, ticket)
@@ -106,11 +105,18 @@ def op_socket(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     sock: socket.socket = outcome.value
     _check_fd(lab, sock)
     opts = cmd.options
-    ls = LabSocket(cmd.name, sock, auto_accept=opts.auto_accept, auto_recv=opts.auto_recv,
-                   bufsize=opts.bufsize)  # fmt: skip
+    ls = LabSocket(
+        cmd.name, sock, auto_accept=opts.auto_accept, auto_recv=opts.auto_recv, bufsize=opts.bufsize
+    )
     line = f"{ls.name} = socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
-    lab.record_call(ls, "socket", line, outcome, result={"socket": ls.name, "fd": ls.fd},
-                    result_text=f"<socket fd={ls.fd}>")  # fmt: skip
+    lab.record_call(
+        ls,
+        "socket",
+        line,
+        outcome,
+        result={"socket": ls.name, "fd": ls.fd},
+        result_text=f"<socket fd={ls.fd}>",
+    )
     lab.add_socket(ls)
     failed: Outcome | None = None
     for option, value in (
@@ -123,8 +129,12 @@ def op_socket(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
             result = _setsockopt(lab, ls, option, int(value))
             failed = failed or (None if result.ok else result)
     if not opts.blocking:
-        lab.record_call(ls, "setblocking", f"{ls.name}.setblocking(False)",
-                        perform(lambda: sock.setblocking(False)))  # fmt: skip
+        lab.record_call(
+            ls,
+            "setblocking",
+            f"{ls.name}.setblocking(False)",
+            perform(lambda: sock.setblocking(False)),
+        )
     lab.add_socket(ls)
     lab.probe_now(ls)
     if failed is not None:
@@ -191,7 +201,7 @@ def op_listen(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> No
     def listening(_: Any) -> None:
         ls.role = "listening"
 
-    fn = (lambda: ls.sock.listen()) if backlog is None else (lambda: ls.sock.listen(backlog))
+    fn = ls.sock.listen if backlog is None else (lambda: ls.sock.listen(backlog))
     line = f"{ls.name}.listen({'' if backlog is None else backlog})"
     simple_call(lab, ls, ticket, "listen", line, fn, result=listening)
 
@@ -216,8 +226,9 @@ def op_connect(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> N
             ls.local = ls.sock.getsockname()
         except OSError:
             pass
-        lab.record_call(ls, "connect", line, outcome, call_id=call_id,
-                        result={"local": list(ls.local or ())})  # fmt: skip
+        lab.record_call(
+            ls, "connect", line, outcome, call_id=call_id, result={"local": list(ls.local or ())}
+        )
         return _answer(ticket, outcome.ok, {"local": list(ls.local or ())}, outcome)
 
     _call(lab, ls, ticket, "out", "connect", line, lambda: ls.sock.connect((host, port)), finish)
@@ -282,8 +293,18 @@ def op_send(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
         done = outcome.value if outcome.ok else None
         info = bytes_info(data[:done], ls.sent_total) if done is not None else None
-        lab.record_call(ls, "send", line, outcome, call_id=call_id, asked=len(data), done=done,
-                        data=info, result=done, result_text=str(done))  # fmt: skip
+        lab.record_call(
+            ls,
+            "send",
+            line,
+            outcome,
+            call_id=call_id,
+            asked=len(data),
+            done=done,
+            data=info,
+            result=done,
+            result_text=str(done),
+        )
         if done:
             ls.sent_total += done
         return _answer(ticket, outcome.ok, done, outcome)
@@ -306,8 +327,9 @@ def op_sendall(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> N
         def finish(outcome: Outcome, call_id: int) -> CommandResult:
             done = len(data) if outcome.ok else None
             info = bytes_info(data, ls.sent_total) if outcome.ok else None
-            lab.record_call(ls, "sendall", line, outcome, call_id=call_id, asked=len(data),
-                            done=done, data=info)  # fmt: skip
+            lab.record_call(
+                ls, "sendall", line, outcome, call_id=call_id, asked=len(data), done=done, data=info
+            )
             if done:
                 ls.sent_total += done
             return _answer(ticket, outcome.ok, None, outcome)
@@ -419,14 +441,26 @@ def force_close(lab: LabEngine, ls: LabSocket) -> None:
 
 def op_setblocking(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     flag = bool(cmd.flag)
-    simple_call(lab, ls, ticket, "setblocking", f"{ls.name}.setblocking({flag})",
-                lambda: ls.sock.setblocking(flag))  # fmt: skip
+    simple_call(
+        lab,
+        ls,
+        ticket,
+        "setblocking",
+        f"{ls.name}.setblocking({flag})",
+        lambda: ls.sock.setblocking(flag),
+    )
 
 
 def op_settimeout(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     timeout = cmd.timeout
-    simple_call(lab, ls, ticket, "settimeout", f"{ls.name}.settimeout({timeout})",
-                lambda: ls.sock.settimeout(timeout))  # fmt: skip
+    simple_call(
+        lab,
+        ls,
+        ticket,
+        "settimeout",
+        f"{ls.name}.settimeout({timeout})",
+        lambda: ls.sock.settimeout(timeout),
+    )
 
 
 def op_setsockopt(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
@@ -447,8 +481,15 @@ def op_getsockopt(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -
             return f"{value} ({errno.errorcode.get(value, '?')})"
         return str(value)
 
-    simple_call(lab, ls, ticket, "getsockopt", line, lambda: ls.sock.getsockopt(level, opt),
-                result_text=text)  # fmt: skip
+    simple_call(
+        lab,
+        ls,
+        ticket,
+        "getsockopt",
+        line,
+        lambda: ls.sock.getsockopt(level, opt),
+        result_text=text,
+    )
 
 
 def op_auto(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
@@ -459,8 +500,9 @@ def op_auto(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None
     if cmd.bufsize is not None:
         ls.bufsize = cmd.bufsize
     lab.sync(ls)
-    ticket.succeed({"auto_accept": ls.auto_accept, "auto_recv": ls.auto_recv,
-                    "bufsize": ls.bufsize})  # fmt: skip
+    ticket.succeed(
+        {"auto_accept": ls.auto_accept, "auto_recv": ls.auto_recv, "bufsize": ls.bufsize}
+    )
 
 
 def op_loop(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:

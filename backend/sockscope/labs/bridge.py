@@ -58,8 +58,14 @@ async def run_command(lab: Lab, raw: Any, wait: float) -> Answer:
         if engine.closed.is_set():
             raise LabClosed(None, "the lab closed") from None
         future.cancel()  # only our asyncio wrapper; the call goes on, its end comes as an event
-        return Answer(200, True, {"blocked": True, "call_id": ticket.blocked_call}, None,
-                      list(ticket.events), blocked=True)  # fmt: skip
+        return Answer(
+            200,
+            True,
+            {"blocked": True, "call_id": ticket.blocked_call},
+            None,
+            list(ticket.events),
+            blocked=True,
+        )
     return Answer(result.status, result.ok, result.result, result.error, result.events)
 
 

@@ -53,8 +53,9 @@ class LabRegistry:
             lab_id = secrets.token_urlsafe(16)  # 128 random bits: ids are not guessable
             engine = LabEngine(lab_id, self.policy)
             now = time.monotonic()
-            lab = Lab(engine, TokenBucket(self.policy.commands_per_second,
-                                          self.policy.command_burst, now))  # fmt: skip
+            lab = Lab(
+                engine, TokenBucket(self.policy.commands_per_second, self.policy.command_burst, now)
+            )
             self._labs[lab_id] = lab
         engine.start()
         log.info("lab %s created", lab_id[:8])
@@ -84,7 +85,7 @@ class LabRegistry:
             idle = [
                 lab_id
                 for lab_id, lab in self._labs.items()
-                if lab.viewers == 0 and now - lab.last_active > self.idle_timeout
+                if (lab.viewers == 0 and now - lab.last_active > self.idle_timeout)
                 or lab.engine.closed.is_set()
             ]
         for lab_id in idle:
