@@ -1,0 +1,150 @@
+/**
+ * The live link to one lab: a websocket that delivers a snapshot, then event
+ * batches. On a drop it reconnects with `?after=<last seq>` and resumes with
+ * nothing lost (or takes the fresh snapshot the server sends when the gap is
+ * too old). Commands go over REST, so an answer never waits on the stream.
+ * No DOM here: the socket factory and timers are injectable for tests.
+ */
+import type { Command, CommandAnswer, ServerMessage } from "../protocol/messages";
+import type { LabStore } from "../store/lab";
+
+export type LinkStatus = "connecting" | "live" | "reconnecting" | "gone" | "closed";
+
+export interface SocketLike {
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  close(): void;
+}
+
+export interface LinkOptions {
+  base?: string; // "" in the browser: same origin
+  openSocket?: (url: string) => SocketLike;
+  fetchImpl?: typeof fetch;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  onStatus?: (status: LinkStatus, detail: string) => void;
+}
+
+const GONE = 4404;
+const LAB_CLOSED = 4410;
+
+export class LabLink {
+  status: LinkStatus = "connecting";
+  private socket: SocketLike | null = null;
+  private attempts = 0;
+  private stopped = false;
+  private synced = false;
+  private readonly opts: Required<LinkOptions>;
+
+  constructor(
+    readonly labId: string,
+    readonly store: LabStore,
+    options: LinkOptions = {},
+  ) {
+    this.opts = {
+      base: options.base ?? "",
+      openSocket: options.openSocket ?? ((url) => new WebSocket(url) as unknown as SocketLike),
+      fetchImpl: options.fetchImpl ?? ((...args) => fetch(...args)),
+      setTimer: options.setTimer ?? ((fn, ms) => setTimeout(fn, ms)),
+      onStatus: options.onStatus ?? (() => {}),
+    };
+  }
+
+  start(): void {
+    this.open();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.socket?.close();
+    this.setStatus("closed", "");
+  }
+
+  async command(command: Command): Promise<CommandAnswer & { status: number }> {
+    const response = await this.opts.fetchImpl(
+      `${this.opts.base}/api/labs/${encodeURIComponent(this.labId)}/commands`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(command),
+      },
+    );
+    let body: CommandAnswer;
+    try {
+      body = (await response.json()) as CommandAnswer;
+    } catch {
+      body = {
+        ok: false,
+        result: null,
+        error: { errno: null, message: `the server answered ${response.status}` },
+        events: [],
+      };
+    }
+    return { ...body, status: response.status };
+  }
+
+  private url(): string {
+    const loc = typeof location === "undefined" ? null : location;
+    let base = this.opts.base;
+    if (!base && loc) base = `${loc.protocol}//${loc.host}`;
+    const wsBase = base.replace(/^http/, "ws");
+    const after = this.synced ? `?after=${this.store.seq}` : "";
+    return `${wsBase}/api/labs/${encodeURIComponent(this.labId)}/ws${after}`;
+  }
+
+  private open(): void {
+    if (this.stopped) return;
+    this.setStatus(this.attempts ? "reconnecting" : "connecting", "");
+    const socket = this.opts.openSocket(this.url());
+    this.socket = socket;
+    socket.onopen = () => {
+      this.attempts = 0;
+      this.setStatus("live", "");
+    };
+    socket.onmessage = (ev) => this.receive(String(ev.data));
+    socket.onerror = () => {};
+    socket.onclose = (ev) => {
+      if (this.socket !== socket || this.stopped) return;
+      if (ev.code === GONE || ev.code === LAB_CLOSED) {
+        this.stopped = true;
+        this.setStatus("gone", ev.reason || "this lab no longer exists");
+        return;
+      }
+      this.attempts++;
+      const delay = Math.min(5000, 250 * 2 ** Math.min(this.attempts, 5));
+      this.setStatus("reconnecting", `connection lost; retrying in ${(delay / 1000).toFixed(1)} s`);
+      this.opts.setTimer(() => this.open(), delay);
+    };
+  }
+
+  private receive(text: string): void {
+    const message = JSON.parse(text) as ServerMessage;
+    switch (message.type) {
+      case "lab/snapshot":
+        this.store.applySnapshot(message.snapshot, message.gap);
+        this.synced = true;
+        break;
+      case "events/batch":
+        if (!this.store.applyEvents(message.events)) {
+          // A hole: reconnect from our cursor; the server fills it or sends a snapshot.
+          this.socket?.close();
+        }
+        break;
+      case "command/result":
+      case "error":
+        break;
+      default:
+        assertNever(message);
+    }
+  }
+
+  private setStatus(status: LinkStatus, detail: string): void {
+    this.status = status;
+    this.opts.onStatus(status, detail);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unknown message ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,262 @@
+/**
+ * The lab store: events in, per-socket state and bounded series out. It knows
+ * nothing of Svelte: views subscribe and read plain objects. Notifications are
+ * coalesced (one per animation frame in the browser), so a flood of events
+ * costs one redraw per frame.
+ */
+import type {
+  CallEvent,
+  CommandErrorEvent,
+  Figures,
+  LabEvent,
+  NoticeEvent,
+  SelectEvent,
+  SocketInfo,
+} from "../protocol/events";
+import type { BlockedCallInfo, Gap, LabSnapshot } from "../protocol/messages";
+import { Ring, Series } from "./ring";
+
+export interface SocketState {
+  info: SocketInfo;
+  figures: Figures | null;
+  blocked: Map<number, BlockedCallInfo>;
+  /** send queue / receive queue over time: columns t (s), send_queue, recv_queue. */
+  queues: Series;
+  sentBytes: number;
+  receivedBytes: number;
+  /** What this socket's send() calls put in its stream, newest last (bounded). */
+  sends: Ring<Segment>;
+  /** Where this socket's recv() calls cut the stream it receives (bounded). */
+  recvs: Ring<Segment>;
+  closed: boolean;
+}
+
+export interface Segment {
+  callId: number;
+  seq: number;
+  offset: number;
+  len: number;
+  asked: number | null;
+  t: number;
+}
+
+export type Scheduler = (flush: () => void) => void;
+
+export const LIMITS = { calls: 4000, log: 4000, selects: 1000, series: 1200, segments: 400 };
+
+export class LabStore {
+  id = "";
+  seq = 0;
+  tNs = 0;
+  paused = false;
+  iteration = 0;
+  portRange: [number, number] = [40000, 40199];
+  sockets = new Map<string, SocketState>();
+  calls = new Ring<CallEvent>(LIMITS.calls);
+  log = new Ring<LabEvent>(LIMITS.log);
+  selects = new Ring<SelectEvent>(LIMITS.selects);
+  messages = new Ring<CommandErrorEvent | NoticeEvent>(50);
+  gaps: Gap[] = [];
+  closed: string | null = null;
+  /** Bumped on every change; views compare it to decide to redraw. */
+  version = 0;
+
+  private listeners = new Set<() => void>();
+  private scheduled = false;
+
+  constructor(private schedule: Scheduler = defaultScheduler) {}
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  applySnapshot(snapshot: LabSnapshot, gap: Gap | null = null): void {
+    this.id = snapshot.id;
+    this.seq = snapshot.seq;
+    this.tNs = snapshot.t_ns;
+    this.paused = snapshot.paused;
+    this.iteration = snapshot.iteration;
+    this.portRange = snapshot.port_range;
+    if (gap) this.gaps.push(gap);
+    const seen = new Set<string>();
+    for (const entry of snapshot.sockets) {
+      const { figures, blocked, ...info } = entry;
+      const state = this.socket(info);
+      state.info = info;
+      state.figures = figures;
+      state.closed = false;
+      state.blocked = new Map(blocked.map((b) => [b.call_id, b]));
+      seen.add(info.name);
+    }
+    for (const [name, state] of this.sockets) {
+      if (!seen.has(name)) {
+        state.closed = true;
+        this.sockets.delete(name);
+      }
+    }
+    this.changed();
+  }
+
+  /**
+   * Apply a batch in seq order. Returns false (and applies nothing) when the
+   * batch does not follow on from what the store has: the caller resyncs.
+   */
+  applyEvents(events: LabEvent[]): boolean {
+    const first = events[0];
+    if (!first) return true;
+    if (first.seq > this.seq + 1) return false;
+    for (const event of events) {
+      if (event.seq <= this.seq) continue; // already applied (replayed after a snapshot)
+      this.apply(event);
+      this.seq = event.seq;
+      this.tNs = event.t_ns;
+    }
+    this.changed();
+    return true;
+  }
+
+  private apply(event: LabEvent): void {
+    switch (event.kind) {
+      case "call":
+        this.onCall(event);
+        break;
+      case "call_started": {
+        const state = this.sockets.get(event.socket);
+        state?.blocked.set(event.call_id, {
+          call_id: event.call_id,
+          op: event.op,
+          line: event.line,
+          since_ns: event.t_ns,
+        });
+        this.log.push(event);
+        break;
+      }
+      case "select":
+        this.iteration = event.iteration;
+        this.selects.push(event);
+        this.log.push(event);
+        break;
+      case "socket": {
+        const state = this.socket(event.info);
+        state.info = event.info;
+        state.closed = false;
+        break;
+      }
+      case "socket_closed": {
+        const state = this.sockets.get(event.socket);
+        if (state) state.closed = true;
+        this.sockets.delete(event.socket);
+        this.log.push(event);
+        break;
+      }
+      case "probe": {
+        const state = this.sockets.get(event.socket);
+        if (state) {
+          state.figures = event.figures;
+          state.queues.push([
+            event.t_ns / 1e9,
+            event.figures.send_queue ?? NaN,
+            event.figures.recv_queue ?? NaN,
+          ]);
+        }
+        break;
+      }
+      case "loop":
+        this.paused = event.state !== "running";
+        this.log.push(event);
+        break;
+      case "command_error":
+      case "notice":
+        this.messages.push(event);
+        this.log.push(event);
+        break;
+      case "lab_closed":
+        this.closed = event.reason;
+        this.log.push(event);
+        break;
+      default:
+        assertNever(event);
+    }
+  }
+
+  private onCall(event: CallEvent): void {
+    this.calls.push(event);
+    this.log.push(event);
+    const state = this.sockets.get(event.socket);
+    if (!state) return;
+    state.blocked.delete(event.call_id);
+    const data = event.data;
+    if (!data || event.done === null) return;
+    const segment: Segment = {
+      callId: event.call_id,
+      seq: event.seq,
+      offset: data.offset,
+      len: data.len,
+      asked: event.asked,
+      t: event.t_ns / 1e9,
+    };
+    if (event.op === "send" || event.op === "sendall") {
+      if (event.op === "send") state.sends.push(segment);
+      state.sentBytes = Math.max(state.sentBytes, data.offset + data.len);
+    } else if (event.op === "recv") {
+      state.recvs.push(segment);
+      state.receivedBytes = Math.max(state.receivedBytes, data.offset + data.len);
+    }
+  }
+
+  private socket(info: SocketInfo): SocketState {
+    let state = this.sockets.get(info.name);
+    if (!state) {
+      state = {
+        info,
+        figures: null,
+        blocked: new Map(),
+        queues: new Series(LIMITS.series, 3),
+        sentBytes: 0,
+        receivedBytes: 0,
+        sends: new Ring(LIMITS.segments),
+        recvs: new Ring(LIMITS.segments),
+        closed: false,
+      };
+      this.sockets.set(info.name, state);
+    }
+    return state;
+  }
+
+  /** The lab socket at the other end of `name`'s connection, if it is in this lab. */
+  peerOf(name: string): SocketState | undefined {
+    const me = this.sockets.get(name)?.info;
+    if (!me?.peer || !me.local) return undefined;
+    for (const other of this.sockets.values()) {
+      const o = other.info;
+      if (o.local && o.peer && sameAddr(o.local, me.peer) && sameAddr(o.peer, me.local)) {
+        return other;
+      }
+    }
+    return undefined;
+  }
+
+  private changed(): void {
+    this.version++;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.schedule(() => {
+      this.scheduled = false;
+      for (const listener of this.listeners) listener();
+    });
+  }
+}
+
+export function sameAddr(a: [string, number], b: [string, number]): boolean {
+  return a[0] === b[0] && a[1] === b[1];
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled event ${JSON.stringify(value)}`);
+}
+
+function defaultScheduler(flush: () => void): void {
+  if (typeof requestAnimationFrame === "function") requestAnimationFrame(flush);
+  else queueMicrotask(flush);
+}

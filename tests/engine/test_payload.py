@@ -1,0 +1,97 @@
+"""The endless send pattern and byte previews (pure)."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sockscope.engine.payload import PREVIEW_BYTES, literal, pattern, preview
+
+PAGE = 256 * 8  # the generator builds the pattern 2048 bytes (256 blocks) at a time
+BLOCKS = 12 * 256 + 37  # twelve pages and a part
+REFERENCE = "".join(f"{n:07x}|" for n in range(BLOCKS)).encode()
+
+any_offset = st.integers(0, len(REFERENCE))
+near_a_page_edge = st.builds(
+    lambda page, delta: min(max(page * PAGE + delta, 0), len(REFERENCE)),
+    st.integers(0, len(REFERENCE) // PAGE),
+    st.integers(-9, 9),
+)
+offsets = st.one_of(any_offset, near_a_page_edge)
+
+
+@st.composite
+def spans(draw: st.DrawFn) -> tuple[int, int]:
+    offset = draw(offsets)
+    room = len(REFERENCE) - offset
+    size = draw(st.one_of(st.integers(0, room), st.integers(0, min(room, 20))))
+    return offset, size
+
+
+@given(spans())
+def test_pattern_is_a_slice_of_the_naive_reference(span: tuple[int, int]) -> None:
+    offset, size = span
+    assert pattern(offset, size) == REFERENCE[offset : offset + size]
+
+
+def test_pattern_across_each_page_edge() -> None:
+    for page in range(1, len(REFERENCE) // PAGE + 1):
+        edge = page * PAGE
+        assert pattern(edge - 5, 10) == REFERENCE[edge - 5 : edge + 5], page
+
+
+def test_pattern_of_nothing_is_empty() -> None:
+    assert pattern(123, 0) == b""
+    assert pattern(123, -4) == b""
+
+
+def test_first_blocks_read_as_documented() -> None:
+    assert pattern(0, 16) == b"0000000|0000001|"
+    assert pattern(8 * 0x1234, 8) == b"0001234|"
+
+
+@given(
+    start=offsets,
+    cuts=st.lists(st.integers(0, len(REFERENCE)), max_size=12),
+)
+def test_pattern_cut_anywhere_concatenates_to_the_whole(start: int, cuts: list[int]) -> None:
+    # A socket's second send continues where its stream stands: pieces must join seamlessly.
+    end = len(REFERENCE)
+    points = sorted({start, end, *(c for c in cuts if start <= c <= end)})
+    pieces = [pattern(a, b - a) for a, b in pairwise(points)]
+    assert b"".join(pieces) == pattern(start, end - start)
+    assert [len(p) for p in pieces] == [b - a for a, b in pairwise(points)]
+
+
+def test_preview_of_short_data_is_its_repr() -> None:
+    assert preview(b"hi\n\x00") == ("b'hi\\n\\x00'", False)
+
+
+def test_preview_at_the_limit_is_not_cut() -> None:
+    data = bytes(range(PREVIEW_BYTES))
+    assert preview(data) == (repr(data), False)
+
+
+def test_preview_past_the_limit_is_cut() -> None:
+    data = b"x" * PREVIEW_BYTES + b"TAIL"
+    text, truncated = preview(data)
+    assert truncated is True
+    assert text == repr(b"x" * PREVIEW_BYTES)
+    assert "TAIL" not in text
+
+
+def test_preview_takes_a_limit_and_any_buffer() -> None:
+    assert preview(bytearray(b"abcdef"), limit=3) == ("b'abc'", True)
+    assert preview(memoryview(b"abc"), limit=3) == ("b'abc'", False)
+
+
+def test_literal_keeps_short_data_whole() -> None:
+    assert literal(b"GET / HTTP/1.0\r\n") == "b'GET / HTTP/1.0\\r\\n'"
+    assert literal(b"a" * 64) == repr(b"a" * 64)
+
+
+def test_literal_shortens_long_data_and_says_how_long() -> None:
+    assert literal(b"a" * 65) == repr(b"a" * 64) + "...  # 65 bytes"
+    assert literal(bytearray(b"abcdef"), limit=2) == "b'ab'...  # 6 bytes"
