@@ -146,6 +146,8 @@ class SocketEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SocketClosedEvent:
+    """The program closed a socket (or the lab did, closing); its name may be reused."""
+
     kind: Literal["socket_closed"] = "socket_closed"
     seq: int
     t_ns: int
@@ -198,6 +200,8 @@ class NoticeEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LabClosedEvent:
+    """The lab closed: deleted, reaped when idle, or the server stopping."""
+
     kind: Literal["lab_closed"] = "lab_closed"
     seq: int
     t_ns: int

@@ -7,6 +7,7 @@ fails when the committed file differs from what this prints.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from typing import Any, Literal, get_args, get_origin
@@ -32,7 +33,7 @@ def ts_type(hint: Any) -> str:
     if hint is str:
         return "string"
     if origin is Literal:
-        return " | ".join(f'"{v}"' for v in get_args(hint))
+        return " | ".join(json.dumps(v) for v in get_args(hint))
     if origin in (types.UnionType, typing.Union):
         return " | ".join(ts_type(a) for a in get_args(hint))
     if origin is list:

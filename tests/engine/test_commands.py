@@ -260,11 +260,6 @@ def test_a_size_at_the_cap_is_accepted() -> None:
     assert parse_command(raw, POLICY).payload == Payload(None, POLICY.max_payload, "size")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: opt_int() in commands._options re-labels InvalidCommand but not TooLarge,"
-    " so an over-cap option is reported as field 'sndbuf', not 'options.sndbuf'",
-)
 def test_an_option_over_the_cap_names_the_option_field() -> None:
     raw = {"op": "socket", "name": "s", "options": {"sndbuf": POLICY.max_buffer_option + 1}}
     with pytest.raises(TooLarge) as caught:
@@ -272,11 +267,6 @@ def test_an_option_over_the_cap_names_the_option_field() -> None:
     assert caught.value.field == "options.sndbuf"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: commands._int() raises TooLarge only when the cap is >= 1 MiB, so a lab with"
-    " a smaller max_payload answers 400 InvalidCommand for an over-cap size (text gets 413)",
-)
 def test_a_size_over_a_small_cap_is_too_large() -> None:
     with pytest.raises(TooLarge):
         parse_command({"op": "send", "socket": "s", "size": 5}, LabPolicy(max_payload=4))

@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sockscope.engine.errors import InvalidCommand, TooLarge
+from sockscope.engine.errors import CommandError, InvalidCommand, TooLarge
 from sockscope.engine.policy import LabPolicy
 
 SOCKET_OPS = (
@@ -143,13 +143,22 @@ def socket_name(value: Any, field: str) -> str:
     return value
 
 
-def _int(raw: dict[str, Any], field: str, lo: int, hi: int, *, default: int | None = None) -> int:
+def _int(
+    raw: dict[str, Any],
+    field: str,
+    lo: int,
+    hi: int,
+    *,
+    size: bool = True,
+    default: int | None = None,
+) -> int:
+    """An integer field; over ``hi`` is TooLarge (413) for sizes, InvalidCommand otherwise."""
     value = raw.get(field, default)
     if value is None:
         raise InvalidCommand(field, f"{field}: required")
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidCommand(field, f"{field}: an integer is required, got {value!r}")
-    if value > hi >= 1 << 20:
+    if size and value > hi:
         raise TooLarge(field, f"{field}: {value} is over this lab's limit of {hi}")
     if not lo <= value <= hi:
         raise InvalidCommand(field, f"{field}: must be between {lo} and {hi}, got {value}")
@@ -223,8 +232,8 @@ def _options(raw: Any, policy: LabPolicy) -> SocketOptions:
             return None
         try:
             return _int(raw, field, lo, hi)
-        except InvalidCommand as exc:
-            raise InvalidCommand(f"options.{field}", f"options.{exc.message}") from None
+        except CommandError as exc:
+            raise type(exc)(f"options.{field}", f"options.{exc.message}") from None
 
     def opt_bool(field: str) -> bool | None:
         if field not in raw:
@@ -259,7 +268,7 @@ def _parse_bind_connect(op: str, sock: str, raw: dict[str, Any], policy: LabPoli
 
 
 def _parse_listen(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
-    backlog = _int(raw, "backlog", 0, policy.max_backlog) if "backlog" in raw else None
+    backlog = _int(raw, "backlog", 0, policy.max_backlog, size=False) if "backlog" in raw else None
     return Command(op=op, socket=sock, backlog=backlog)
 
 
@@ -307,13 +316,9 @@ def _sockopt_name(raw: dict[str, Any], table: dict[str, tuple[str, int, int]]) -
 
 def _parse_setsockopt(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
     option = _sockopt_name(raw, SOCKOPTS)
-    value = raw.get("value")
-    if isinstance(value, bool):
-        value = int(value)
-    if not isinstance(value, int) or not 0 <= value <= policy.max_buffer_option:
-        raise InvalidCommand(
-            "value", f"value: an integer 0-{policy.max_buffer_option} is required, got {value!r}"
-        )
+    if isinstance(raw.get("value"), bool):
+        raw = {**raw, "value": int(raw["value"])}
+    value = _int(raw, "value", 0, policy.max_buffer_option)
     return Command(op=op, socket=sock, option=option, value=value)
 
 

@@ -53,6 +53,7 @@ class EventLog:
 
     def after(self, seq: int, limit: int = 1000) -> Page:
         """Events with a sequence number above ``seq``, oldest first, at most ``limit``."""
+        seq = max(seq, 0)
         with self._lock:
             last = self._first_seq + len(self._events) - 1
             gap = None

@@ -9,7 +9,7 @@ when an instructor widens the allowlist.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sockscope.engine.errors import ForbiddenError
 
@@ -35,7 +35,6 @@ class LabPolicy:
     commands_per_second: float = 50.0
     command_burst: int = 200
     event_log_capacity: int = 20000
-    extra_bind_hosts: tuple[str, ...] = field(default=())
 
     def check_bind(self, host: str, port: int) -> None:
         """Raises ForbiddenError unless ``(host, port)`` is a lab address."""

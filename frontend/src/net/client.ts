@@ -5,6 +5,7 @@
  * too old). Commands go over REST, so an answer never waits on the stream.
  * No DOM here: the socket factory and timers are injectable for tests.
  */
+import { SCHEMA_VERSION } from "../protocol/events";
 import type { Command, CommandAnswer, ServerMessage } from "../protocol/messages";
 import type { LabStore } from "../store/lab";
 
@@ -70,16 +71,16 @@ export class LabLink {
         body: JSON.stringify(command),
       },
     );
-    let body: CommandAnswer;
+    let body: unknown = null;
     try {
-      body = (await response.json()) as CommandAnswer;
+      body = await response.json();
     } catch {
-      body = {
-        ok: false,
-        result: null,
-        error: { errno: null, message: `the server answered ${response.status}` },
-        events: [],
-      };
+      // not JSON: answered below
+    }
+    if (!isAnswer(body)) {
+      const detail = (body as { detail?: unknown } | null)?.detail;
+      const message = typeof detail === "string" ? detail : `the server answered ${response.status}`;
+      return { ok: false, result: null, error: { errno: null, message }, events: [], status: response.status };
     }
     return { ...body, status: response.status };
   }
@@ -119,9 +120,17 @@ export class LabLink {
   }
 
   private receive(text: string): void {
-    const message = JSON.parse(text) as ServerMessage;
+    let message: ServerMessage;
+    try {
+      message = JSON.parse(text) as ServerMessage;
+    } catch {
+      return; // not ours to show; the stream goes on
+    }
     switch (message.type) {
       case "lab/snapshot":
+        if (message.schema_version !== SCHEMA_VERSION) {
+          this.setStatus(this.status, `the server speaks event schema ${message.schema_version}, this page ${SCHEMA_VERSION}: reload the page`);
+        }
         this.store.applySnapshot(message.snapshot, message.gap);
         this.synced = true;
         break;
@@ -143,6 +152,10 @@ export class LabLink {
     this.status = status;
     this.opts.onStatus(status, detail);
   }
+}
+
+function isAnswer(body: unknown): body is CommandAnswer {
+  return typeof body === "object" && body !== null && typeof (body as CommandAnswer).ok === "boolean";
 }
 
 function assertNever(value: never): never {

@@ -107,7 +107,7 @@ export interface SocketEvent {
   info: SocketInfo;
 }
 
-/** SocketClosedEvent(*, kind: "Literal['socket_closed']" = 'socket_closed', seq: 'int', t_ns: 'int', socket: 'str') */
+/** The program closed a socket (or the lab did, closing); its name may be reused. */
 export interface SocketClosedEvent {
   kind: "socket_closed";
   seq: number;
@@ -151,7 +151,7 @@ export interface NoticeEvent {
   message: string;
 }
 
-/** LabClosedEvent(*, kind: "Literal['lab_closed']" = 'lab_closed', seq: 'int', t_ns: 'int', reason: 'str') */
+/** The lab closed: deleted, reaped when idle, or the server stopping. */
 export interface LabClosedEvent {
   kind: "lab_closed";
   seq: number;

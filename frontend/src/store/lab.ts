@@ -105,7 +105,11 @@ export class LabStore {
   applyEvents(events: LabEvent[]): boolean {
     const first = events[0];
     if (!first) return true;
-    if (first.seq > this.seq + 1) return false;
+    let expected = this.seq + 1;
+    for (const event of events) {
+      if (event.seq > expected) return false; // a hole: apply nothing, the caller resyncs
+      expected = Math.max(expected, event.seq + 1);
+    }
     for (const event of events) {
       if (event.seq <= this.seq) continue; // already applied (replayed after a snapshot)
       this.apply(event);
@@ -197,7 +201,9 @@ export class LabStore {
       t: event.t_ns / 1e9,
     };
     if (event.op === "send" || event.op === "sendall") {
-      if (event.op === "send") state.sends.push(segment);
+      // A loop-driven sendall's closing event carries no data (its send()s did);
+      // a blocking sendall is one call that carries all of it.
+      state.sends.push(segment);
       state.sentBytes = Math.max(state.sentBytes, data.offset + data.len);
     } else if (event.op === "recv") {
       state.recvs.push(segment);
