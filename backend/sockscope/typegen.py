@@ -42,7 +42,7 @@ def ts_type(hint: Any) -> str:
         return f"({inner})[]" if "|" in inner else f"{inner}[]"
     if origin is tuple:
         return "[" + ", ".join(ts_type(a) for a in get_args(hint)) + "]"
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return hint.__name__
     raise TypeError(f"no TypeScript type for {hint!r}")
 
