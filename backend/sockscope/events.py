@@ -236,12 +236,26 @@ EVENT_TYPES: tuple[type[Any], ...] = (
 RECORD_TYPES: tuple[type[Any], ...] = (Figures, SocketInfo, BytesInfo)
 
 
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_wire(value: Any) -> JSONValue:
-    """A JSON-ready copy of an event or record (tuples become lists)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [to_wire(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_wire(v) for k, v in value.items()}
-    return value
+    """A JSON-ready copy of an event or record (tuples become lists).
+
+    Called for every event each viewer is sent, so field names are looked up
+    once per class rather than through dataclasses.fields() every time.
+    """
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            if isinstance(value, (list, tuple)):
+                return [to_wire(v) for v in value]
+            if isinstance(value, dict):
+                return {k: to_wire(v) for k, v in value.items()}
+            return value
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(value))
+    return {name: to_wire(getattr(value, name)) for name in names}

@@ -44,6 +44,11 @@ class Settings:
             raise ValueError(f"lab ports: {low}-{high} is not a port range")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port: {self.port} is not a port")
+        if low <= self.port <= high:
+            raise ValueError(
+                f"port: {self.port} is inside the lab port range {low}-{high}; lab sockets"
+                " could then reach the server itself"
+            )
         for cidr in self.allow_connect:
             ipaddress.ip_network(cidr, strict=False)  # raises ValueError with the bad text
         if self.max_labs < 1 or self.max_sockets < 2:

@@ -27,7 +27,7 @@ def test_blocked_recv_shows_blocked_and_completes_when_data_comes(lab) -> None: 
     result = ticket.future.result(5)
     assert result.ok and result.result["len"] == 5
     call = lab.calls("conn", "recv")[-1]
-    assert call.via == "command" and call.duration_ns > 0
+    assert call.via == "worker" and call.duration_ns > 0
     assert lab.sock("conn")["blocked"] == []
 
 

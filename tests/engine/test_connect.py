@@ -33,7 +33,7 @@ def test_blocking_connect_refused_answers_the_errno(lab) -> None:  # type: ignor
     lab.ok({"op": "socket", "name": "cli"})
     result = lab.run({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
     assert result.error["errno"] == "ECONNREFUSED"
-    assert lab.calls("cli", "connect")[-1].via == "command"
+    assert lab.calls("cli", "connect")[-1].via == "worker"
     assert [e.op for e in lab.events("call_started")] == ["connect"]
 
 

@@ -7,7 +7,7 @@ from ipaddress import ip_network
 
 import pytest
 
-from sockscope.engine.errors import ForbiddenError
+from sockscope.engine.errors import ForbiddenError, InvalidCommand
 from sockscope.engine.policy import LabPolicy
 
 POLICY = LabPolicy(port_min=40000, port_max=40199)
@@ -52,8 +52,17 @@ def test_bind_to_a_link_local_address_is_forbidden(host: str) -> None:
     assert host in refused(POLICY.check_bind, host, 40000).message
 
 
+def malformed(check: Callable[[str, int], None], host: str, port: int) -> InvalidCommand:
+    """A host that is not an IP address is a malformed command (400), not a forbidden one."""
+    with pytest.raises(InvalidCommand) as caught:
+        check(host, port)
+    assert caught.value.status == 400
+    assert caught.value.field == "address"
+    return caught.value
+
+
 def test_bind_to_a_name_is_refused() -> None:
-    assert "not an IP address" in refused(POLICY.check_bind, "localhost", 40000).message
+    assert "not an IP address" in malformed(POLICY.check_bind, "localhost", 40000).message
 
 
 @pytest.mark.parametrize("port", [40000, 40123, 40199])
@@ -91,7 +100,7 @@ def test_an_allowlist_opens_the_networks_it_names() -> None:
 
 @pytest.mark.parametrize("host", ["localhost", "example.com", "127.0.0.1:40000", ""])
 def test_a_name_is_refused_readably(host: str) -> None:
-    error = refused(POLICY.check_connect, host, 40000)
+    error = malformed(POLICY.check_connect, host, 40000)
     assert repr(host) in error.message
     assert "not an IP address" in error.message
 

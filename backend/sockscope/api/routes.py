@@ -38,6 +38,10 @@ class NotFound(CommandError):
     status = 404
 
 
+class BadBody(CommandError):
+    status = 400
+
+
 def registry_of(request: Request) -> LabRegistry:
     registry: LabRegistry = request.app.state.registry
     return registry
@@ -47,6 +51,7 @@ def lab_or_404(request: Request, lab_id: str) -> Lab:
     lab = registry_of(request).get(lab_id)
     if lab is None or lab.engine.closed.is_set():
         raise NotFound("lab", f"no lab {lab_id!r}: it was closed, reaped, or never existed")
+    lab.touch()  # someone is looking: not idle
     return lab
 
 
@@ -91,6 +96,12 @@ async def post_command(
     `"blocked": true`; its completion arrives later as a `call` event.
     """
     lab = lab_or_404(request, lab_id)
+    if isinstance(command, (bytes, str)):
+        # `curl -d` without a Content-Type header: the body is still the command's JSON.
+        try:
+            command = json.loads(command)
+        except ValueError:
+            raise BadBody(None, "the request body is not valid JSON") from None
     answer = await run_command(lab, command, request.app.state.settings.command_wait)
     return JSONResponse(answer_body(answer), status_code=answer.status)
 

@@ -7,8 +7,12 @@ Protocol (JSON text messages):
   the log dropped events it had not seen.
 - server -> client ``events/batch``: ``{"events": [...]}``, in seq order, no holes.
 - client -> server: a command (the same JSON as REST), optionally with ``"id"``;
-  answered by ``command/result`` ``{"id", "ok", "result", "error", "seqs", "blocked"}``.
+  answered by ``command/result`` ``{"id", "ok", "result", "error", "status", "seqs",
+  "blocked"}`` (``status`` is the HTTP status REST would have answered).
 - server -> client ``error``: ``{"message"}`` for a message that is not JSON.
+
+A handshake from a foreign Origin is refused with HTTP 403; an unknown lab is
+accepted then closed with code 4404, a lab that closes ends the stream with 4410.
 """
 
 from __future__ import annotations

@@ -84,6 +84,10 @@ class LabEngine:
         self._closing = False
         self.closed = threading.Event()
         self._workers: set[threading.Thread] = set()
+        self._worker_calls: set[int] = set()
+        self._window_start = 0
+        self._window_events = 0
+        self._throttled = False
         self._thread = threading.Thread(target=self._run, name=f"lab-{lab_id[:8]}", daemon=True)
 
     # -- called from any thread ----------------------------------------------------
@@ -107,6 +111,7 @@ class LabEngine:
                 self._refuse(ticket, op, error)
             finally:
                 self._ticket = None
+                ticket.publish()
 
         self.post(record)
         return ticket
@@ -141,6 +146,7 @@ class LabEngine:
 
     def emit(self, cls: type[Any], **fields: Any) -> Event:
         self._seq += 1
+        self._window_events += 1
         event: Event = cls(seq=self._seq, t_ns=self.now_ns(), **fields)
         self.log.append(event)
         if self._ticket is not None:
@@ -166,6 +172,9 @@ class LabEngine:
         result: Any = None,
         result_text: str | None = None,
     ) -> CallEvent:
+        if call_id is not None and call_id in self._worker_calls:
+            self._worker_calls.discard(call_id)
+            via = "worker"
         if not outcome.ok:
             result, result_text, done = None, errno_name(outcome.exc), None
         elif result_text is None:
@@ -261,6 +270,7 @@ class LabEngine:
         records it on the lab thread.
         """
         call_id = self.new_call_id()
+        self._worker_calls.add(call_id)
         blocked = BlockedCall(call_id, op, line, self.now_ns())
         if side == "in":
             ls.blocked_in = blocked
@@ -281,6 +291,7 @@ class LabEngine:
                 self.probe_now(ls, *filter(None, [self.local_peer(ls)]))
             finally:
                 self._ticket = None
+                ticket.publish()
 
         def work() -> None:
             from sockscope.engine.calls import perform
@@ -344,7 +355,27 @@ class LabEngine:
         except (BlockingIOError, OSError):
             pass
 
+    def _throttle(self) -> bool:
+        """True (after waiting) when this 100 ms window already had its share of events."""
+        now = time.monotonic_ns()
+        if now - self._window_start >= 100_000_000:
+            self._window_start, self._window_events = now, 0
+            return False
+        if self._window_events <= self.policy.max_events_per_second // 10:
+            return False
+        if not self._throttled:
+            self._throttled = True
+            self.emit_notice(
+                None,
+                f"over {self.policy.max_events_per_second} events a second: the loop is slowed"
+                " down so the server stays responsive (the kernel's behaviour is unchanged)",
+            )
+        self._wait_wake((100_000_000 - (now - self._window_start)) / 1e9)
+        return True
+
     def _iterate(self) -> None:
+        if self._throttle():
+            return
         stepping = self.paused and bool(self._steps)
         if self.paused and not stepping:
             self._wait_wake(LOOP_TIMEOUT)
@@ -363,9 +394,10 @@ class LabEngine:
             self._select_once(readers, writers, record_always=stepping)
         finally:
             self._ticket = None
+        self._probe_due()
         if step_ticket is not None:
             step_ticket.succeed({"iteration": self._iteration})
-        self._probe_due()
+            step_ticket.publish()
 
     def _select_once(
         self, readers: list[LabSocket], writers: list[LabSocket], *, record_always: bool
@@ -443,8 +475,9 @@ class LabEngine:
             )
         finally:
             self._ticket = None
-        if not ticket.future.done() and ticket.blocked_call is None and ticket not in self._steps:
+        if ticket.result is None and ticket.blocked_call is None and ticket not in self._steps:
             ticket.succeed()
+        ticket.publish()
 
     def _refuse(
         self, ticket: Ticket, op: str | None, exc: CommandError, status: int | None = None
@@ -500,4 +533,5 @@ class LabEngine:
         self._wake_w.close()
         for ticket in self._steps:
             ticket.fail({"errno": None, "field": None, "message": "the lab closed"}, 410)
+            ticket.publish()
         self.closed.set()

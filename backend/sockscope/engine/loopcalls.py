@@ -61,7 +61,7 @@ def send_some(lab: LabEngine, ls: LabSocket, *, via: str) -> None:
     line = f"{ls.name}.send(view[{start}:])" if box.call_id else f"{ls.name}.send(echo[{start}:])"
     outcome = perform(lambda: ls.sock.send(view, socket.MSG_DONTWAIT))
     done = outcome.value if outcome.ok else None
-    info = bytes_info(box.data[start : start + done], ls.sent_total) if done else None
+    info = bytes_info(view[:done], ls.sent_total) if done else None  # a view: no copy
     lab.record_call(
         ls,
         "send",
@@ -135,7 +135,7 @@ def record_recv(
         head, _ = preview(data)
         text = f"{head}{'...' if info.truncated else ''} ({len(data)} bytes)"
     else:
-        text = "b'' (peer closed)"
+        text = "b'' (this side was shut down)" if ls.shut_rd else "b'' (peer closed)"
         ls.eof = True
     lab.record_call(
         ls,

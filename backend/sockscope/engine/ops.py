@@ -280,7 +280,7 @@ def _payload_bytes(ls: LabSocket, cmd: Command) -> tuple[bytes, str]:
     return pattern(ls.sent_total, size), f"pattern({size})"
 
 
-def bytes_info(data: bytes, offset: int) -> BytesInfo:
+def bytes_info(data: bytes | memoryview, offset: int) -> BytesInfo:
     head, truncated = preview(data)
     return BytesInfo(len=len(data), offset=offset, head=head, truncated=truncated)
 
@@ -366,7 +366,7 @@ def op_accept(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> No
     _check_room(lab, "socket")
     if cmd.name is not None and cmd.name in lab.sockets:
         raise Conflict("name", f"name: a socket named {cmd.name!r} already exists")
-    line = f"conn, addr = {ls.name}.accept()"
+    line = f"{cmd.name or lab.free_name('conn')}, addr = {ls.name}.accept()"
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
         from sockscope.engine.loopcalls import record_accept
@@ -384,7 +384,8 @@ def op_shutdown(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> 
     assert cmd.how is not None
     how = SHUT_HOWS[cmd.how]
     line = f"{ls.name}.shutdown(socket.{cmd.how})"
-    simple_call(lab, ls, ticket, "shutdown", line, lambda: ls.sock.shutdown(how))
+    if simple_call(lab, ls, ticket, "shutdown", line, lambda: ls.sock.shutdown(how)).ok:
+        ls.shut_rd = ls.shut_rd or how in (socket.SHUT_RD, socket.SHUT_RDWR)
     peer = lab.local_peer(ls)
     if peer is not None:
         lab.probe_now(peer)
@@ -402,6 +403,7 @@ def _wake_blocked(lab: LabEngine, ls: LabSocket) -> None:
     )
     outcome = perform(lambda: ls.sock.shutdown(socket.SHUT_RDWR))
     lab.record_call(ls, "shutdown", f"{ls.name}.shutdown(socket.SHUT_RDWR)", outcome)
+    ls.shut_rd = True
 
 
 def op_close(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
@@ -427,6 +429,7 @@ def op_abort(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> Non
 def force_close(lab: LabEngine, ls: LabSocket) -> None:
     """Close without a command (the lab is closing): wake blocked threads first."""
     if ls.blocked_in is not None or ls.blocked_out is not None:
+        ls.shut_rd = True
         try:
             ls.sock.shutdown(socket.SHUT_RDWR)
         except OSError:

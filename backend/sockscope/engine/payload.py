@@ -32,7 +32,7 @@ def pattern(offset: int, size: int) -> bytes:
     return text[start : start + size]
 
 
-def preview(data: bytes, limit: int = PREVIEW_BYTES) -> tuple[str, bool]:
+def preview(data: bytes | memoryview, limit: int = PREVIEW_BYTES) -> tuple[str, bool]:
     """The Python repr of the first ``limit`` bytes, and whether it was cut."""
     return repr(bytes(data[:limit])), len(data) > limit
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from sockscope.engine.errors import ForbiddenError
+from sockscope.engine.errors import ForbiddenError, InvalidCommand
 
 # Never reachable from a lab, whatever the allowlist says.
 _NEVER = tuple(
@@ -35,6 +35,9 @@ class LabPolicy:
     commands_per_second: float = 50.0
     command_burst: int = 200
     event_log_capacity: int = 20000
+    # A free-running loop (a flood, two echoing sockets) can record 100k+ events a
+    # second; past this the loop waits out the rest of each 100 ms window.
+    max_events_per_second: int = 20000
 
     def check_bind(self, host: str, port: int) -> None:
         """Raises ForbiddenError unless ``(host, port)`` is a lab address."""
@@ -73,8 +76,8 @@ def _parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
         return ipaddress.ip_address(host)
     except ValueError:
-        raise ForbiddenError(
-            "address", f"{host!r} is not an IP address (names are not resolved in a lab)"
+        raise InvalidCommand(
+            "address", f"address: {host!r} is not an IP address (names are not resolved in a lab)"
         ) from None
 
 

@@ -53,6 +53,7 @@ class LabSocket:
     auto_recv: AutoRecv = "off"
     bufsize: int = 65536
     eof: bool = False
+    shut_rd: bool = False  # the program shut down its own reading side
     outbox: list[Outbox] = field(default_factory=list)
     sent_total: int = 0
     received_total: int = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sockscope.engine.commands import Command
@@ -27,10 +27,17 @@ class Ticket:
     # (list.append and list() are atomic under the GIL).
     events: list[Event] = field(default_factory=list)
     blocked_call: int | None = None  # call id, once the call went to a worker thread
+    result: CommandResult | None = None
 
     def resolve(self, result: CommandResult) -> None:
-        if not self.future.done():
-            self.future.set_result(result)
+        """Decide the answer; it is published once the command's last event is recorded."""
+        if self.result is None:
+            self.result = result
+
+    def publish(self) -> None:
+        """Hand the answer to the waiting thread, with every event the command produced."""
+        if self.result is not None and not self.future.done():
+            self.future.set_result(replace(self.result, events=list(self.events)))
 
     def succeed(self, result: Any = None) -> None:
         self.resolve(CommandResult(True, result, None, self.events))

@@ -39,13 +39,14 @@ async def run_command(lab: Lab, raw: Any, wait: float) -> Answer:
     lab.touch()
     op = raw.get("op") if isinstance(raw, dict) else None
     engine = lab.engine
+    if not lab.bucket.take(time.monotonic()):
+        # Answered here, not logged: a runaway script must not fill the lab's log.
+        raise RateLimited(
+            None,
+            f"too many commands: this lab takes {engine.policy.commands_per_second:g}"
+            " per second; slow down",
+        )
     try:
-        if not lab.bucket.take(time.monotonic()):
-            raise RateLimited(
-                None,
-                f"too many commands: this lab takes {lab.engine.policy.commands_per_second:g}"
-                " per second; slow down",
-            )
         command = parse_command(raw, engine.policy)
     except CommandError as exc:
         ticket = engine.reject(op if isinstance(op, str) else None, exc)

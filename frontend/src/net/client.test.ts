@@ -152,10 +152,10 @@ const range = (from: number, to: number): number[] =>
 // --- the stream ----------------------------------------------------------------------------
 
 describe("LabLink stream", () => {
-  it("first connects to the lab's websocket with no ?after", () => {
+  it("first connects with ?after=0, asking for the whole log (a reload shows the history)", () => {
     const { link, sockets, statuses } = setup();
     link.start();
-    expect(sockets.map((s) => s.url)).toEqual(["ws://lab.test/api/labs/lab-1/ws"]);
+    expect(sockets.map((s) => s.url)).toEqual(["ws://lab.test/api/labs/lab-1/ws?after=0"]);
     expect(link.status).toBe("connecting");
     expect(statuses).toEqual([["connecting", ""]]);
   });
@@ -163,7 +163,7 @@ describe("LabLink stream", () => {
   it("uses wss for an https base and escapes the lab id", () => {
     const { link, latest } = setup("https://lab.test", "a b/c");
     link.start();
-    expect(latest().url).toBe("wss://lab.test/api/labs/a%20b%2Fc/ws");
+    expect(latest().url).toBe("wss://lab.test/api/labs/a%20b%2Fc/ws?after=0");
   });
 
   it("goes live on open; a snapshot then batches fill the store", () => {
@@ -214,13 +214,13 @@ describe("LabLink stream", () => {
     ]);
   });
 
-  it("a drop before any snapshot reconnects without ?after", () => {
+  it("a drop before any event reconnects from the start again (?after=0)", () => {
     const { link, timers, latest } = setup();
     link.start();
     latest().opened();
     latest().closed(1006);
     timers.runAll();
-    expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws");
+    expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=0");
   });
 
   it("takes a fresh snapshot with a gap when the server could not resume", () => {

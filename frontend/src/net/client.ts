@@ -1,6 +1,6 @@
 /**
  * The live link to one lab: a websocket that delivers a snapshot, then event
- * batches. On a drop it reconnects with `?after=<last seq>` and resumes with
+ * batches. It asks for `?after=<last seq>` (0 at first); on a drop it reconnects and resumes with
  * nothing lost (or takes the fresh snapshot the server sends when the gap is
  * too old). Commands go over REST, so an answer never waits on the stream.
  * No DOM here: the socket factory and timers are injectable for tests.
@@ -35,7 +35,6 @@ export class LabLink {
   private socket: SocketLike | null = null;
   private attempts = 0;
   private stopped = false;
-  private synced = false;
   private readonly opts: Required<LinkOptions>;
 
   constructor(
@@ -90,8 +89,9 @@ export class LabLink {
     let base = this.opts.base;
     if (!base && loc) base = `${loc.protocol}//${loc.host}`;
     const wsBase = base.replace(/^http/, "ws");
-    const after = this.synced ? `?after=${this.store.seq}` : "";
-    return `${wsBase}/api/labs/${encodeURIComponent(this.labId)}/ws${after}`;
+    // From 0 the first time: the server replays the whole log when it still holds it
+    // (so a reload shows the lab's history), else sends a snapshot and the gap.
+    return `${wsBase}/api/labs/${encodeURIComponent(this.labId)}/ws?after=${this.store.seq}`;
   }
 
   private open(): void {
@@ -132,7 +132,6 @@ export class LabLink {
           this.setStatus(this.status, `the server speaks event schema ${message.schema_version}, this page ${SCHEMA_VERSION}: reload the page`);
         }
         this.store.applySnapshot(message.snapshot, message.gap);
-        this.synced = true;
         break;
       case "events/batch":
         if (!this.store.applyEvents(message.events)) {

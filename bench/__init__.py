@@ -1,0 +1,1 @@
+"""Sockscope benchmarks (``make bench``): medians of repeated runs, with same-run baselines."""

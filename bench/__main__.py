@@ -1,0 +1,50 @@
+"""Run every benchmark, print a table of medians and ratios; exit 1 if a check failed.
+
+``python -m bench`` runs all three; ``python -m bench 1 3`` runs a selection.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+
+from . import memory, stream, throughput
+from .common import BenchTimeout, Check, Row, print_table
+
+BENCHES: dict[str, Callable[[], tuple[list[Row], list[Check]]]] = {
+    "1": throughput.run,
+    "2": stream.run,
+    "3": memory.run,
+}
+NAMES = {"1": "engine throughput", "2": "event stream", "3": "memory"}
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    chosen = argv or list(BENCHES)
+    unknown = [c for c in chosen if c not in BENCHES]
+    if unknown:
+        print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHES)}")
+        return 2
+    rows: list[Row] = []
+    checks: list[Check] = []
+    t0 = time.perf_counter()
+    for key in chosen:
+        started = time.perf_counter()
+        try:
+            more_rows, more_checks = BENCHES[key]()
+        except BenchTimeout as exc:
+            more_rows, more_checks = [], [Check(f"{key} {NAMES[key]}", False, str(exc))]
+        rows += more_rows
+        checks += more_checks
+        print(f"    ({time.perf_counter() - started:.1f} s)")
+    print_table(rows, checks)
+    total = time.perf_counter() - t0
+    print(f"\n  total {total:.1f} s; every ratio compares medians measured in this run")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,223 @@
+"""Bench 1: a lab moving 64 MiB through its select() loop, against a bare select() loop.
+
+The lab: srv (non-blocking, auto-accept; its conn auto-recv "discard", bufsize 64 KiB)
+and cli (non-blocking) in one LabEngine; each run is ``cli.sendall(pattern(64 MiB))``.
+The baseline, measured in the same run and interleaved with it: one thread, one
+select() loop, two loopback sockets, 64 KiB send()/recv() chunks, nothing recorded.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from dataclasses import dataclass
+
+from sockscope.engine.payload import pattern
+from sockscope.engine.policy import LabPolicy
+from sockscope.events import CallEvent, Event, SelectEvent
+
+from .common import (
+    RUNS,
+    BenchTimeout,
+    Check,
+    Deadline,
+    EngineLab,
+    LogReader,
+    MiB,
+    Row,
+    event_cap,
+    median,
+    received_to,
+    runs_text,
+)
+
+TOTAL = 64 * MiB
+CHUNK = 64 * 1024
+RUN_SECONDS = 20.0  # deadline of one run (a normal run takes well under a second)
+
+
+@dataclass(frozen=True, slots=True)
+class BareRun:
+    sent_s: float  # first select() to the last send() accepted
+    moved_s: float  # first select() to the last byte received
+    syscalls: int  # select + send + recv calls
+    turns: int  # select() calls
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRun:
+    wall_s: float  # submit() to the sendall call event (includes making the payload)
+    setup_s: float  # submit() to the first send(): the loop does nothing else meanwhile
+    loop_s: float  # the sendall as the lab recorded it: first send() to the last
+    moved_s: float  # first send() to conn's recv() of the last byte
+    events: int  # events recorded while the sendall was in progress
+    turns: int  # select() iterations recorded while it was in progress
+    syscall_s: float  # their select() blocked_ns plus send()/recv() duration_ns
+    dropped: int  # events the log dropped before this reader saw them (expect 0)
+
+
+def bare_once(data: bytes, chunk: int, send_chunk: int | None = None) -> BareRun:
+    """Move ``data`` with recv(chunk) and send(send_chunk, default chunk) in one select() loop."""
+    deadline = Deadline(RUN_SECONDS, "bare select() loop")
+    total = len(data)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        a = socket.create_connection(listener.getsockname()[:2], timeout=5)
+        b, _ = listener.accept()
+    with a, b:
+        a.setblocking(False)
+        b.setblocking(False)
+        view = memoryview(data)
+        step = send_chunk or chunk
+        sent = received = calls = turns = 0
+        t0 = time.perf_counter()
+        t_sent = t0
+        while received < total:
+            r, w, _ = select.select([b], [a] if sent < total else [], [], 0.25)
+            calls += 1
+            turns += 1
+            if w:
+                calls += 1
+                try:
+                    sent += a.send(view[sent : sent + step])
+                except BlockingIOError:
+                    pass
+                if sent == total:
+                    t_sent = time.perf_counter()
+            if r:
+                calls += 1
+                try:
+                    got = len(b.recv(chunk))
+                except BlockingIOError:
+                    got = -1
+                if got == 0:
+                    raise RuntimeError("bare loop: the peer closed early")
+                received += max(got, 0)
+            if deadline.expired():
+                deadline.check()
+        t_end = time.perf_counter()
+    return BareRun(t_sent - t0, t_end - t0, calls, turns)
+
+
+def engine_once(lab: EngineLab, run_index: int) -> EngineRun:
+    """One 64 MiB sendall on the lab; ``run_index`` (1, 2, ...) locates its end in conn's stream."""
+    engine = lab.engine
+    reader = LogReader(engine, engine.log.last_seq)
+    submit_ns = engine.now_ns()
+    lab.ok({"op": "sendall", "socket": "cli", "size": TOTAL}, timeout=RUN_SECONDS)
+    deadline = Deadline(RUN_SECONDS, "the lab's sendall of 64 MiB")
+    target = run_index * TOTAL
+    done: CallEvent | None = None
+    last: CallEvent | None = None
+    window: list[Event] = []
+    while last is None:
+        for event in reader.new():
+            window.append(event)
+            if (
+                isinstance(event, CallEvent)
+                and event.socket == "cli"
+                and event.op == "sendall"
+                and event.via == "loop"
+            ):
+                done = event
+            if received_to(event, "conn", target):
+                assert isinstance(event, CallEvent)
+                last = event
+        if last is None:
+            deadline.check()
+            time.sleep(0.002)
+    if done is None:
+        raise BenchTimeout("the sendall call event never appeared (dropped from the log?)")
+    start, end = done.started_ns, done.started_ns + done.duration_ns
+    window = [e for e in window if start <= e.t_ns <= end]
+    selects = [e for e in window if isinstance(e, SelectEvent)]
+    calls = [e for e in window if isinstance(e, CallEvent) and e.op in ("send", "recv")]
+    return EngineRun(
+        wall_s=(done.t_ns - submit_ns) / 1e9,
+        setup_s=(start - submit_ns) / 1e9,
+        loop_s=done.duration_ns / 1e9,
+        moved_s=(last.t_ns - start) / 1e9,
+        events=len(window),
+        turns=len(selects),
+        syscall_s=(sum(e.blocked_ns for e in selects) + sum(e.duration_ns for e in calls)) / 1e9,
+        dropped=reader.dropped,
+    )
+
+
+def mbps(seconds: float) -> float:
+    return TOTAL / 1e6 / seconds
+
+
+def run() -> tuple[list[Row], list[Check]]:
+    policy = LabPolicy(max_payload=TOTAL, max_in_flight=2 * TOTAL)
+    print(
+        f"[1] engine throughput: sendall {TOTAL // MiB} MiB, bufsize {CHUNK}, {RUNS} runs"
+        f" ({event_cap(policy)})"
+    )
+    data = pattern(0, TOTAL)  # real bytes: bytes(n) would be calloc zero pages, always cached
+    bare_once(data[: 4 * MiB], CHUNK)  # warm up
+    lab = EngineLab(policy)
+    bares: list[BareRun] = []
+    bares_all: list[BareRun] = []
+    engines: list[EngineRun] = []
+    pattern_s: list[float] = []
+    try:
+        lab.discard_pair(CHUNK)
+        for i in range(1, RUNS + 1):
+            bares.append(bare_once(data, CHUNK))
+            bares_all.append(bare_once(data, CHUNK, send_chunk=TOTAL))
+            engines.append(engine_once(lab, i))
+            t0 = time.perf_counter()
+            pattern(0, TOTAL)
+            pattern_s.append(time.perf_counter() - t0)
+    finally:
+        lab.close()
+
+    bare_sent = [mbps(b.sent_s) for b in bares]
+    bare_moved = [mbps(b.moved_s) for b in bares]
+    bare_calls = [b.syscalls / b.moved_s for b in bares]
+    bare_all_sent = [mbps(b.sent_s) for b in bares_all]
+    outside_us = [(e.loop_s - e.syscall_s) / e.turns * 1e6 for e in engines]
+    bare_turn_us = [b.moved_s / b.turns * 1e6 for b in bares]
+    wall = [mbps(e.wall_s) for e in engines]
+    loop = [mbps(e.loop_s) for e in engines]
+    moved = [mbps(e.moved_s) for e in engines]
+    ev_rate = [e.events / e.loop_s for e in engines]
+    setup_ms = [e.setup_s * 1e3 for e in engines]
+    print(
+        f"    bare  MB/s to last send: {runs_text(bare_sent)}   sending all left: "
+        f"{runs_text(bare_all_sent)}"
+    )
+    print(f"    lab   MB/s submit->event: {runs_text(wall)}   loop only: {runs_text(loop)}")
+    print(f"    lab   events per sendall: {' '.join(str(e.events) for e in engines)}")
+    per_event_us = (
+        (median([e.loop_s for e in engines]) - median([b.sent_s for b in bares]))
+        / median([float(e.events) for e in engines])
+        * 1e6
+    )
+    name = "1 engine"
+    rows = [
+        Row(name, "sendall 64 MiB, submit->call event", median(wall), "MB/s",
+            median(bare_sent), "bare", tuple(wall)),
+        Row(name, "sendall 64 MiB, first->last send", median(loop), "MB/s",
+            median(bare_sent), "bare", tuple(loop)),
+        Row(name, "bare, send() of all that is left", median(bare_all_sent), "MB/s",
+            median(bare_sent), "bare", tuple(bare_all_sent)),
+        Row(name, "64 MiB moved, first send->last recv", median(moved), "MB/s",
+            median(bare_moved), "bare", tuple(moved)),
+        Row(name, "events recorded/s during sendall", median(ev_rate), "ev/s",
+            median(bare_calls), "bare syscalls/s", tuple(ev_rate)),
+        Row(name, "lab loop stalled before 1st send", median(setup_ms), "ms",
+            median([s * 1e3 for s in pattern_s]), "pattern() alone", tuple(setup_ms)),
+        Row(name, "engine time over bare per event", per_event_us, "us"),
+        Row(name, "lab time outside syscalls per turn", median(outside_us), "us",
+            median(bare_turn_us), "whole bare turn", tuple(outside_us)),
+    ]  # fmt: skip
+    checks = [
+        Check(
+            "1 engine: log kept every event of each run",
+            all(e.dropped == 0 for e in engines),
+            f"dropped {[e.dropped for e in engines]}",
+        ),
+    ]
+    return rows, checks

@@ -1,0 +1,99 @@
+"""A participant's first experiment, in a real browser: 1 MiB through a 4 KiB receive buffer."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from conftest import shot
+from live import LiveServer
+
+
+def new_lab(page: Page, server: LiveServer) -> str:
+    page.goto(server.url + "/")
+    expect(page.get_by_role("heading", name="Watch real TCP sockets work.")).to_be_visible()
+    page.get_by_role("button", name="New lab").click()
+    page.wait_for_url(re.compile(r"/labs/[A-Za-z0-9_-]+$"))
+    expect(page.get_by_test_id("link-status")).to_have_text("live")
+    return page.url.rsplit("/", 1)[1]
+
+
+def click_until(page: Page, button: str, shows: str, text: str, tries: int = 25) -> None:
+    """Click ``button`` until the element ``shows`` contains ``text`` (a bounded loop)."""
+    for _ in range(tries):
+        page.get_by_test_id(button).click()
+        try:
+            expect(page.get_by_test_id(shows)).to_contain_text(text, timeout=1500)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"{shows} never showed {text!r} after {tries} clicks of {button}")
+
+
+def test_flood_partial_sends_queues_close_wait_and_reload(page: Page, server: LiveServer) -> None:
+    lab = new_lab(page, server)
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("acceptq-srv")).to_have_text("0 of backlog 5")
+    page.get_by_test_id("create-client").click()
+    expect(page.get_by_test_id("state-cli")).to_have_text("ESTABLISHED")
+    expect(page.get_by_test_id("state-conn")).to_have_text("ESTABLISHED")  # auto-accepted
+
+    expect(page.get_by_test_id("socket-picker")).to_have_value("cli")
+    page.get_by_test_id("send").click()
+    expect(page.get_by_test_id("send-result")).to_contain_text("→")
+    first = page.get_by_test_id("send-result").inner_text()
+    returned = int(first.rsplit("→", 1)[1].strip())
+    assert 0 < returned < 1048576, first
+    click_until(page, "send", "send-error", "EAGAIN")
+
+    summary = page.get_by_test_id("transfer-summary")
+    expect(summary).to_contain_text(re.compile(r"[1-9]\d* partial send"))
+    expect(summary).to_contain_text(re.compile(r"[1-9]\d* EAGAIN"))
+    expect(page.get_by_test_id("event-log")).to_contain_text("EAGAIN")
+    expect(page.get_by_test_id("sendq-cli")).not_to_have_text(re.compile(r"^0 B /"))
+    expect(page.get_by_test_id("recvq-conn")).not_to_have_text(re.compile(r"^0 B /"))
+    shot(page, "lab-flood")
+
+    page.get_by_test_id("close").click()
+    expect(page.get_by_test_id("map-cli")).to_have_count(0)
+    page.get_by_test_id("socket-picker").select_option("conn")
+    click_until(page, "recv", "recv-result", "b'' (peer closed)")
+    expect(page.get_by_test_id("state-conn")).to_have_text("CLOSE_WAIT")
+    shot(page, "lab-close-wait")
+
+    page.reload()
+    expect(page.get_by_test_id("link-status")).to_have_text("live")
+    assert page.url.endswith(lab)
+    expect(page.get_by_test_id("state-conn")).to_have_text("CLOSE_WAIT")
+    expect(page.get_by_test_id("map-srv")).to_be_visible()
+    expect(page.get_by_test_id("event-log")).to_contain_text("b'' (peer closed)")
+    assert page.console.problems == []  # type: ignore[attr-defined]
+
+
+def test_pause_and_step_the_select_loop(page: Page, server: LiveServer) -> None:
+    new_lab(page, server)
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("acceptq-srv")).to_be_visible()
+    page.get_by_test_id("create-client").click()
+    expect(page.get_by_test_id("state-conn")).to_have_text("ESTABLISHED")
+    page.get_by_role("tab", name="select() loop").click()
+    page.get_by_test_id("pause").click()
+    expect(page.get_by_test_id("loop-state")).to_contain_text("paused")
+    page.get_by_test_id("sendall").click()
+    rows = page.get_by_test_id("select-table").locator("tbody tr")
+    before = rows.count()
+    page.keyboard.press("s")
+    expect(rows).to_have_count(before + 1)
+    expect(rows.first).to_contain_text("[cli]")
+    page.get_by_test_id("step").click()
+    expect(rows).to_have_count(before + 2)
+    shot(page, "lab-step")
+    assert page.console.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_lab_that_is_gone_says_so(page: Page, server: LiveServer) -> None:
+    page.goto(server.url + "/labs/not-a-lab-id")
+    expect(page.get_by_role("heading", name="This lab no longer exists")).to_be_visible()
+    page.get_by_role("button", name="Start a new lab").click()
+    page.wait_for_url(re.compile(r"/labs/[A-Za-z0-9_-]{20,}$"))

@@ -1,0 +1,59 @@
+"""A real Sockscope server on 127.0.0.1, port 0, in a thread (for API and browser tests)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from sockscope.api.app import create_app
+from sockscope.settings import Settings
+
+from helpers import wait_until
+
+
+@dataclass
+class LiveServer:
+    url: str
+    ws_url: str
+    client: httpx.Client
+
+    def new_lab(self) -> str:
+        response = self.client.post("/api/labs")
+        assert response.status_code == 201, response.text
+        lab_id: str = response.json()["id"]
+        return lab_id
+
+    def command(self, lab_id: str, command: Any) -> httpx.Response:
+        return self.client.post(f"/api/labs/{lab_id}/commands", json=command)
+
+    def ok(self, lab_id: str, command: Any) -> dict[str, Any]:
+        response = self.command(lab_id, command)
+        body: dict[str, Any] = response.json()
+        assert response.status_code == 200 and body["ok"], body
+        return body
+
+
+def serve(settings: Settings) -> Iterator[LiveServer]:
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        ws_per_message_deflate=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout=10, what="the server to start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=url, timeout=10) as client:
+        yield LiveServer(url, f"ws://127.0.0.1:{port}", client)
+    server.should_exit = True
+    thread.join(10)
+    assert not thread.is_alive(), "the server did not stop"
