@@ -10,7 +10,7 @@ UI_DEPS := frontend/node_modules/.installed
 UI_BUILT := backend/sockscope/static/index.html
 UI_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/package.json -type f 2>/dev/null)
 
-.PHONY: run test test-python test-ui lint bench ui venv clean browser
+.PHONY: run test lint bench ui venv types clean browser
 
 run: $(PY_STAMP) $(UI_BUILT)
 	$(BIN)/sockscope --host $(HOST) --port $(PORT)
@@ -29,6 +29,10 @@ bench: $(PY_STAMP)
 	$(BIN)/python -m bench
 
 venv: $(PY_STAMP)
+
+# The front end's event types, generated from backend/sockscope/events.py.
+types: $(PY_STAMP)
+	$(BIN)/python -m sockscope.typegen > frontend/src/protocol/events.ts
 
 ui: $(UI_BUILT)
 
