@@ -30,7 +30,7 @@ class Figures:
     or TCP_INFO fields an older kernel did not return).
     """
 
-    state: str  # TCP state name: ESTABLISHED, LISTEN, CLOSE_WAIT, ... or "UNCONNECTED"
+    state: str  # TCP state: ESTABLISHED, LISTEN, CLOSE_WAIT, ...; CLOSE for a new socket
     recv_queue: int | None  # SIOCINQ: bytes received, not yet read by the program
     send_queue: int | None  # SIOCOUTQ: bytes sent by the program, not yet acked by the peer
     unsent: int | None  # SIOCOUTQNSD: part of send_queue not yet put on the wire

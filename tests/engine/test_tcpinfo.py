@@ -149,3 +149,21 @@ def test_without_tcp_info_a_socket_is_unconnected() -> None:
     assert figures.state == "UNCONNECTED"
     assert (figures.recv_queue, figures.send_queue, figures.unsent) == (4, 5, 6)
     assert (figures.accept_queue, figures.backlog, figures.rtt_us, figures.cwnd) == (None,) * 4
+
+
+def test_a_socket_in_close_has_no_path_figures() -> None:
+    """A new (never connected) socket reports CLOSE: rtt and cwnd mean nothing yet."""
+    raw = bytearray(256)
+    struct.pack_into("<B", raw, 0, 7)
+    struct.pack_into("<I", raw, 80, 10)  # the kernel's initial cwnd
+    figures = figures_from(
+        decode_tcp_info(bytes(raw)),
+        rcvbuf=1,
+        sndbuf=1,
+        recv_queue=0,
+        send_queue=0,
+        unsent=0,
+    )
+    assert figures.state == "CLOSE"
+    assert figures.cwnd is None and figures.rtt_us is None
+    assert figures.recv_queue == 0

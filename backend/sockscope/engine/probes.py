@@ -19,6 +19,7 @@ SIOCOUTQ = 0x5411
 SIOCOUTQNSD = 0x894B
 TCP_INFO_LEN = 256
 _LISTEN = 10
+_CLOSE = 7  # never connected, or fully closed: no path, so no rtt or window to show
 
 
 def ioctl_int(sock: socket.socket, request: int) -> int | None:
@@ -49,7 +50,7 @@ def figures_from(
 ) -> Figures:
     """Combine the raw readings into one :class:`Figures` record (pure)."""
     listening = info is not None and info.state == _LISTEN
-    connected = info is not None and not listening
+    connected = info is not None and info.state not in (_LISTEN, _CLOSE)
     return Figures(
         state=info.state_name if info is not None else "UNCONNECTED",
         recv_queue=None if listening else recv_queue,

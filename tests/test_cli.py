@@ -1,0 +1,60 @@
+"""The sockscope command: flags, environment, and clear errors for bad settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sockscope.cli import main, settings_from
+from sockscope.settings import Settings, from_env
+
+
+def test_defaults_are_local_and_narrow() -> None:
+    settings = settings_from([])
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.lab_ports == (40000, 40199)
+    assert settings.allow_connect == ()
+
+
+def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOCKSCOPE_PORT", "9000")
+    monkeypatch.setenv("SOCKSCOPE_LAB_PORTS", "41000-41010")
+    monkeypatch.setenv("SOCKSCOPE_ALLOW_CONNECT", "10.0.0.0/24, 192.168.1.0/24")
+    settings = settings_from(["--port", "9100", "--host", "0.0.0.0"])
+    assert (settings.host, settings.port, settings.lab_ports) == ("0.0.0.0", 9100, (41000, 41010))
+    assert settings.allow_connect == ("10.0.0.0/24", "192.168.1.0/24")
+    assert settings.lab_policy().port_max == 41010
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--lab-ports", "40100-40000"], "not a port range"),
+        (["--port", "40005"], "inside the lab port range"),
+        (["--allow-connect", "10.0.0.300/8"], "10.0.0.300"),
+    ],
+)
+def test_bad_settings_exit_with_a_message(
+    argv: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_env_parsing_is_typed() -> None:
+    found = from_env({"SOCKSCOPE_MAX_LABS": "5", "SOCKSCOPE_IDLE_TIMEOUT": "2.5", "OTHER": "x"})
+    assert found == {"max_labs": 5, "idle_timeout": 2.5}
+    assert Settings(**found).max_labs == 5  # type: ignore[arg-type]
+
+
+def test_the_installed_command_answers_help() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sockscope", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0 and "--lab-ports" in done.stdout
