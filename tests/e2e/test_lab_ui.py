@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from conftest import shot
 from live import LiveServer
@@ -97,3 +97,30 @@ def test_a_lab_that_is_gone_says_so(page: Page, server: LiveServer) -> None:
     expect(page.get_by_role("heading", name="This lab no longer exists")).to_be_visible()
     page.get_by_role("button", name="Start a new lab").click()
     page.wait_for_url(re.compile(r"/labs/[A-Za-z0-9_-]{20,}$"))
+
+
+def test_a_dropped_connection_says_so_and_resumes_with_nothing_lost(
+    page: Page, server: LiveServer
+) -> None:
+    routes: list[WebSocketRoute] = []
+
+    def relay(ws: WebSocketRoute) -> None:
+        routes.append(ws)
+        ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/api/labs/.*/ws"), relay)
+    lab = new_lab(page, server)
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("acceptq-srv")).to_be_visible()
+    routes[-1].close(code=1001, reason="network blip")
+    expect(page.get_by_test_id("link-status")).to_contain_text("reconnecting")
+    # While the page is away, the lab goes on.
+    for name in ("away1", "away2"):
+        server.ok(lab, {"op": "socket", "name": name})
+    expect(page.get_by_test_id("link-status")).to_have_text("live", timeout=15_000)
+    assert len(routes) >= 2
+    assert "after=" in routes[-1].url and not routes[-1].url.endswith("after=0")
+    expect(page.get_by_test_id("event-log")).to_contain_text("away2 = socket.socket")
+    expect(page.get_by_test_id("event-log")).to_contain_text("away1 = socket.socket")
+    expect(page.get_by_test_id("event-log")).to_contain_text("srv.listen(5)")
+    assert page.console.problems == []  # type: ignore[attr-defined]
