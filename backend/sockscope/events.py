@@ -76,6 +76,7 @@ class BytesInfo:
     offset: int  # bytes this socket had sent (or received) before this payload
     head: str  # Python repr of the first bytes, e.g. "b'0000000|0000001|'"
     truncated: bool
+    hex: str | None  # every byte, in hex, when there are at most 256 (framing lessons read them)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 LOOP_TIMEOUT = 0.25  # the lab program's select() timeout, and the probe period
 PROBE_MIN_NS = 10_000_000  # re-probe a busy socket at most every 10 ms
+HISTORY_MAX = 5000  # commands kept for an exported script
 
 
 class LabEngine:
@@ -84,6 +85,10 @@ class LabEngine:
         self._closing = False
         self.closed = threading.Event()
         self._workers: set[threading.Thread] = set()
+        # Every command the lab ran, in order, with the events it produced (a ticket's
+        # events list grows until its call returns): what an exported script replays.
+        self.history: list[Ticket] = []
+        self.history_truncated = False
         self._worker_calls: set[int] = set()
         self._window_start = 0
         self._window_events = 0
@@ -460,11 +465,16 @@ class LabEngine:
     def _execute(self, ticket: Ticket) -> None:
         assert ticket.command is not None
         command = ticket.command
+        self.history.append(ticket)
+        if len(self.history) > HISTORY_MAX:
+            del self.history[: len(self.history) - HISTORY_MAX]
+            self.history_truncated = True
         self._ticket = ticket
         try:
             ops.execute(self, command, ticket)
         except CommandError as exc:
             self._refuse(ticket, command.op, exc)
+            self.history.remove(ticket)  # refused: nothing to replay
         except Exception:
             log.exception("lab %s: command %s failed", self.id, command.op)
             self._refuse(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sockscope.engine.calls import Outcome, address_text, perform
 from sockscope.engine.commands import READ_ONLY_SOCKOPTS, SHUT_HOWS, SOCKOPTS, Command
 from sockscope.engine.errors import Conflict, TooLarge, UnknownSocket
-from sockscope.engine.payload import literal, pattern, preview
+from sockscope.engine.payload import FULL_BYTES, literal, pattern, preview
 from sockscope.engine.sockets import FD_SETSIZE, LabSocket, Outbox
 from sockscope.engine.tickets import CommandResult, Ticket
 from sockscope.events import BytesInfo, LoopEvent
@@ -282,7 +282,8 @@ def _payload_bytes(ls: LabSocket, cmd: Command) -> tuple[bytes, str]:
 
 def bytes_info(data: bytes | memoryview, offset: int) -> BytesInfo:
     head, truncated = preview(data)
-    return BytesInfo(len=len(data), offset=offset, head=head, truncated=truncated)
+    full = bytes(data).hex() if len(data) <= FULL_BYTES else None
+    return BytesInfo(len=len(data), offset=offset, head=head, truncated=truncated, hex=full)
 
 
 def op_send(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:

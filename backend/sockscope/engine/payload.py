@@ -11,6 +11,7 @@ from __future__ import annotations
 
 BLOCK = 8
 PREVIEW_BYTES = 48
+FULL_BYTES = 256  # payloads this small are recorded whole (in hex)
 _PAGES_WRAP = 16**5
 
 

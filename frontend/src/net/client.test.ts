@@ -99,7 +99,7 @@ function sendCall(seq: number): CallEvent {
     via: "command",
     asked: 10,
     done: 10,
-    data: { len: 10, offset: (seq - 1) * 10, head: "b'0000000|00'", truncated: false },
+    data: { len: 10, offset: (seq - 1) * 10, head: "b'0000000|00'", truncated: false, hex: null },
     result: 10,
     result_text: "10",
     errno: null,

@@ -47,6 +47,7 @@ export interface BytesInfo {
   offset: number;
   head: string;
   truncated: boolean;
+  hex: string | null;
 }
 
 /** One socket call, performed for real, and what the kernel answered. */
