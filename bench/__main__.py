@@ -1,6 +1,6 @@
 """Run every benchmark, print a table of medians and ratios; exit 1 if a check failed.
 
-``python -m bench`` runs all three; ``python -m bench 1 3`` runs a selection.
+``python -m bench`` runs all four; ``python -m bench 1 3`` runs a selection (4: the page).
 """
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import memory, stream, throughput
+from . import memory, stream, throughput, ui
 from .common import BenchTimeout, Check, Row, print_table
 
 BENCHES: dict[str, Callable[[], tuple[list[Row], list[Check]]]] = {
     "1": throughput.run,
     "2": stream.run,
     "3": memory.run,
+    "4": ui.run,
 }
-NAMES = {"1": "engine throughput", "2": "event stream", "3": "memory"}
+NAMES = {"1": "engine throughput", "2": "event stream", "3": "memory", "4": "lab page"}
 
 
 def main(argv: list[str]) -> int:

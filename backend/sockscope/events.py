@@ -200,6 +200,31 @@ class NoticeEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CheckOutcome:
+    """One HOWTO claim, checked against what the kernel did in this run."""
+
+    claim: int
+    passed: bool | None  # None: not observed yet
+    observed: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LessonEvent:
+    """A lesson in this lab moved: it started, ran a step, or finished."""
+
+    kind: Literal["lesson"] = "lesson"
+    seq: int
+    t_ns: int
+    lesson: str
+    state: Literal["started", "step", "finished", "failed"]
+    step: int  # index of the step this is about (-1 when started)
+    ok: bool
+    message: str  # what happened, in words ("send() returned 6144 of 1048576")
+    data: JSONValue  # what an action measured (IPC throughput, framing results, ...)
+    checks: list[CheckOutcome]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LabClosedEvent:
     """The lab closed: deleted, reaped when idle, or the server stopping."""
 
@@ -219,6 +244,7 @@ Event: TypeAlias = (
     | LoopEvent
     | CommandErrorEvent
     | NoticeEvent
+    | LessonEvent
     | LabClosedEvent
 )
 
@@ -232,9 +258,10 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     LoopEvent,
     CommandErrorEvent,
     NoticeEvent,
+    LessonEvent,
     LabClosedEvent,
 )
-RECORD_TYPES: tuple[type[Any], ...] = (Figures, SocketInfo, BytesInfo)
+RECORD_TYPES: tuple[type[Any], ...] = (Figures, SocketInfo, BytesInfo, CheckOutcome)
 
 
 _FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from sockscope import __version__
-from sockscope.api import routes, ws
+from sockscope.api import lessons, routes, ws
 from sockscope.engine.errors import CommandError
 from sockscope.labs.registry import LabRegistry
 from sockscope.settings import Settings
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"ok": True, "labs": len(registry), "version": __version__}
 
     app.include_router(routes.router)
+    app.include_router(lessons.router)
     app.include_router(ws.router)
     _mount_ui(app, settings)
     return app
@@ -107,7 +108,7 @@ def _mount_ui(app: FastAPI, settings: Settings) -> None:
 
     app.add_api_route("/", spa, include_in_schema=False)
     app.add_api_route("/labs/{lab_id}", spa, include_in_schema=False)
-    app.add_api_route("/lessons/{lesson_id}", spa, include_in_schema=False)
+    app.add_api_route("/lessons", spa, include_in_schema=False)
 
 
 async def _reap_forever(registry: LabRegistry) -> None:

@@ -33,6 +33,9 @@ SOCKET_OPS = (
     "setsockopt",
     "getsockopt",
     "auto",
+    "makefile",
+    "write",
+    "flush",
 )
 LOOP_OPS = ("pause", "resume", "step")
 OPS = SOCKET_OPS + LOOP_OPS
@@ -352,6 +355,7 @@ _PARSERS = {
     "setsockopt": _parse_setsockopt,
     "getsockopt": _parse_getsockopt,
     "auto": _parse_auto,
+    "write": _parse_send,
 }
 
 _FIELDS_BY_OP: dict[str, set[str]] = {
@@ -371,6 +375,9 @@ _FIELDS_BY_OP: dict[str, set[str]] = {
     "setsockopt": {"socket", "option", "value"},
     "getsockopt": {"socket", "option"},
     "auto": {"socket", "accept", "recv", "bufsize"},
+    "makefile": {"socket"},
+    "write": {"socket", "text", "hex", "size"},
+    "flush": {"socket"},
     "pause": set(),
     "resume": set(),
     "step": set(),

@@ -46,6 +46,7 @@ from sockscope.events import (
     CommandErrorEvent,
     Event,
     LabClosedEvent,
+    LoopEvent,
     ProbeEvent,
     SelectEvent,
     SocketClosedEvent,
@@ -124,6 +125,28 @@ class LabEngine:
     def snapshot(self) -> Future[dict[str, Any]]:
         future: Future[dict[str, Any]] = Future()
         self.post(lambda: future.set_result(self._snapshot()))
+        return future
+
+    def record(self, cls: type[Any], **fields: Any) -> Future[Event]:
+        """Append an event made elsewhere (a lesson's progress) from any thread."""
+        future: Future[Event] = Future()
+        self.post(lambda: future.set_result(self.emit(cls, **fields)))
+        return future
+
+    def reset(self, reason: str) -> Future[None]:
+        """Close every socket and resume the loop: a clean lab for a lesson to start in."""
+        future: Future[None] = Future()
+
+        def run() -> None:
+            for ls in list(self.sockets.values()):
+                ops.force_close(self, ls)
+            if self.paused:
+                self.paused = False
+                self.emit(LoopEvent, state="running")
+            self.emit_notice(None, reason)
+            future.set_result(None)
+
+        self.post(run)
         return future
 
     def close(self, reason: str, timeout: float = 5.0) -> None:

@@ -8,6 +8,7 @@ and applies what it changed to the lab's picture of the socket.
 from __future__ import annotations
 
 import errno
+import io
 import socket
 import struct
 import time
@@ -378,6 +379,62 @@ def op_accept(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> No
     _call(lab, ls, ticket, "in", "accept", line, ls.sock.accept, finish)
 
 
+# -- a buffered file on the socket (the HOWTO's makefile() and flush()) -----------------------
+
+
+def op_makefile(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    if ls.file is not None:
+        raise Conflict("socket", f"{ls.name} already has a file: f_{ls.name}")
+
+    def made(file: Any) -> str:
+        ls.file = file
+        return f"f_{ls.name}"
+
+    def described(_: Any) -> str:
+        return f"<BufferedWriter: {io.DEFAULT_BUFFER_SIZE} bytes of buffer in Python>"
+
+    line = f"f_{ls.name} = {ls.name}.makefile('wb')"
+    simple_call(lab, ls, ticket, "makefile", line, lambda: ls.sock.makefile("wb"), result=made,
+                result_text=described)  # fmt: skip
+
+
+def _file(ls: LabSocket) -> Any:
+    if ls.file is None:
+        raise Conflict("socket", f"{ls.name} has no file: run makefile() on it first")
+    return ls.file
+
+
+def op_write(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    file = _file(ls)
+    data, text = _payload_bytes(ls, cmd)
+    line = f"f_{ls.name}.write({text})"
+
+    def finish(outcome: Outcome, call_id: int) -> CommandResult:
+        lab.record_call(ls, "write", line, outcome, call_id=call_id, asked=len(data),
+                        result=outcome.value, result_text=str(outcome.value))  # fmt: skip
+        return _answer(ticket, outcome.ok, outcome.value, outcome)
+
+    _call(lab, ls, ticket, "out", "write", line, lambda: file.write(data), finish)
+
+
+def op_flush(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    file = _file(ls)
+    line = f"f_{ls.name}.flush()"
+
+    def finish(outcome: Outcome, call_id: int) -> CommandResult:
+        lab.record_call(ls, "flush", line, outcome, call_id=call_id)
+        return _answer(ticket, outcome.ok, None, outcome)
+
+    _call(lab, ls, ticket, "out", "flush", line, file.flush, finish)
+
+
+def _close_file(lab: LabEngine, ls: LabSocket) -> None:
+    if ls.file is not None:
+        file, ls.file = ls.file, None
+        line = f"f_{ls.name}.close()  # flushes what it still holds"
+        lab.record_call(ls, "close", line, perform(file.close))
+
+
 # -- endings ---------------------------------------------------------------------------------
 
 
@@ -410,6 +467,7 @@ def _wake_blocked(lab: LabEngine, ls: LabSocket) -> None:
 def op_close(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     _wake_blocked(lab, ls)
     peer = lab.local_peer(ls)
+    _close_file(lab, ls)
     outcome = perform(ls.sock.close)
     lab.record_call(ls, "close", f"{ls.name}.close()", outcome)
     ls.outbox.clear()
@@ -435,6 +493,12 @@ def force_close(lab: LabEngine, ls: LabSocket) -> None:
             ls.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+    if ls.file is not None:
+        try:
+            ls.file.close()
+        except (OSError, ValueError):
+            pass
+        ls.file = None
     ls.sock.close()
     ls.outbox.clear()
     lab.remove_socket(ls)
@@ -541,4 +605,7 @@ _HANDLERS: dict[str, Callable[[LabEngine, LabSocket, Command, Ticket], None]] = 
     "setsockopt": op_setsockopt,
     "getsockopt": op_getsockopt,
     "auto": op_auto,
+    "makefile": op_makefile,
+    "write": op_write,
+    "flush": op_flush,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from sockscope.events import Address, Figures, SocketInfo
 
@@ -60,6 +60,7 @@ class LabSocket:
     # At most one blocked call per side, as two threads may do on one socket.
     blocked_in: BlockedCall | None = None  # recv, accept
     blocked_out: BlockedCall | None = None  # send, sendall, connect
+    file: BinaryIO | None = None  # sock.makefile('wb'): Python's buffer in front of the kernel's
     figures: Figures | None = None
     probed_ns: int = 0
     last_info: SocketInfo | None = None

@@ -7,6 +7,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sockscope.engine.errors import CommandError
 from sockscope.engine.lab import LabEngine
@@ -26,6 +27,8 @@ class Lab:
     bucket: TokenBucket
     last_active: float = field(default_factory=time.monotonic)
     viewers: int = 0
+    # What layers above keep per lab (the lesson running in it), opaque to this one.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

@@ -50,6 +50,13 @@ export interface BytesInfo {
   hex: string | null;
 }
 
+/** One HOWTO claim, checked against what the kernel did in this run. */
+export interface CheckOutcome {
+  claim: number;
+  passed: boolean | null;
+  observed: string;
+}
+
 /** One socket call, performed for real, and what the kernel answered. */
 export interface CallEvent {
   kind: "call";
@@ -152,6 +159,20 @@ export interface NoticeEvent {
   message: string;
 }
 
+/** A lesson in this lab moved: it started, ran a step, or finished. */
+export interface LessonEvent {
+  kind: "lesson";
+  seq: number;
+  t_ns: number;
+  lesson: string;
+  state: "started" | "step" | "finished" | "failed";
+  step: number;
+  ok: boolean;
+  message: string;
+  data: unknown;
+  checks: CheckOutcome[];
+}
+
 /** The lab closed: deleted, reaped when idle, or the server stopping. */
 export interface LabClosedEvent {
   kind: "lab_closed";
@@ -160,6 +181,6 @@ export interface LabClosedEvent {
   reason: string;
 }
 
-export type LabEvent = CallEvent | CallStartedEvent | SelectEvent | SocketEvent | SocketClosedEvent | ProbeEvent | LoopEvent | CommandErrorEvent | NoticeEvent | LabClosedEvent;
+export type LabEvent = CallEvent | CallStartedEvent | SelectEvent | SocketEvent | SocketClosedEvent | ProbeEvent | LoopEvent | CommandErrorEvent | NoticeEvent | LessonEvent | LabClosedEvent;
 
-export const EVENT_KINDS = ["call", "call_started", "select", "socket", "socket_closed", "probe", "loop", "command_error", "notice", "lab_closed"] as const;
+export const EVENT_KINDS = ["call", "call_started", "select", "socket", "socket_closed", "probe", "loop", "command_error", "notice", "lesson", "lab_closed"] as const;

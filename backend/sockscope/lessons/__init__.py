@@ -1,0 +1,1 @@
+"""Lessons: the HOWTO's claims as guided experiments, checked against the kernel."""

@@ -1,0 +1,205 @@
+"""The steps of a lesson that are not a single command: waits, measurements, workbenches.
+
+Everything here that touches a socket does it through lab commands (so every view
+shows it); what is pure (framing, byte order) comes from the engine's pure modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from sockscope.engine import byteorder, framing, ipc
+from sockscope.events import CallEvent
+
+if TYPE_CHECKING:
+    from sockscope.lessons.runner import LessonRun
+
+Result = tuple[bool, str, Any]
+RECV_CHUNK = 256  # framing reads stay small: each recv() is recorded whole
+
+STRATEGIES: dict[str, framing.Strategy] = {
+    "delimited": framing.Delimited(b"\n"),
+    "text_prefix": framing.LengthPrefixText(5),
+    "binary_prefix": framing.LengthPrefixBinary("!I"),
+    "shutdown": framing.ShutdownTerminated(),
+}
+
+
+async def run(lesson: LessonRun, action: dict[str, Any]) -> Result:
+    kind = action["do"]
+    if kind == "wait":
+        return await wait(lesson, action)
+    if kind == "pause":
+        seconds = float(action.get("seconds", 1.0))
+        await asyncio.sleep(min(seconds, 10.0))
+        return True, f"waited {seconds:g} s", None
+    if kind == "ipc":
+        return await measure_ipc(action)
+    if kind == "framing":
+        return await framing_bench(lesson, action)
+    if kind == "byteorder":
+        return await byteorder_bench(lesson, action)
+    raise ValueError(f"unknown action {kind!r}")
+
+
+async def wait(lesson: LessonRun, action: dict[str, Any]) -> Result:
+    """Wait until a socket has a role, a TCP state, or a figure at least some value."""
+    socket = action["socket"]
+    timeout = float(action.get("timeout", 5.0))
+    if "role" in action:
+        role = action["role"]
+        what = f"{socket} to be {role}"
+        await lesson.wait_for(socket, lambda s: s["role"] == role, timeout, what)
+    elif "state" in action:
+        state = action["state"]
+        what = f"{socket} to reach {state}"
+        await lesson.wait_for(
+            socket, lambda s: (s["figures"] or {}).get("state") == state, timeout, what
+        )
+    else:
+        figure = action["figure"]
+
+        def value(s: dict[str, Any]) -> int:
+            found = (s["figures"] or {}).get(figure, s.get(figure))
+            return int(found or 0)
+
+        if "at_most" in action:
+            most = int(action["at_most"])
+            what = f"{socket}'s {figure} to fall to {most}"
+            await lesson.wait_for(socket, lambda s: value(s) <= most, timeout, what)
+        else:
+            least = int(action["at_least"])
+            what = f"{socket}'s {figure} to reach {least}"
+            await lesson.wait_for(socket, lambda s: value(s) >= least, timeout, what)
+    return True, f"done waiting for {what}", None
+
+
+async def measure_ipc(action: dict[str, Any]) -> Result:
+    config = ipc.IpcConfig(
+        total=int(action.get("total", 16 * 1024 * 1024)),
+        chunk=int(action.get("chunk", 64 * 1024)),
+        repeats=int(action.get("repeats", 3)),
+        sndbuf=action.get("sndbuf"),
+        rcvbuf=action.get("rcvbuf"),
+    )
+    results = await asyncio.to_thread(ipc.compare, config)
+    data = [
+        {"channel": r.channel, "median_mb_s": r.median_mb_s, "runs_s": list(r.runs_s),
+         "bytes": r.bytes, "syscalls": r.syscalls}
+        for r in results
+    ]  # fmt: skip
+    return True, ipc.verdict(results), data
+
+
+async def _received(lesson: LessonRun, receiver: str, until_eof: bool, total: int) -> list[bytes]:
+    """recv() on ``receiver`` until ``total`` bytes (or b'') came; the chunks as recorded."""
+    chunks: list[bytes] = []
+    got = 0
+    for _ in range(200):
+        if not until_eof and got >= total:
+            break
+        answer = await lesson.command({"op": "recv", "socket": receiver, "bufsize": RECV_CHUNK})
+        calls = [e for e in answer.events if isinstance(e, CallEvent) and e.op == "recv"]
+        if not calls or calls[-1].data is None or calls[-1].data.hex is None:
+            raise TimeoutError(f"{receiver}.recv() did not return data: {answer.error}")
+        data = bytes.fromhex(calls[-1].data.hex)
+        if not data:
+            break
+        chunks.append(data)
+        got += len(data)
+    return chunks
+
+
+async def framing_bench(lesson: LessonRun, action: dict[str, Any]) -> Result:
+    """Send messages framed one way, read them as recv() cuts them, decode both ways."""
+    sender, receiver = action["sender"], action["receiver"]
+    name = action["strategy"]
+    messages = [m.encode() for m in action["messages"]]
+    if name == "fixed":
+        size = int(action.get("size", max(len(m) for m in messages)))
+        messages = [m.ljust(size) for m in messages]
+        strategy: framing.Strategy = framing.FixedLength(size)
+    else:
+        strategy = STRATEGIES[name]
+    sliced = action.get("mode", "back_to_back") == "sliced"
+    if sliced:
+        stream = framing.encode(strategy, messages)
+        step = int(action.get("slice", 3))
+        pieces = framing.slice_stream(stream, list(range(step, len(stream), step)))
+    else:
+        pieces = [framing.encode(strategy, [m]) for m in messages]
+    chunks: list[bytes] = []
+    for piece in pieces:
+        await lesson.command({"op": "send", "socket": sender, "hex": piece.hex()})
+        if sliced:  # read each piece as it lands: recv() returns what has arrived
+            await lesson.wait_for(
+                receiver, lambda s, n=len(piece): ((s["figures"] or {}).get("recv_queue") or 0) >= n,
+                5.0, f"{len(piece)} bytes to reach {receiver}",
+            )  # fmt: skip
+            chunks += await _received(lesson, receiver, False, len(piece))
+    total = sum(len(p) for p in pieces)
+    if name == "shutdown":
+        await lesson.command({"op": "shutdown", "socket": sender, "how": "SHUT_WR"})
+    if not sliced or name == "shutdown":
+        if not sliced:
+            await lesson.wait_for(
+                receiver, lambda s: ((s["figures"] or {}).get("recv_queue") or 0) >= total,
+                5.0, f"{total} bytes to reach {receiver}",
+            )  # fmt: skip
+        chunks += await _received(lesson, receiver, name == "shutdown", total)
+    decoder = framing.decoder_for(strategy)
+    framed: list[bytes] = []
+    for chunk in chunks:
+        framed += decoder.feed(chunk)
+    if name == "shutdown":
+        framed += decoder.eof()
+    naive = framing.naive_receive(chunks)
+    data = {
+        "strategy": name,
+        "mode": "sliced" if sliced else "back_to_back",
+        "messages": [m.decode(errors="replace") for m in messages],
+        "sent": [p.decode(errors="replace") for p in pieces],
+        "chunks": [c.decode(errors="replace") for c in chunks],
+        "framed": [m.decode(errors="replace") for m in framed],
+        "naive": [m.decode(errors="replace") for m in naive],
+        "framed_ok": framed == messages,
+        "naive_ok": naive == messages,
+        "verdict": "framed: "
+        + framing.compare(messages, framed)
+        + "; naive: "
+        + framing.compare(messages, naive),
+    }
+    message = f"{len(pieces)} send() calls, {len(chunks)} recv() calls: {data['verdict']}"
+    return data["framed_ok"] is True, message, data
+
+
+async def byteorder_bench(lesson: LessonRun, action: dict[str, Any]) -> Result:
+    """Send an int packed with ``fmt`` over the connection; read it back both ways."""
+    value, fmt = int(action["value"]), str(action.get("fmt", "!I"))
+    sender, receiver = action["sender"], action["receiver"]
+    wire = byteorder.encode_value(value, fmt)
+    await lesson.command({"op": "send", "socket": sender, "hex": wire.hex()})
+    await lesson.wait_for(
+        receiver, lambda s: ((s["figures"] or {}).get("recv_queue") or 0) >= len(wire),
+        5.0, f"{len(wire)} bytes to reach {receiver}",
+    )  # fmt: skip
+    got = b"".join(await _received(lesson, receiver, False, len(wire)))
+    both = byteorder.decode_both(got, fmt)
+    text = byteorder.text_vs_binary(value, fmt)
+    data = {
+        "value": value,
+        "fmt": fmt,
+        "wire": byteorder.hexdump(got),
+        "right": both["value"],
+        "wrong": both["opposite_value"],
+        "opposite_fmt": both["opposite_fmt"],
+        "host_order": both["host_order"],
+        "network": dict(byteorder.network_equivalents(value)) if value < 2**32 else None,
+        "text_vs_binary": dict(text),
+    }
+    message = (
+        f"{value} as {fmt!r} crossed the wire as {data['wire']}; read as {fmt!r}: {both['value']},"
+        f" read as {both['opposite_fmt']!r}: {both['opposite_value']}"
+    )
+    return True, message, data

@@ -1,0 +1,172 @@
+"""A lesson is data: one TOML file per lesson in ``data/``, loaded and checked here.
+
+A step is either a command (the same JSON the API takes, with ``{port:NAME}``
+standing for the port a socket of the lab is bound to) or an action of the
+lesson's own (wait for a condition, pause, measure IPC, run the framing or
+byte-order workbench). A step may ask a question before it runs (``predict``)
+and reveal the answer, and ``why``, after. Checks name a function of
+:mod:`sockscope.lessons.checks` and the claim (DESIGN.md numbering) it proves.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DATA_DIR = Path(__file__).parent / "data"
+ACTIONS = ("wait", "pause", "ipc", "framing", "byteorder", "makefile")
+
+
+class LessonError(Exception):
+    """A lesson file that does not make sense (named with the file and step)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prediction:
+    question: str
+    choices: tuple[str, ...]
+    answer: int  # index into choices
+    why: str  # shown once the kernel has answered
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    text: str
+    command: dict[str, Any] | None = None
+    action: dict[str, Any] | None = None
+    expect: tuple[str, ...] = ("ok",)  # outcomes that are fine: "ok", an errno name, "blocked"
+    repeat_until: str | None = None  # repeat the command until this errno (bounded)
+    repeat_max: int = 60
+    observe: dict[str, Any] | None = None  # {name, socket, figure}: remember a figure after
+    predict: Prediction | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckSpec:
+    claim: int
+    check: str  # a function name in sockscope.lessons.checks
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lesson:
+    id: str
+    title: str
+    howto_sections: tuple[str, ...]
+    claims: tuple[int, ...]
+    summary: str
+    steps: tuple[Step, ...]
+    checks: tuple[CheckSpec, ...]
+
+    def outline(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "howto_sections": list(self.howto_sections),
+            "claims": list(self.claims),
+            "summary": self.summary,
+        }
+
+
+def parse_lesson(raw: dict[str, Any], source: str) -> Lesson:
+    """Raises LessonError naming ``source`` and the step at fault."""
+    try:
+        steps = tuple(_step(s, f"{source} step {i + 1}") for i, s in enumerate(raw["steps"]))
+        checks = tuple(
+            CheckSpec(
+                claim=int(c["claim"]), check=str(c["check"]), params=dict(c.get("params", {}))
+            )
+            for c in raw.get("checks", [])
+        )
+        lesson = Lesson(
+            id=str(raw["id"]),
+            title=str(raw["title"]),
+            howto_sections=tuple(raw["howto_sections"]),
+            claims=tuple(int(c) for c in raw["claims"]),
+            summary=str(raw["summary"]).strip(),
+            steps=steps,
+            checks=checks,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LessonError(f"{source}: {exc!r}") from exc
+    missing = set(lesson.claims) - {c.claim for c in lesson.checks}
+    if missing:
+        raise LessonError(f"{source}: claims {sorted(missing)} have no check")
+    from sockscope.lessons import checks as check_functions
+
+    for spec in lesson.checks:
+        if not callable(getattr(check_functions, spec.check, None)):
+            raise LessonError(f"{source}: unknown check {spec.check!r}")
+    return lesson
+
+
+def _step(raw: dict[str, Any], where: str) -> Step:
+    command, action = raw.get("command"), raw.get("action")
+    if (command is None) == (action is None):
+        raise LessonError(f"{where}: a step has a command or an action, not both or neither")
+    if action is not None and action.get("do") not in ACTIONS:
+        raise LessonError(f"{where}: unknown action {action.get('do')!r}")
+    predict = raw.get("predict")
+    prediction = None
+    if predict is not None:
+        prediction = Prediction(
+            question=str(predict["question"]),
+            choices=tuple(str(c) for c in predict["choices"]),
+            answer=int(predict["answer"]),
+            why=str(predict["why"]).strip(),
+        )
+        if not 0 <= prediction.answer < len(prediction.choices):
+            raise LessonError(f"{where}: predict.answer is not one of the choices")
+    expect = raw.get("expect", ["ok"])
+    return Step(
+        text=str(raw["text"]).strip(),
+        command=dict(command) if command is not None else None,
+        action=dict(action) if action is not None else None,
+        expect=tuple([expect] if isinstance(expect, str) else expect),
+        repeat_until=raw.get("repeat_until"),
+        repeat_max=int(raw.get("repeat_max", 60)),
+        observe=raw.get("observe"),
+        predict=prediction,
+    )
+
+
+@cache
+def all_lessons() -> tuple[Lesson, ...]:
+    """Every lesson, in file-name order (the files are numbered)."""
+    lessons = []
+    for path in sorted(DATA_DIR.glob("*.toml")):
+        with path.open("rb") as file:
+            lessons.append(parse_lesson(tomllib.load(file), path.name))
+    return tuple(lessons)
+
+
+def find_lesson(lesson_id: str) -> Lesson | None:
+    return next((lesson for lesson in all_lessons() if lesson.id == lesson_id), None)
+
+
+def public(lesson: Lesson) -> dict[str, Any]:
+    """The lesson as the page shows it (answers included: they are revealed after the step)."""
+    return {
+        **lesson.outline(),
+        "steps": [
+            {
+                "text": s.text,
+                "kind": "command" if s.command is not None else s.action["do"],  # type: ignore[index]
+                "command": s.command,
+                "action": s.action,
+                "predict": None
+                if s.predict is None
+                else {
+                    "question": s.predict.question,
+                    "choices": list(s.predict.choices),
+                    "answer": s.predict.answer,
+                    "why": s.predict.why,
+                },
+            }
+            for s in lesson.steps
+        ],
+        "checks": [{"claim": c.claim, "check": c.check} for c in lesson.checks],
+    }

@@ -1,0 +1,243 @@
+"""Run a lesson in a lab, one step at a time, and check its claims as it goes.
+
+The runner lives in the web process (asyncio): every command goes to the lab's
+engine like a participant's, so every view shows it. After each step it reads
+what the lab recorded since the lesson started, evaluates the lesson's checks on
+it, and records a ``lesson`` event so every viewer (the projector too) follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sockscope.engine.errors import CommandError
+from sockscope.events import CallEvent, CheckOutcome, LessonEvent, to_wire
+from sockscope.labs.bridge import Answer, run_command
+from sockscope.labs.registry import Lab
+from sockscope.lessons import actions, checks
+from sockscope.lessons.model import Lesson, Step
+
+STEP_WAIT = 3.0  # how long a step's command waits for a blocking call before going on
+RECORD_MAX = 50_000
+_PORT_REF = re.compile(r"^\{port:([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+class LessonStepError(CommandError):
+    """The kernel did something the lesson did not expect; the lesson stops there."""
+
+    status = 409
+
+
+@dataclass(slots=True)
+class StepReport:
+    index: int
+    ok: bool
+    message: str
+    events: list[Any] = field(default_factory=list)
+    data: Any = None
+
+
+class LessonRun:
+    def __init__(self, lab: Lab, lesson: Lesson) -> None:
+        self.lab = lab
+        self.lesson = lesson
+        self.position = 0
+        self.failed: str | None = None
+        self.record = checks.RunRecord()
+        self._cursor = 0
+        self.lock = asyncio.Lock()
+
+    @property
+    def finished(self) -> bool:
+        return self.position >= len(self.lesson.steps) or self.failed is not None
+
+    async def start(self) -> None:
+        engine = self.lab.engine
+        await asyncio.wrap_future(
+            engine.reset(f"Lesson '{self.lesson.title}': the lab was cleared")
+        )
+        self._cursor = engine.log.last_seq
+        self.position, self.failed = 0, None
+        self.record = checks.RunRecord()
+        await self._announce("started", -1, True, self.lesson.title, None)
+
+    async def next(self) -> StepReport:
+        """Run the current step. Raises LessonStepError when the kernel surprised the lesson."""
+        if self.finished:
+            raise LessonStepError(None, "the lesson is over: restart it to run it again")
+        index = self.position
+        step = self.lesson.steps[index]
+        try:
+            report = await self._run(index, step)
+        except (CommandError, TimeoutError) as exc:
+            message = exc.message if isinstance(exc, CommandError) else str(exc)
+            self.failed = f"step {index + 1}: {message}"
+            await self._announce("failed", index, False, self.failed, None)
+            raise LessonStepError(None, self.failed) from exc
+        self.position += 1
+        state = "finished" if self.finished else "step"
+        await self._announce(state, index, report.ok, report.message, report.data)
+        return report
+
+    async def run_to_end(self) -> list[CheckOutcome]:
+        while not self.finished:
+            await self.next()
+        return self.checks()
+
+    def checks(self) -> list[CheckOutcome]:
+        self._collect()
+        self.record.now_ns = self.lab.engine.now_ns()
+        outcomes = []
+        for spec in self.lesson.checks:
+            passed, observed = getattr(checks, spec.check)(self.record, **spec.params)
+            outcomes.append(CheckOutcome(claim=spec.claim, passed=passed, observed=observed))
+        return outcomes
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "lesson": self.lesson.id,
+            "position": self.position,
+            "finished": self.finished,
+            "failed": self.failed,
+            "checks": [to_wire(c) for c in self.checks()],
+        }
+
+    # -- steps -------------------------------------------------------------------------------
+
+    async def _run(self, index: int, step: Step) -> StepReport:
+        if step.command is not None:
+            report = await self._command(index, step)
+        else:
+            assert step.action is not None
+            ok, message, data = await actions.run(self, self._fill(step.action))
+            report = StepReport(index, ok, message, data=data)
+            if data is not None:
+                self.record.data.setdefault(
+                    step.action["do"], [] if step.action["do"] == "framing" else None
+                )
+                if step.action["do"] == "framing":
+                    self.record.data["framing"].append(data)
+                else:
+                    self.record.data[step.action["do"]] = data
+        if step.observe:
+            self.record.observations[step.observe["name"]] = await self.figure(
+                step.observe["socket"], step.observe["figure"]
+            )
+        return report
+
+    async def _command(self, index: int, step: Step) -> StepReport:
+        assert step.command is not None
+        raw = self._fill(step.command)
+        tries = step.repeat_max if step.repeat_until else 1
+        answer: Answer | None = None
+        outcome = "ok"
+        for _ in range(tries):
+            answer = await self.command(raw)
+            outcome = outcome_of(answer)
+            if step.repeat_until is None or outcome == step.repeat_until:
+                break
+            if outcome != "ok":
+                break
+        assert answer is not None
+        wanted = (step.repeat_until,) if step.repeat_until else step.expect
+        calls = [e for e in answer.events if isinstance(e, CallEvent)]
+        said = f"{calls[-1].line}  ->  {calls[-1].result_text}" if calls else outcome
+        if outcome not in wanted:
+            raise LessonStepError(
+                None,
+                f"{said}: the lesson expected {' or '.join(wanted)}, the kernel said {outcome}",
+            )
+        return StepReport(index, True, said, events=[to_wire(e) for e in answer.events])
+
+    async def command(self, raw: dict[str, Any]) -> Answer:
+        answer = await run_command(self.lab, raw, STEP_WAIT, limited=False)
+        if answer.status >= 400:
+            assert answer.error is not None
+            raise LessonStepError(answer.error.get("field"), answer.error["message"])
+        return answer
+
+    async def snapshot(self) -> dict[str, Any]:
+        future = asyncio.wrap_future(self.lab.engine.snapshot())
+        return await asyncio.wait_for(future, 5.0)
+
+    async def figure(self, socket: str, figure: str) -> Any:
+        for entry in (await self.snapshot())["sockets"]:
+            if entry["name"] == socket:
+                return (
+                    entry["figures"].get(figure)
+                    if figure in entry["figures"]
+                    else entry.get(figure)
+                )
+        return None
+
+    async def wait_for(self, socket: str, test: Any, timeout: float, what: str) -> None:
+        """Poll the lab until ``test(socket entry)`` holds; TimeoutError says ``what``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            entry = next(
+                (s for s in (await self.snapshot())["sockets"] if s["name"] == socket), None
+            )
+            if entry is not None and test(entry):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {timeout:g} s for {what}, in vain")
+            await asyncio.sleep(0.02)
+
+    def _fill(self, value: Any) -> Any:
+        """Replace "{port:NAME}" with the port socket NAME of this lab is bound to."""
+        if isinstance(value, dict):
+            return {k: self._fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._fill(v) for v in value]
+        if isinstance(value, str):
+            match = _PORT_REF.match(value)
+            if match:
+                return self._ports.get(match.group(1), 0)
+        return value
+
+    @property
+    def _ports(self) -> dict[str, int]:
+        self._collect()
+        from sockscope.events import SocketEvent
+
+        ports: dict[str, int] = {}
+        for e in self.record.events:
+            if isinstance(e, SocketEvent) and e.info.local:
+                ports[e.info.name] = e.info.local[1]
+        return ports
+
+    def _collect(self) -> None:
+        page = self.lab.engine.log.after(self._cursor, RECORD_MAX)
+        while page.events:
+            self.record.events.extend(page.events)
+            self._cursor = page.events[-1].seq
+            page = self.lab.engine.log.after(self._cursor, RECORD_MAX)
+        if len(self.record.events) > RECORD_MAX:
+            del self.record.events[: len(self.record.events) - RECORD_MAX]
+
+    async def _announce(self, state: str, step: int, ok: bool, message: str, data: Any) -> None:
+        outcomes = (
+            self.checks()
+            if state != "started"
+            else [
+                CheckOutcome(claim=c.claim, passed=None, observed="not yet observed")
+                for c in self.lesson.checks
+            ]
+        )
+        future = self.lab.engine.record(
+            LessonEvent, lesson=self.lesson.id, state=state, step=step, ok=ok, message=message,
+            data=data, checks=outcomes,
+        )  # fmt: skip
+        await asyncio.wrap_future(future)
+
+
+def outcome_of(answer: Answer) -> str:
+    if answer.blocked:
+        return "blocked"
+    if answer.ok:
+        return "ok"
+    return str((answer.error or {}).get("errno") or "refused")
