@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Literal
 
 import pytest
 from hypothesis import given
@@ -19,9 +20,14 @@ from sockscope.engine.byteorder import (
 
 # Standard sizes and byte orders, written out here independently of the module.
 SIZES = {"b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 4, "L": 4, "q": 8, "Q": 8}
-ORDERS = {"!": "big", ">": "big", "<": "little", "=": sys.byteorder}
+ORDERS: dict[str, Literal["big", "little"]] = {
+    "!": "big",
+    ">": "big",
+    "<": "little",
+    "=": sys.byteorder,
+}
 FORMATS = [prefix + code for prefix in ORDERS for code in SIZES]
-OTHER = {"big": "little", "little": "big"}
+OTHER: dict[str, Literal["big", "little"]] = {"big": "little", "little": "big"}
 
 
 def value_range(fmt: str) -> tuple[int, int]:
@@ -73,11 +79,11 @@ def test_values_round_trip_in_every_format(case: tuple[int, str]) -> None:
     value, fmt = case
     size, order, signed = SIZES[fmt[1]], ORDERS[fmt[0]], fmt[1].islower()
     data = encode_value(value, fmt)
-    assert data == value.to_bytes(size, order, signed=signed)  # type: ignore[arg-type]
+    assert data == value.to_bytes(size, order, signed=signed)
     both = decode_both(data, fmt)
     assert both["value"] == value
     assert both["order"] == order
-    assert both["opposite_value"] == int.from_bytes(data, OTHER[order], signed=signed)  # type: ignore[arg-type]
+    assert both["opposite_value"] == int.from_bytes(data, OTHER[order], signed=signed)
     assert both["hex"] == " ".join(f"{byte:02x}" for byte in data)
 
 

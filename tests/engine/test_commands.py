@@ -128,6 +128,20 @@ EXAMPLES: list[tuple[dict[str, Any], Command]] = [
         {"op": "auto", "socket": "conn", "accept": False, "recv": "discard", "bufsize": 512},
         Command(op="auto", socket="conn", auto_accept=False, auto_recv="discard", bufsize=512),
     ),
+    ({"op": "makefile", "socket": "cli"}, Command(op="makefile", socket="cli")),
+    (
+        {"op": "write", "socket": "cli", "text": "GET /\n"},
+        Command(op="write", socket="cli", payload=Payload(b"GET /\n", 6, "text")),
+    ),
+    (
+        {"op": "write", "socket": "cli", "size": 3},
+        Command(op="write", socket="cli", payload=Payload(None, 3, "size")),
+    ),
+    (
+        {"op": "write", "socket": "cli", "hex": "00ff"},
+        Command(op="write", socket="cli", payload=Payload(b"\x00\xff", 2, "hex")),
+    ),
+    ({"op": "flush", "socket": "cli"}, Command(op="flush", socket="cli")),
     ({"op": "pause", "id": 7}, Command(op="pause")),
     ({"op": "resume"}, Command(op="resume")),
     ({"op": "step"}, Command(op="step")),

@@ -366,6 +366,10 @@ GOT_3_OF_3 = "expected 3 messages, got 3: "
         (ABC, [b"aaa", b"bxb", b"ccc"], GOT_3_OF_3 + "the bytes differ from byte 4 on "
                                                      "(in message 2)"),
         ([b"a", b"", b"b"], [b"a", b"b"], "expected 3 messages, got 2: message 2 missing"),
+        ([b"a", b"", b"b", b"c"], [b"a", b"b"], "expected 4 messages, got 2: "
+                                                "messages 2, 4 missing"),
+        (ABC, [b"aaa", b"xbb", b"ccc"], GOT_3_OF_3 + "the bytes differ from byte 3 on "
+                                                     "(in message 2)"),
         ([b"a", b"", b"b"], [b"ab"], "expected 3 messages, got 1: messages 1-3 glued together"),
         ([b"a", b"b"], [b"a", b"", b"b"], "expected 2 messages, got 3: "
                                           "an unexpected empty message at byte 1"),

@@ -110,13 +110,17 @@ def backlog_queue(run: RunRecord, *, listener: str, backlog: int, clients: list[
 
 
 def ipc_faster_than_tcp(run: RunRecord) -> Verdict:
-    """Claim 5: a Unix socket or a pipe moves the same bytes faster than TCP over loopback."""
+    """Claim 5: a Unix socket or a pipe moves the same bytes faster than TCP over loopback.
+
+    Compared on each channel's fastest run: on a shared machine the slow runs measure
+    the neighbours, the fastest what the channel can do.
+    """
     results = run.data.get("ipc")
     if not results:
         return None, "not yet: the IPC comparison has not run"
-    speed = {r["channel"]: r["median_mb_s"] for r in results}
+    speed = {r["channel"]: r["bytes"] / min(r["runs_s"]) / 1e6 for r in results}
     best = max(speed.get("unix", 0.0), speed.get("pipe", 0.0))
-    observed = ", ".join(f"{k} {v:.0f} MB/s" for k, v in speed.items())
+    observed = "best runs: " + ", ".join(f"{k} {v:.0f} MB/s" for k, v in speed.items())
     return best > speed.get("tcp", float("inf")), observed
 
 

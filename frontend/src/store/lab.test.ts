@@ -7,6 +7,7 @@ import {
   type Figures,
   type LabClosedEvent,
   type LabEvent,
+  type LessonEvent,
   type LoopEvent,
   type NoticeEvent,
   type ProbeEvent,
@@ -223,6 +224,20 @@ class Events {
 
   labClosed(reason: string): LabClosedEvent {
     return { kind: "lab_closed", ...this.stamp(), reason };
+  }
+
+  lesson(state: LessonEvent["state"], step: number, checks: LessonEvent["checks"] = []): LessonEvent {
+    return {
+      kind: "lesson",
+      ...this.stamp(),
+      lesson: "partial-send",
+      state,
+      step,
+      ok: true,
+      message: `step ${step}`,
+      data: null,
+      checks,
+    };
   }
 }
 
@@ -509,6 +524,21 @@ describe("LabStore.applyEvents", () => {
     expect(store.log.toArray().map((e) => e.kind)).toEqual(["select", "command_error", "call", "notice"]);
   });
 
+  it("lesson events track the lesson's progress and checks for every viewer", () => {
+    const { store, ev } = storeAt(10);
+    const pending = { claim: 7, passed: null, observed: "not yet" };
+    const proven = { claim: 7, passed: true, observed: "cli.send(pattern(1048576)) -> 6144" };
+    store.applyEvents([ev.lesson("started", -1, [pending]), ev.lesson("step", 0, [pending])]);
+    expect(store.lesson?.id).toBe("partial-send");
+    expect(store.lesson?.step).toBe(0);
+    store.applyEvents([ev.lesson("finished", 1, [proven])]);
+    expect(store.lesson?.state).toBe("finished");
+    expect(store.lesson?.checks).toEqual([proven]);
+    expect([...(store.lesson?.steps.keys() ?? [])]).toEqual([0, 1]);
+    store.applyEvents([ev.lesson("started", -1, [pending])]);
+    expect(store.lesson?.steps.size).toBe(0); // a restart forgets the old run
+  });
+
   it("lab_closed records the reason", () => {
     const { store, ev } = storeAt(10);
     store.applyEvents([ev.labClosed("idle for 30 minutes")]);
@@ -528,6 +558,7 @@ describe("LabStore.applyEvents", () => {
       loop: () => ev.loop("paused"),
       command_error: () => ev.commandError("no"),
       notice: () => ev.notice("hi"),
+      lesson: () => ev.lesson("started", -1),
       lab_closed: () => ev.labClosed("bye"),
     };
     const store = new LabStore(() => {});

@@ -6,6 +6,7 @@
  */
 import type {
   CallEvent,
+  CheckOutcome,
   CommandErrorEvent,
   Figures,
   LabEvent,
@@ -40,6 +41,17 @@ export interface Segment {
   t: number;
 }
 
+export interface LessonProgress {
+  id: string;
+  state: "started" | "step" | "finished" | "failed";
+  /** Index of the last step that ran (-1 before the first). */
+  step: number;
+  message: string;
+  checks: CheckOutcome[];
+  /** What each step that ran did, by step index. */
+  steps: Map<number, { ok: boolean; message: string; data: unknown; seq: number }>;
+}
+
 export type Scheduler = (flush: () => void) => void;
 
 export const LIMITS = { calls: 4000, log: 4000, selects: 1000, series: 1200, segments: 400 };
@@ -58,6 +70,7 @@ export class LabStore {
   messages = new Ring<CommandErrorEvent | NoticeEvent>(50);
   gaps: Gap[] = [];
   closed: string | null = null;
+  lesson: LessonProgress | null = null;
   /** Bumped on every change; views compare it to decide to redraw. */
   version = 0;
 
@@ -175,6 +188,21 @@ export class LabStore {
         this.messages.push(event);
         this.log.push(event);
         break;
+      case "lesson": {
+        if (event.state === "started" || this.lesson?.id !== event.lesson) {
+          this.lesson = { id: event.lesson, state: event.state, step: -1, message: "", checks: [], steps: new Map() };
+        }
+        const lesson = this.lesson;
+        lesson.state = event.state;
+        lesson.message = event.message;
+        lesson.checks = event.checks;
+        if (event.step >= 0) {
+          lesson.step = event.step;
+          lesson.steps.set(event.step, { ok: event.ok, message: event.message, data: event.data, seq: event.seq });
+        }
+        this.log.push(event);
+        break;
+      }
       case "lab_closed":
         this.closed = event.reason;
         this.log.push(event);
