@@ -1,4 +1,4 @@
-"""The layers import only downwards: events <- engine <- labs <- api <- cli.
+"""The layers import only downwards: events <- engine <- labs <- lessons <- api <- cli.
 
 Read from the source with ast (nothing is imported), so a function-local or
 TYPE_CHECKING import counts as much as a top-level one.
@@ -14,9 +14,16 @@ import pytest
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "backend" / "sockscope"
 WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "websockets", "pydantic")
-ABOVE_ENGINE = ("sockscope.labs", "sockscope.api", "sockscope.cli", "sockscope.settings")
-# cli is above labs too: it pulls in the app and uvicorn.
-ABOVE_LABS = ("sockscope.api", "sockscope.cli")
+ABOVE_ENGINE = (
+    "sockscope.labs",
+    "sockscope.lessons",
+    "sockscope.api",
+    "sockscope.cli",
+    "sockscope.settings",
+)
+# cli is above labs too: it pulls in the app and uvicorn. Lessons run in labs.
+ABOVE_LABS = ("sockscope.lessons", "sockscope.api", "sockscope.cli")
+ABOVE_LESSONS = ("sockscope.api", "sockscope.cli")
 
 
 def module_name(path: Path) -> str:
@@ -82,6 +89,11 @@ def violations(module: str, imports: set[str]) -> list[str]:
         found += [f"{module} imports {n} (above labs)" for n in imports if within(n, ABOVE_LABS)]
         found += [f"{module} imports the web framework {n}" for n in imports
                   if within(n, WEB_FRAMEWORKS)]  # fmt: skip
+    if within(module, ("sockscope.lessons",)):
+        found += [f"{module} imports {n} (above lessons)" for n in imports
+                  if within(n, ABOVE_LESSONS)]  # fmt: skip
+        found += [f"{module} imports the web framework {n}" for n in imports
+                  if within(n, WEB_FRAMEWORKS)]  # fmt: skip
     if module == "sockscope.events":
         found += [f"{module} imports {n}, not the standard library" for n in imports
                   if n.partition(".")[0] not in sys.stdlib_module_names]  # fmt: skip
@@ -128,6 +140,9 @@ def test_relative_and_package_imports_resolve() -> None:
         ("sockscope.engine.lab", "from sockscope.labs.registry import Lab"),
         ("sockscope.engine.lab", "def f():\n    from ..settings import Settings"),
         ("sockscope.engine.ops", "from sockscope import api"),
+        ("sockscope.labs.registry", "from sockscope.lessons.runner import LessonRun"),
+        ("sockscope.lessons.runner", "from sockscope.api.routes import lab_or_404"),
+        ("sockscope.lessons.actions", "import fastapi"),
         ("sockscope.engine.ops", "import sockscope.cli"),
         ("sockscope.engine.ops", "from fastapi.responses import JSONResponse"),
         ("sockscope.engine.ops", "import pydantic"),

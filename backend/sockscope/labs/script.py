@@ -1,0 +1,906 @@
+"""Export a lab as a standalone Python script that replays its commands (pure).
+
+Theory of operation. The engine keeps every command it ran, in order, as a
+:class:`~sockscope.engine.tickets.Ticket`: the parsed :class:`Command` and the
+events it produced, its :class:`CallEvent` s among them. :func:`render_script`
+turns that history into a program that needs nothing but the standard library
+(``socket``, ``select``, ``struct``, ``threading``, ``time``, ``errno``): a small
+runtime (:data:`RUNTIME`) that makes each call and prints ``line  ->  result``
+the way the lab's call log does, then one block per command.
+
+What the script is made of:
+
+- The *command* gives what to do (which socket, which payload, which option).
+- The command's *recorded calls* give the rest: the line the lab printed (so the
+  two logs can be compared line by line), what the kernel answered (written as a
+  ``# lab: -> ...`` comment above the call), the port a ``bind`` to port 0 really
+  got, the name an ``accept`` gave its new socket, and calls the lab added on its
+  own (the ``shutdown(SHUT_RDWR)`` that wakes a blocked thread before ``close``).
+- What the lab's ``select()`` loop did on its own is not replayed from the record:
+  the script runs the same loop (auto-accept, auto-recv, loop-driven ``sendall``,
+  non-blocking ``connect`` completion), so it reacts to its own kernel's timing.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sockscope.engine.calls import address_text
+from sockscope.engine.commands import READ_ONLY_SOCKOPTS, SOCKOPTS, Command, Payload
+from sockscope.engine.payload import literal
+from sockscope.engine.tickets import Ticket
+from sockscope.events import CallEvent, CallStartedEvent, Event
+
+GAP = 0.1  # seconds the script's loop runs between two commands (the kernel settles too)
+GAP_BUDGET = 20.0  # a long history gets shorter gaps, so the whole replay stays short
+MIN_GAP = 0.01
+LOOP_CALLS_SHOWN = 6  # loop calls of the lab listed under a command (a step's, mostly)
+INLINE_BYTES = 64  # longer literal payloads get their own variable, wrapped over lines
+
+# Names a call's lambda body may use besides its socket: a socket named like one of
+# them gets another parameter name.
+_BODY_NAMES = frozenset({"pattern", "sent", "socket", "struct", "bytes", "payload"})
+
+RUNTIME = '''\
+import errno
+import select
+import socket
+import struct
+import threading
+import time
+
+WAIT = 1.0  # seconds a call that blocks is waited for; then the program goes on, as the lab does
+LOOP_TIMEOUT = 0.25  # the lab's select() timeout: a step() waits at most this long
+MAY_BLOCK = ("accept", "connect", "send", "sendall", "recv")
+DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)  # the loop's calls must not block (not on Windows)
+
+SOCKS = {}  # name -> Sock: the program's sockets, under the lab's names
+BLOCKED = []  # calls still blocked in a thread: (Sock, side, op, line, box, started, new, size)
+PAUSED = False  # pause(): the select() loop does nothing until resume()
+
+
+class Sock:
+    """A socket, and what the program's select() loop knows about it."""
+
+    def __init__(self, name, sock, role="new", auto_recv="off", bufsize=65536):
+        self.name, self.sock = name, sock
+        self.role = role  # new, bound, listening, connecting, connected or failed
+        self.auto_accept = False  # loop: accept() when this listening socket is readable
+        self.auto_recv = auto_recv  # loop: recv() when readable, then "discard" or "echo"
+        self.bufsize = bufsize  # what the loop passes to recv()
+        self.eof = False  # recv() returned b'': the loop stops reading it
+        self.shut_rd = False  # this side shut down its own reading half
+        self.sent = 0  # bytes sent so far: a pattern payload goes on from there
+        self.outbox = []  # [data, bytes sent, sendall line or None for an echo]: the loop sends
+        self.busy = set()  # "in" / "out": a thread is blocked in a call on that side
+
+
+def pattern(offset, size):
+    """size bytes of the lab's pattern, from stream offset: b"0000000|0000001|...".
+
+    Each 8-byte block is its own number in hex: any byte tells where it was in the stream.
+    """
+    first, skip = divmod(offset, 8)
+    count = (skip + size + 7) // 8
+    blocks = b"".join(b"%07x|" % ((first + i) % 0x10000000) for i in range(count))
+    return blocks[skip : skip + size]
+
+
+def sent(name):
+    """Bytes a socket has sent so far (its next pattern payload continues from there)."""
+    return SOCKS[name].sent if name in SOCKS else 0
+
+
+def perform(call, sock):
+    """Make one call. An OSError is an answer too: the kernel said no, and why."""
+    try:
+        return call(sock), None
+    except (OSError, ValueError, OverflowError) as exc:
+        return None, exc
+
+
+def errname(exc):
+    """EAGAIN, ECONNREFUSED, ...: the errno's name; "timeout" when settimeout() ran out."""
+    number = getattr(exc, "errno", None)
+    if isinstance(number, int):
+        return errno.errorcode.get(number, "E%d" % number)
+    return "timeout" if isinstance(exc, socket.timeout) else type(exc).__name__
+
+
+def say(tag, line, result):
+    print("%s%s  ->  %s" % (tag, line, result), flush=True)
+
+
+def show(op, name, line, call, new=None, size=0):
+    """Make one call of the program on socket `name`; print `line  ->  result`.
+
+    On a blocking socket a call that may block runs in a thread, as in the lab. If it
+    has not returned after WAIT seconds the program goes on ("... blocked"); its result
+    is printed when it comes, tagged [returned after ...].
+    """
+    reap()
+    s = None
+    if op != "socket":
+        s = find(name)
+        if s is None:
+            say("", line, "(not run: this program has no socket %r)" % name)
+            return
+        if op in ("send", "sendall"):
+            drain(s)
+    if s is not None and op in MAY_BLOCK and s.sock.gettimeout() != 0.0:
+        side = "in" if op in ("accept", "recv") else "out"
+        s.busy.add(side)
+        started = time.monotonic()
+        box = in_thread(call, s.sock)
+        wait_for(box, WAIT)
+        if not box:
+            say("", line, "... blocked")
+            BLOCKED.append((s, side, op, line, box, started, new, size))
+            return
+        s.busy.discard(side)
+        value, exc, _ = box[0]
+    else:
+        value, exc = perform(call, s.sock if s else None)
+    say("", line, after(op, name, s, line, value, exc, new, size))
+
+
+def in_thread(call, sock):
+    """Run call(sock) in a thread of its own; the box gets (value, error, end time)."""
+    box = []
+
+    def work():
+        value, exc = perform(call, sock)
+        box.append((value, exc, time.monotonic()))
+
+    threading.Thread(target=work, daemon=True).start()
+    return box
+
+
+def wait_for(box, seconds):
+    """Wait for a call in a thread; meanwhile the select() loop runs, as the lab's does."""
+    deadline = time.monotonic() + seconds
+    while not box and time.monotonic() < deadline:
+        reap()
+        if PAUSED:
+            time.sleep(0.005)
+        else:
+            select_once(0.01)
+
+
+def reap(tag=""):
+    """Print the blocked calls that have returned since (the lab's "via worker")."""
+    done = sorted((entry for entry in BLOCKED if entry[4]), key=lambda entry: entry[4][0][2])
+    for entry in done:
+        BLOCKED.remove(entry)
+        s, side, op, line, box, started, new, size = entry
+        s.busy.discard(side)
+        value, exc, ended = box[0]
+        result = after(op, s.name, s, line, value, exc, new, size)
+        say("%s[returned after %.2f s] " % (tag, ended - started), line, result)
+
+
+def after(op, name, s, line, value, exc, new=None, size=0):
+    """Note what a call changed (the loop needs it); return its result as the lab prints it."""
+    if op == "close":
+        forget(s)  # gone, whatever close() said
+    if exc is not None:
+        if op == "connect":
+            progress = getattr(exc, "errno", None) == errno.EINPROGRESS
+            s.role = "connecting" if progress else "failed"
+        return errname(exc)
+    if op == "socket":
+        SOCKS[name] = Sock(name, value)
+        return "<socket fd=%d>" % value.fileno()
+    if op == "accept":
+        return accepted(s, value, new)
+    if op == "recv":
+        return received(s, value)
+    if op == "send":
+        s.sent += value
+    elif op == "sendall":
+        s.sent += size
+    elif op in ("bind", "listen", "connect"):
+        s.role = {"bind": "bound", "listen": "listening", "connect": "connected"}[op]
+    elif op == "shutdown":
+        s.shut_rd = s.shut_rd or "SHUT_RD" in line  # SHUT_RD or SHUT_RDWR
+    elif op == "getsockopt" and "SO_ERROR" in line and value:
+        return "%d (%s)" % (value, errno.errorcode.get(value, "?"))
+    return "None" if value is None else repr(value)
+
+
+def received(s, data):
+    """What recv() returned, as the lab prints it. b'' means the stream has ended."""
+    if data:
+        more = "..." if len(data) > 48 else ""
+        return "%r%s (%d bytes)" % (data[:48], more, len(data))
+    s.eof = True
+    return "b'' (this side was shut down)" if s.shut_rd else "b'' (peer closed)"
+
+
+def accepted(listener, value, name=None):
+    """Keep the socket accept() returned; it is read the way its listener says."""
+    conn, addr = value
+    if name is None or name in SOCKS:
+        name = free_name("conn")
+    SOCKS[name] = Sock(name, conn, "connected", listener.auto_recv, listener.bufsize)
+    return "(%s, %r)" % (name, addr)
+
+
+def free_name(base):
+    name, n = base, 2
+    while name in SOCKS:
+        name, n = "%s%d" % (base, n), n + 1
+    return name
+
+
+def forget(s):
+    if s is not None and SOCKS.get(s.name) is s:
+        del SOCKS[s.name]
+        s.outbox.clear()
+
+
+def find(name):
+    """The socket called name. One that the loop accepts may take a moment to appear."""
+    deadline = time.monotonic() + WAIT
+    while name not in SOCKS and not PAUSED and time.monotonic() < deadline:
+        select_once(0.01)
+        reap()
+    return SOCKS.get(name)
+
+
+def drain(s, seconds=5.0):
+    """Before a send: let the loop finish a sendall still going (the lab allows one writer)."""
+    deadline = time.monotonic() + seconds
+    while any(box[2] for box in s.outbox) and not PAUSED and time.monotonic() < deadline:
+        select_once(0.01)
+
+
+def sendall(name, line, data):
+    """sendall(). Blocking socket: the real one (it may block, so it runs in a thread).
+    Non-blocking socket: the lab's way, one send() now, then one per writable turn of
+    the loop (lines cli.send(view[N:])), and a last [loop] line when all is sent."""
+    s = find(name)
+    if s is None or s.sock.gettimeout() != 0.0:
+        show("sendall", name, line, lambda sock: sock.sendall(data), size=len(data))
+        return
+    reap()
+    drain(s)
+    s.outbox.append([data, 0, line])
+    send_some(s, "")
+
+
+def auto(name, accept=None, recv=None, bufsize=None):
+    """What the loop does with a socket: accept() on it; recv() from it (discard or echo)."""
+    s = find(name)
+    if s is None:
+        print("# auto: this program has no socket %r" % name)
+        return
+    s.auto_accept = s.auto_accept if accept is None else accept
+    s.auto_recv = s.auto_recv if recv is None else recv
+    s.bufsize = s.bufsize if bufsize is None else bufsize
+    print("# loop, for %s: accept=%s recv=%s bufsize=%d"
+          % (name, s.auto_accept, s.auto_recv, s.bufsize))
+
+
+def pause():
+    global PAUSED
+    PAUSED = True
+    print("# pause: the select() loop stops")
+
+
+def resume():
+    global PAUSED
+    PAUSED = False
+    print("# resume: the select() loop runs again")
+
+
+def step():
+    print("# step: one turn of the select() loop")
+    reap()
+    select_once(LOOP_TIMEOUT)
+
+
+def pump(seconds):
+    """The program between two commands: its select() loop runs (unless paused)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        reap()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        if PAUSED:
+            time.sleep(min(left, 0.01))
+        else:
+            select_once(min(left, 0.05))
+
+
+def wants_read(s):
+    """Does the loop wait for this socket to be readable? (Not while a thread reads it.)"""
+    if "in" in s.busy:
+        return False
+    if s.role == "listening":
+        return s.auto_accept
+    return s.role == "connected" and s.auto_recv != "off" and not s.eof
+
+
+def wants_write(s):
+    """Writable matters to a connect() in progress, and to bytes the loop has to send."""
+    if "out" in s.busy:
+        return False
+    return s.role == "connecting" or (s.role == "connected" and bool(s.outbox))
+
+
+def select_once(timeout):
+    """One turn of the loop: select() on what it waits for, then the calls it allows."""
+    readers = [s for s in SOCKS.values() if wants_read(s)]
+    writers = [s for s in SOCKS.values() if wants_write(s)]
+    if not readers and not writers:
+        time.sleep(timeout)
+        return
+    by_sock = {s.sock: s for s in readers + writers}
+    try:
+        r, w, _ = select.select([s.sock for s in readers], [s.sock for s in writers], [], timeout)
+    except (OSError, ValueError):
+        return
+    for s in [by_sock[sock] for sock in w]:
+        if SOCKS.get(s.name) is not s:
+            continue  # closed meanwhile
+        if s.role == "connecting":
+            finish_connect(s)
+        else:
+            send_some(s, "[loop] ")
+    for s in [by_sock[sock] for sock in r]:
+        if SOCKS.get(s.name) is not s:
+            continue
+        if s.role == "listening":
+            loop_accept(s)
+        else:
+            loop_recv(s)
+
+
+def finish_connect(s):
+    """A non-blocking connect() has finished: SO_ERROR says how."""
+    line = "%s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)" % s.name
+    code, exc = perform(lambda sock: sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR), s.sock)
+    code = -1 if exc else code
+    s.role = "connected" if code == 0 else "failed"
+    text = "0 (connected)" if code == 0 else "%d (%s)" % (code, errno.errorcode.get(code, "?"))
+    say("[loop] ", line, text)
+
+
+def send_some(s, tag):
+    """One send() of what the first outbox entry still holds (a sendall, or an echo)."""
+    box = s.outbox[0]
+    data, start, sendall_line = box
+    view = memoryview(data)[start:]
+    line = "%s.send(%s[%d:])" % (s.name, "view" if sendall_line else "echo", start)
+    n, exc = perform(lambda sock: sock.send(view, DONTWAIT), s.sock)
+    say(tag, line, errname(exc) if exc else n)
+    if exc is None:
+        box[1] += n
+        s.sent += n
+        if box[1] == len(data):
+            s.outbox.pop(0)
+            if sendall_line:
+                say("[loop] ", sendall_line, "None")
+    elif not isinstance(exc, BlockingIOError):
+        s.outbox.clear()  # EPIPE, ECONNRESET: nothing more will go through
+        if sendall_line:
+            say("[loop] ", sendall_line, errname(exc))
+
+
+def loop_recv(s):
+    line = "data = %s.recv(%d)" % (s.name, s.bufsize)
+    data, exc = perform(lambda sock: sock.recv(s.bufsize, DONTWAIT), s.sock)
+    if exc is not None:
+        say("[loop] ", line, errname(exc))
+        s.eof = s.eof or not isinstance(exc, BlockingIOError)  # a dead connection: stop
+        return
+    say("[loop] ", line, received(s, data))
+    if data and s.auto_recv == "echo":
+        s.outbox.append([data, 0, None])
+
+
+def loop_accept(s):
+    value, exc = perform(lambda sock: sock.accept(), s.sock)
+    if exc is not None:
+        say("[loop] ", "conn, addr = %s.accept()" % s.name, errname(exc))
+        return
+    name = free_name("conn")
+    say("[loop] ", "%s, addr = %s.accept()" % (name, s.name), accepted(s, value, name))
+
+
+def finish():
+    """The end: the loop runs a little longer, then every socket is closed."""
+    pump(0.3)
+    print("# the end: close every socket (a thread still blocked is woken with shutdown())")
+    for s in list(SOCKS.values()):
+        if s.busy:
+            perform(lambda sock: sock.shutdown(socket.SHUT_RDWR), s.sock)
+        _, exc = perform(lambda sock: sock.close(), s.sock)
+        say("[end] ", "%s.close()" % s.name, errname(exc) if exc else "None")
+        forget(s)
+    deadline = time.monotonic() + 1.0
+    while BLOCKED and time.monotonic() < deadline:
+        reap("[end] ")
+        time.sleep(0.01)
+    for entry in BLOCKED:
+        say("[end] ", entry[3], "... still blocked (its thread ends with the program)")
+'''
+
+
+# -- what the lab recorded ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Recorded:
+    """One call a command made in the lab: its start (a blocking call) and its end."""
+
+    op: str
+    line: str
+    final: CallEvent | None
+
+
+def _recorded(events: list[Event]) -> tuple[list[_Recorded], list[CallEvent]]:
+    """The command's own calls in order (a worker call by its start), and the loop's."""
+    calls: list[_Recorded] = []
+    started: dict[int, _Recorded] = {}
+    loop: list[CallEvent] = []
+    for event in events:
+        if isinstance(event, CallStartedEvent):
+            started[event.call_id] = rec = _Recorded(event.op, event.line, None)
+            calls.append(rec)
+        elif isinstance(event, CallEvent):
+            if event.via == "loop":
+                loop.append(event)
+                continue
+            found = started.get(event.call_id)
+            if found is None:
+                calls.append(_Recorded(event.op, event.line, event))
+            else:
+                found.final, found.line = event, event.line
+    return calls, loop
+
+
+class _Calls:
+    """The recorded calls of one command, taken in order by the statements rendered."""
+
+    def __init__(self, calls: list[_Recorded]) -> None:
+        self._calls = calls
+        self._next = 0
+        self.skipped: list[_Recorded] = []
+
+    def take(self, *ops: str, prefix: str | None = None) -> _Recorded | None:
+        """The next recorded call of one of ``ops`` (and whose line starts with ``prefix``).
+
+        Calls passed over on the way are kept in ``skipped`` (shown as comments).
+        """
+        for i in range(self._next, len(self._calls)):
+            rec = self._calls[i]
+            if rec.op in ops and (prefix is None or rec.line.startswith(prefix)):
+                self.skipped += self._calls[self._next : i]
+                self._next = i + 1
+                return rec
+        return None
+
+    def rest(self) -> list[_Recorded]:
+        rest = self.skipped + self._calls[self._next :]
+        self.skipped, self._next = [], len(self._calls)
+        return rest
+
+
+def _lab_said(rec: _Recorded | None) -> str:
+    if rec is None:
+        return "(the lab recorded no call here)"
+    if rec.final is None:
+        return "... blocked (it had not returned when this script was made)"
+    text = rec.final.result_text
+    seconds = rec.final.duration_ns / 1e9
+    if rec.final.via == "worker" and seconds >= 0.5:
+        text += f"  (it blocked; returned after {seconds:.1f} s)"
+    return text
+
+
+def _bound_port(rec: _Recorded | None) -> int | None:
+    """The port a bind() really used: from its result, else from its line."""
+    if rec is None:
+        return None
+    result = rec.final.result if rec.final is not None else None
+    if isinstance(result, dict) and isinstance(result.get("address"), list):
+        port = result["address"][1]
+        if isinstance(port, int):
+            return port
+    match = re.search(r"\.bind\(\((?:'[^']*'|\"[^\"]*\"), (\d+)\)\)", rec.line)
+    return int(match.group(1)) if match else None
+
+
+def _accepted_name(rec: _Recorded | None, asked: str | None) -> str:
+    """The name the lab gave the socket an accept() created."""
+    result = rec.final.result if rec is not None and rec.final is not None else None
+    if isinstance(result, dict) and isinstance(result.get("socket"), str):
+        return str(result["socket"])
+    match = re.match(r"(\w+), addr = ", rec.line) if rec is not None else None
+    return match.group(1) if match else asked or "conn"
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def _comment(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _q(text: str) -> str:
+    """A double-quoted Python string literal (JSON's escapes are Python's too)."""
+    return json.dumps(text, ensure_ascii=True)
+
+
+def _param(name: str) -> str:
+    """The lambda parameter that stands for socket ``name`` (its own name, if free)."""
+    if name in _BODY_NAMES or keyword.iskeyword(name) or not name.isidentifier():
+        return f"{name}_" if f"{name}_".isidentifier() else "sock"
+    return name
+
+
+def _bytes_literal(data: bytes) -> list[str]:
+    """A bytes literal, cut into lines of about 64 bytes when long."""
+    if len(data) <= INLINE_BYTES:
+        return [repr(data)]
+    return [repr(data[i : i + INLINE_BYTES]) for i in range(0, len(data), INLINE_BYTES)]
+
+
+class _Block:
+    """The statements of one command, indented for main()."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, *lines: str) -> None:
+        self.lines += [f"    {line}" if line else "" for line in lines]
+
+    def note(self, text: str) -> None:
+        self.add(f"# {_comment(text)}")
+
+    def show(
+        self,
+        op: str,
+        name: str,
+        line: str,
+        body: str,
+        rec: _Recorded | None,
+        *,
+        param: str | None = None,
+        extra: str = "",
+    ) -> None:
+        """``show(op, name, line, lambda <socket>: <body>)`` with what the lab got above it."""
+        self.note(f"lab: -> {_lab_said(rec)}")
+        self.add(
+            f"show({_q(op)}, {_q(name)}, {_q(line)},",
+            f"     lambda {param or _param(name)}: {body}{extra})",
+        )
+
+
+def _payload(block: _Block, name: str, payload: Payload) -> tuple[str, str]:
+    """The payload as a Python expression (a variable for long ones), and its lab text."""
+    if payload.literal is None:
+        return f"pattern(sent({_q(name)}), {payload.size})", f"pattern({payload.size})"
+    data = payload.literal
+    if payload.source == "hex":
+        expr = f"bytes.fromhex({_q(data.hex(' ', -4))})"
+        if len(data) > INLINE_BYTES:
+            block.add("payload = bytes.fromhex(")
+            block.add(
+                *(f"    {_q(data[i : i + 32].hex(' ', -4) + ' ')}" for i in range(0, len(data), 32))
+            )
+            block.add(")")
+            expr = "payload"
+    else:
+        parts = _bytes_literal(data)
+        expr = parts[0]
+        if len(parts) > 1:
+            block.add("payload = (", *(f"    {part}" for part in parts), ")")
+            expr = "payload"
+    return expr, literal(data)
+
+
+def _describe(cmd: Command) -> str:
+    """The command as the JSON a participant would send (long texts shortened)."""
+    out: dict[str, Any] = {"op": cmd.op}
+    if cmd.socket is not None:
+        out["socket"] = cmd.socket
+    if cmd.name is not None:
+        out["name"] = cmd.name
+    if cmd.options is not None:
+        defaults = {"blocking": True, "auto_accept": False, "auto_recv": "off", "bufsize": 65536}
+        options = {
+            key: getattr(cmd.options, key)
+            for key in ("sndbuf", "rcvbuf", "nodelay", "reuseaddr", *defaults)
+            if getattr(cmd.options, key) is not None
+            and getattr(cmd.options, key) != defaults.get(key)
+        }
+        if options:
+            out["options"] = options
+    if cmd.address is not None:
+        out["address"] = list(cmd.address)
+    if cmd.payload is not None:
+        payload = cmd.payload
+        if payload.literal is None:
+            out["size"] = payload.size
+        elif payload.source == "hex":
+            text = payload.literal.hex(" ", -4)
+            out["hex"] = text if len(text) <= 80 else f"{text[:80]}... ({payload.size} bytes)"
+        else:
+            text = payload.literal.decode("utf-8", errors="replace")
+            out["text"] = text if len(text) <= 60 else f"{text[:60]}... ({payload.size} bytes)"
+    for field, key in (
+        ("backlog", "backlog"),
+        ("bufsize", "bufsize"),
+        ("how", "how"),
+        ("flag", "flag"),
+        ("option", "option"),
+        ("value", "value"),
+        ("auto_accept", "accept"),
+        ("auto_recv", "recv"),
+    ):
+        if getattr(cmd, field) is not None:
+            out[key] = getattr(cmd, field)
+    if cmd.op == "settimeout":
+        out["timeout"] = cmd.timeout
+    return json.dumps(out, ensure_ascii=True)
+
+
+def _socket(block: _Block, cmd: Command, calls: _Calls) -> None:
+    assert cmd.name is not None and cmd.options is not None
+    name, opts = cmd.name, cmd.options
+    create = "socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
+    rec = calls.take("socket")
+    block.show("socket", name, rec.line if rec else f"{name} = {create}", create, rec, param="_")
+    p = _param(name)
+    for option, value in (
+        ("SO_REUSEADDR", opts.reuseaddr),
+        ("SO_SNDBUF", opts.sndbuf),
+        ("SO_RCVBUF", opts.rcvbuf),
+        ("TCP_NODELAY", opts.nodelay),
+    ):
+        if value is not None:
+            _setsockopt_call(block, name, option, str(int(value)), calls)
+    if not opts.blocking:
+        rec = calls.take("setblocking")
+        line = rec.line if rec else f"{name}.setblocking(False)"
+        block.show("setblocking", name, line, f"{p}.setblocking(False)", rec)
+    flags = []
+    if opts.auto_accept:
+        flags.append("accept=True")
+    if opts.auto_recv != "off":
+        flags.append(f"recv={_q(opts.auto_recv)}")
+    if opts.bufsize != 65536:
+        flags.append(f"bufsize={opts.bufsize}")
+    if flags:
+        block.add(f"auto({_q(name)}, {', '.join(flags)})")
+
+
+class _Ctx:
+    """What a renderer needs: the command, its recorded calls, the ports bound so far."""
+
+    def __init__(self, cmd: Command, calls: _Calls, ports: list[str]) -> None:
+        self.cmd, self.calls, self.ports = cmd, calls, ports
+        self.name = cmd.socket or ""
+        self.p = _param(self.name)
+
+    def simple(self, block: _Block, op: str, args: str) -> None:
+        """A call recorded as ``name.op(args)``."""
+        rec = self.calls.take(op)
+        line = rec.line if rec else f"{self.name}.{op}({args})"
+        block.show(op, self.name, line, f"{self.p}.{op}({args})", rec)
+
+
+def _bind(block: _Block, c: _Ctx) -> None:
+    assert c.cmd.address is not None
+    rec = c.calls.take("bind")
+    host, port = c.cmd.address
+    real = _bound_port(rec)
+    if real is None:
+        real = port
+        if port == 0:
+            block.note("the lab's port is unknown: port 0 lets the kernel choose")
+    elif port == 0:
+        block.note(f"the lab was asked for port 0 and got {real}: bind that port again")
+    c.ports.append(f"{host or '0.0.0.0'}:{real} ({c.name})")
+    address = address_text((host, real))
+    line = rec.line if rec else f"{c.name}.bind({address})"
+    block.show("bind", c.name, line, f"{c.p}.bind({address})", rec)
+
+
+def _accept(block: _Block, c: _Ctx) -> None:
+    rec = c.calls.take("accept")
+    new = _accepted_name(rec, c.cmd.name)
+    line = rec.line if rec else f"{new}, addr = {c.name}.accept()"
+    block.show("accept", c.name, line, f"{c.p}.accept()", rec, extra=f", new={_q(new)}")
+
+
+def _send(block: _Block, c: _Ctx) -> None:
+    assert c.cmd.payload is not None
+    rec = c.calls.take("send")
+    expr, text = _payload(block, c.name, c.cmd.payload)
+    line = rec.line if rec else f"{c.name}.send({text})"
+    block.show("send", c.name, line, f"{c.p}.send({expr})", rec)
+
+
+def _sendall(block: _Block, c: _Ctx) -> None:
+    assert c.cmd.payload is not None
+    rec = c.calls.take("sendall", "send")  # non-blocking: the lab's first send(view[0:])
+    expr, text = _payload(block, c.name, c.cmd.payload)
+    if rec is not None and rec.op == "send":
+        block.note(f"lab: {rec.line}  ->  {_lab_said(rec)}  (its loop sends the rest)")
+    else:
+        block.note(f"lab: -> {_lab_said(rec)}")
+    block.add(f"sendall({_q(c.name)}, {_q(f'{c.name}.sendall({text})')}, {expr})")
+
+
+def _abort(block: _Block, c: _Ctx) -> None:
+    block.note("abort: SO_LINGER on, 0 seconds, then close(): the peer gets a RST")
+    _setsockopt_call(block, c.name, "SO_LINGER", "struct.pack('ii', 1, 0)", c.calls)
+    _close(block, c)
+
+
+def _close(block: _Block, c: _Ctx) -> None:
+    wake = c.calls.take("shutdown", prefix=f"{c.name}.shutdown(socket.SHUT_RDWR)")
+    if wake is not None:
+        block.note(
+            f"the lab: a thread was blocked in a call on {c.name}, and close() alone would"
+            " not wake it: shutdown(SHUT_RDWR) first"
+        )
+        block.show("shutdown", c.name, wake.line, f"{c.p}.shutdown(socket.SHUT_RDWR)", wake)
+    rec = c.calls.take("close", prefix=f"{c.name}.close()")
+    line = rec.line if rec else f"{c.name}.close()"
+    block.show("close", c.name, line, f"{c.p}.close()", rec)
+
+
+def _setsockopt_call(block: _Block, name: str, option: str, value: str, calls: _Calls) -> None:
+    level = "SOL_SOCKET" if option == "SO_LINGER" else SOCKOPTS[option][0]
+    args = f"socket.{level}, socket.{option}, {value}"
+    rec = calls.take("setsockopt")
+    line = rec.line if rec else f"{name}.setsockopt({args})"
+    block.show("setsockopt", name, line, f"{_param(name)}.setsockopt({args})", rec)
+
+
+def _getsockopt(block: _Block, c: _Ctx) -> None:
+    assert c.cmd.option is not None
+    level = (SOCKOPTS | READ_ONLY_SOCKOPTS)[c.cmd.option][0]
+    c.simple(block, "getsockopt", f"socket.{level}, socket.{c.cmd.option}")
+
+
+def _auto(block: _Block, c: _Ctx) -> None:
+    flags = []
+    if c.cmd.auto_accept is not None:
+        flags.append(f"accept={c.cmd.auto_accept}")
+    if c.cmd.auto_recv is not None:
+        flags.append(f"recv={_q(c.cmd.auto_recv)}")
+    if c.cmd.bufsize is not None:
+        flags.append(f"bufsize={c.cmd.bufsize}")
+    block.add(f"auto({_q(c.name)}, {', '.join(flags)})")
+
+
+_RENDERERS: dict[str, Callable[[_Block, _Ctx], None]] = {
+    "socket": lambda block, c: _socket(block, c.cmd, c.calls),
+    "bind": _bind,
+    "listen": lambda block, c: c.simple(
+        block, "listen", "" if c.cmd.backlog is None else str(c.cmd.backlog)
+    ),
+    "accept": _accept,
+    "connect": lambda block, c: c.simple(block, "connect", address_text(c.cmd.address)),
+    "send": _send,
+    "sendall": _sendall,
+    "recv": lambda block, c: c.simple(block, "recv", str(c.cmd.bufsize)),
+    "shutdown": lambda block, c: c.simple(block, "shutdown", f"socket.{c.cmd.how}"),
+    "close": _close,
+    "abort": _abort,
+    "setblocking": lambda block, c: c.simple(block, "setblocking", str(bool(c.cmd.flag))),
+    "settimeout": lambda block, c: c.simple(block, "settimeout", str(c.cmd.timeout)),
+    "setsockopt": lambda block, c: _setsockopt_call(
+        block, c.name, str(c.cmd.option), str(c.cmd.value), c.calls
+    ),
+    "getsockopt": _getsockopt,
+    "auto": _auto,
+    "pause": lambda block, c: block.add("pause()"),
+    "resume": lambda block, c: block.add("resume()"),
+    "step": lambda block, c: block.add("step()"),
+}
+
+
+def _gap(entries: int) -> float:
+    return max(MIN_GAP, min(GAP, GAP_BUDGET / max(entries, 1)))
+
+
+def render_script(history: list[Ticket], *, lab_id: str, truncated: bool = False) -> str:
+    """A standalone Python program that replays ``history`` and prints what each call returned.
+
+    ``history`` is :attr:`LabEngine.history` (copy it on the lab thread, or after the
+    lab closed); ``truncated`` says the lab dropped its oldest commands.
+    """
+    safe_id = re.sub(r"[^A-Za-z0-9_-]", "?", lab_id)
+    entries = [(t.command, list(t.events)) for t in list(history) if t.command is not None]
+    gap = _gap(len(entries))
+    ports: list[str] = []
+    body: list[str] = []
+    for number, (cmd, events) in enumerate(entries, 1):
+        calls, loop = _recorded(events)
+        taken = _Calls(calls)
+        block = _Block()
+        block.note(f"{number}. {_describe(cmd)}")
+        render = _RENDERERS.get(cmd.op)
+        if render is None:
+            block.note(f"not replayed: this script does not know the op {cmd.op!r}")
+        else:
+            render(block, _Ctx(cmd, taken, ports))
+        for rec in taken.rest():
+            block.note(f"lab also ran (not replayed): {rec.line}  ->  {_lab_said(rec)}")
+        if loop:
+            block.note("the lab's select() loop, during this command:")
+            for event in loop[:LOOP_CALLS_SHOWN]:
+                block.note(f"  {event.line}  ->  {event.result_text}")
+            if len(loop) > LOOP_CALLS_SHOWN:
+                block.note(f"  ... and {len(loop) - LOOP_CALLS_SHOWN} more loop calls")
+        block.add("pump(GAP)", "")
+        body += block.lines
+    return "".join(
+        [
+            _header(safe_id, len(entries), ports, truncated),
+            "\n",
+            RUNTIME,
+            "\n\n",
+            "# -- the lab's commands, in order ",
+            "-" * 60,
+            "\n\n",
+            f"GAP = {gap:g}  # seconds the loop runs between two commands (the kernel settles)\n",
+            "\n\n",
+            "def main():\n",
+            *(f"{line}\n" for line in body),
+            "    finish()\n",
+            "\n\n",
+            'if __name__ == "__main__":\n',
+            "    main()\n",
+        ]
+    )
+
+
+def _header(lab_id: str, count: int, ports: list[str], truncated: bool) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    port_text = ", ".join(ports) if ports else "none (this lab bound no socket)"
+    lines = [
+        "#!/usr/bin/env python3",
+        '"""A Sockscope experiment, replayed by a standalone Python program.',
+        "",
+        f"Generated from lab {lab_id} on {now}: its {count} commands, in order.",
+        "Run with:  python3 this_file.py   (Python 3.8 or newer; standard library only)",
+        "",
+        "Each socket call prints `line  ->  result`, as the lab's call log does, and",
+        "a comment above each call says what the lab got (`# lab: -> 6144`). The kernel",
+        "here decides for itself: a partial send() may take another count, and a call",
+        "that blocked in the lab may not block here (or the other way round).",
+        "",
+        "  [loop] ...            a call of the program's own select() loop (auto-accept,",
+        "                        auto-recv, a non-blocking sendall, a connect finishing)",
+        "  ... blocked           the call waits in a thread; the program goes on",
+        "  [returned after ...]  a blocked call returned",
+        "",
+        f"Ports: the same ones the lab used, {port_text}, so that its clients",
+        "connect where they did in the lab. If bind() says EADDRINUSE, something",
+        "else holds that port (or a connection of a previous run is in TIME_WAIT):",
+        "wait a minute, or change the port here and in the matching connect().",
+        '"""',
+    ]
+    if truncated:
+        lines += [
+            "",
+            "# NOTE: the lab kept only its most recent commands; the oldest were dropped,",
+            "# so this replay starts in the middle of the experiment (sockets made by the",
+            "# dropped commands do not exist here, and calls on them say so).",
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,55 @@
+"""A participant walks a lesson in the browser: predict, see what the kernel did, see why."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from conftest import shot
+from live import LiveServer
+
+
+def test_walk_the_partial_send_lesson_with_a_prediction(page: Page, server: LiveServer) -> None:
+    page.goto(server.url + "/")
+    page.get_by_test_id("start-partial-send").click()
+    page.wait_for_url(re.compile(r"/labs/[A-Za-z0-9_-]+\?lesson=partial-send$"))
+    lesson = page.get_by_test_id("lesson")
+    expect(lesson).to_contain_text("send() and recv() take what fits")
+    expect(lesson).to_contain_text("HOWTO: Using a Socket")
+    # Step through the set-up until the lesson asks its question.
+    for _ in range(12):
+        if page.get_by_test_id("prediction").count():
+            break
+        button = page.get_by_test_id("lesson-next")
+        expect(button).to_be_enabled()
+        before = page.get_by_test_id("lesson-progress").inner_text()
+        button.click()
+        expect(page.get_by_test_id("lesson-progress")).not_to_have_text(before)
+    prediction = page.get_by_test_id("prediction")
+    expect(prediction).to_contain_text("What will cli.send(pattern(1048576)) return?")
+    expect(page.get_by_test_id("lesson-next")).to_be_disabled()  # predict first
+    prediction.get_by_label("1048576: all of it").check()
+    page.get_by_test_id("lesson-next").click()
+
+    reveal = page.get_by_test_id("lesson-reveal")
+    expect(reveal).to_contain_text(re.compile(r"cli\.send\(pattern\(1048576\)\)\s+->\s+\d+"))
+    expect(page.get_by_test_id("prediction-verdict")).to_contain_text(
+        '✗ You said "1048576: all of it"'
+    )
+    expect(reveal).to_contain_text("send() copies a few KiB")
+    checks = page.get_by_test_id("lesson-checks")
+    expect(checks.locator("li").first).to_contain_text("asked 1048576")
+    shot(page, "lesson-reveal")
+
+    page.get_by_test_id("lesson-run").click()
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("done", timeout=30_000)
+    expect(checks.locator("li.passed")).to_have_count(2)
+    expect(checks).to_contain_text(
+        re.compile(r"sendall\(\) of 262144 bytes took \d+ send\(\) calls")
+    )
+    # Every view was live meanwhile: the partial sends are marked in the transfers view.
+    expect(page.get_by_test_id("transfer-summary")).to_contain_text(
+        re.compile(r"[1-9]\d* partial send")
+    )
+    assert page.console.problems == []  # type: ignore[attr-defined]

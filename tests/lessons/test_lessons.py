@@ -1,0 +1,270 @@
+"""Every lesson runs against the real kernel and proves its claims; each check can fail.
+
+The variants change the experiment, not the check: the kernel then does something
+else (the receiver reads everything, the peer talks before the recv(), ...) and the
+check must say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sockscope.engine.policy import LabPolicy
+from sockscope.events import CheckOutcome
+from sockscope.labs.registry import LabRegistry
+from sockscope.lessons.model import Lesson, Step, all_lessons, find_lesson
+from sockscope.lessons.runner import LessonRun
+
+
+@pytest.fixture
+def registry() -> Iterator[LabRegistry]:
+    reg = LabRegistry(LabPolicy(), max_labs=4, idle_timeout=600)
+    yield reg
+    reg.close_all()
+
+
+def run(registry: LabRegistry, lesson: Lesson) -> dict[int, CheckOutcome]:
+    lab = registry.create()
+
+    async def go() -> list[CheckOutcome]:
+        runner = LessonRun(lab, lesson)
+        await runner.start()
+        outcomes = await asyncio.wait_for(runner.run_to_end(), 90)
+        assert runner.failed is None, runner.failed
+        return outcomes
+
+    try:
+        return {c.claim: c for c in asyncio.run(go())}
+    finally:
+        registry.delete(lab.id)
+
+
+def lesson(lesson_id: str) -> Lesson:
+    found = find_lesson(lesson_id)
+    assert found is not None
+    return found
+
+
+def edit(
+    base: Lesson, changes: dict[int, Step | None], inserts: dict[int, Step] | None = None
+) -> Lesson:
+    """A variant: steps replaced (or dropped with None) by index, new steps inserted before."""
+    steps: list[Step] = []
+    for i, step in enumerate(base.steps):
+        if inserts and i in inserts:
+            steps.append(inserts[i])
+        replaced = changes.get(i, step)
+        if replaced is not None:
+            steps.append(replaced)
+    return dataclasses.replace(base, steps=tuple(steps))
+
+
+def index(base: Lesson, **match: Any) -> int:
+    """The index of the first step whose command or action has these fields."""
+    for i, step in enumerate(base.steps):
+        body = step.command or step.action or {}
+        if all(body.get(k) == v for k, v in match.items()):
+            return i
+    raise AssertionError(f"no step with {match} in {base.id}")
+
+
+def command(**fields: Any) -> Step:
+    return Step(text="variant", command=fields)
+
+
+def test_the_lessons_cover_claims_1_to_14_once_each() -> None:
+    claims = sorted(c for lesson in all_lessons() for c in lesson.claims)
+    assert claims == list(range(1, 15))
+    assert 5 <= len(all_lessons()) <= 8
+
+
+@pytest.mark.parametrize("lesson_id", [lesson.id for lesson in all_lessons()])
+def test_each_lesson_proves_its_claims_on_the_real_kernel(
+    registry: LabRegistry, lesson_id: str
+) -> None:
+    outcomes = run(registry, lesson(lesson_id))
+    assert set(outcomes) == set(lesson(lesson_id).claims)
+    for claim, outcome in outcomes.items():
+        assert outcome.passed is True, f"claim {claim}: {outcome.observed}"
+        assert outcome.observed and "not yet" not in outcome.observed
+
+
+def test_partial_send_check_fails_when_everything_fits(registry: LabRegistry) -> None:
+    base = lesson("partial-send")
+    variant = edit(
+        base,
+        {
+            index(base, op="socket", name="cli"): command(
+                op="socket", name="cli", options={"blocking": False}
+            ),
+            index(base, op="send", size=1048576): command(op="send", socket="cli", size=1000),
+            index(base, op="send", size=1048576) + 1: None,  # no flood until EAGAIN
+            index(base, op="sendall"): command(op="sendall", socket="cli", size=1000),
+        },
+    )
+    outcomes = run(registry, variant)
+    assert outcomes[7].passed is False, outcomes[7].observed
+    assert outcomes[13].passed is False, outcomes[13].observed
+
+
+def test_backlog_check_fails_when_the_backlog_is_large(registry: LabRegistry) -> None:
+    base = lesson("backlog")
+    listen = index(base, op="listen")
+    variant = edit(
+        base,
+        {
+            listen: command(op="listen", socket="srv", backlog=16),
+            index(base, do="wait", figure="accept_queue"): Step(
+                text="variant",
+                action={"do": "wait", "socket": "srv", "figure": "accept_queue", "at_least": 5},
+            ),
+            len(base.steps) - 1: None,
+        },
+    )
+    outcome = run(registry, variant)[3]
+    assert outcome.passed is False and "none" in outcome.observed, outcome.observed
+
+
+def test_recv_waits_check_fails_when_the_peer_talks(registry: LabRegistry) -> None:
+    base = lesson("end-of-stream")
+    silent = index(base, op="recv") + 1  # the second recv: the one that should wait
+    variant = edit(
+        base,
+        {silent: dataclasses.replace(base.steps[silent], expect=("ok",))},
+        inserts={silent: command(op="send", socket="cli", text="more\n")},
+    )
+    outcomes = run(registry, variant)
+    assert outcomes[9].passed is False, outcomes[9].observed
+
+
+def test_end_of_stream_check_fails_for_a_local_shutdown(registry: LabRegistry) -> None:
+    """b'' because this side shut its reading down is not the peer closing: no CLOSE_WAIT."""
+    base = lesson("end-of-stream")
+    close = index(base, op="close", socket="cli")
+    variant = edit(
+        base,
+        {
+            index(base, op="recv") + 1: None,  # no waiting recv
+            index(base, do="pause"): None,
+            close: command(op="shutdown", socket="conn", how="SHUT_RD"),
+            index(base, do="wait", state="CLOSE_WAIT"): None,
+        },
+    )
+    outcomes = run(registry, variant)
+    assert outcomes[8].passed is False, outcomes[8].observed
+
+
+def test_glued_and_split_checks_fail_when_each_send_is_read_alone(registry: LabRegistry) -> None:
+    base = lesson("framing")
+    second = index(base, op="send", text="world\n")
+    prefix = index(base, op="send", text="00")
+    variant = edit(
+        base,
+        {
+            index(base, do="wait", at_least=12): Step(
+                text="variant",
+                action={"do": "wait", "socket": "conn", "figure": "recv_queue", "at_least": 6},
+            ),
+            prefix: command(op="send", socket="cli", text="00012hello, world"),
+            prefix + 1: Step(
+                text="variant",
+                action={"do": "wait", "socket": "conn", "figure": "recv_queue", "at_least": 17},
+            ),
+            prefix + 3: None,
+            prefix + 4: None,
+            prefix + 5: None,
+            # and no workbench: it glues messages on purpose
+            **{i: None for i in range(prefix + 6, len(base.steps))},
+        },
+        # read hello before world is sent
+        inserts={second: command(op="recv", socket="conn", bufsize=4096)},
+    )
+    outcomes = run(registry, variant)
+    assert outcomes[11].passed is False, outcomes[11].observed
+    assert outcomes[12].passed is False, outcomes[12].observed
+
+
+def test_framing_check_fails_when_no_receiver_breaks(registry: LabRegistry) -> None:
+    """One message per send, each read alone: the naive receiver gets away with it."""
+    base = lesson("framing")
+    kept = {i: None for i, s in enumerate(base.steps) if s.action and s.action["do"] == "framing"}
+    first = min(kept)
+    variant = edit(
+        base,
+        {
+            **kept,
+            first: Step(
+                text="variant",
+                action={
+                    "do": "framing",
+                    "sender": "cli",
+                    "receiver": "conn",
+                    "strategy": "delimited",
+                    "mode": "sliced",
+                    "slice": 100,
+                    "messages": ["only one"],
+                },
+            ),
+        },
+    )
+    outcomes = run(registry, variant)
+    assert outcomes[10].passed is False, outcomes[10].observed
+
+
+def test_flush_check_fails_when_the_request_was_flushed_before_looking(
+    registry: LabRegistry,
+) -> None:
+    base = lesson("buffers-and-ipc")
+    write = index(base, op="write")
+    arrived = Step(
+        text="variant",
+        action={"do": "wait", "socket": "conn", "figure": "recv_queue", "at_least": 18},
+        observe={"name": "after_write", "socket": "conn", "figure": "recv_queue"},
+    )
+    variant = edit(
+        base,
+        {write: dataclasses.replace(base.steps[write], observe=None), index(base, do="ipc"): None},
+        inserts={write + 2: arrived},  # looked only once flush() had sent the request
+    )
+    outcome = run(registry, variant)[6]
+    assert outcome.passed is False, outcome.observed
+    assert "18 bytes after write()" in outcome.observed
+
+
+def test_byte_order_check_fails_for_a_palindrome(registry: LabRegistry) -> None:
+    """0 reads the same in both orders: nothing to see, and the check says so."""
+    base = lesson("byte-order")
+    variant = edit(
+        base,
+        {
+            i: Step(text="variant", action={**s.action, "value": 0})
+            for i, s in enumerate(base.steps)
+            if s.action and s.action["do"] == "byteorder"
+        },
+    )
+    outcome = run(registry, variant)[14]
+    assert outcome.passed is False, outcome.observed
+
+
+def test_wildcard_check_fails_without_the_overlapping_bind(registry: LabRegistry) -> None:
+    base = lesson("server-sockets")
+    clash = index(base, op="bind", socket="wild")
+    variant = edit(
+        base,
+        {
+            clash: dataclasses.replace(
+                base.steps[clash],
+                expect=("ok",),
+                predict=None,
+                command={"op": "bind", "socket": "wild", "address": ["0.0.0.0", 0]},
+            ),
+            clash + 1: None,
+        },
+    )
+    outcome = run(registry, variant)[2]
+    assert outcome.passed is False, outcome.observed
