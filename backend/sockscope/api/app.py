@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from sockscope import __version__
-from sockscope.api import lessons, routes, ws
+from sockscope.api import lessons, routes, workbench, ws
 from sockscope.engine.errors import CommandError
 from sockscope.labs.registry import LabRegistry
 from sockscope.settings import Settings
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(routes.router)
     app.include_router(lessons.router)
+    app.include_router(workbench.router)
     app.include_router(ws.router)
     _mount_ui(app, settings)
     return app

@@ -55,13 +55,11 @@ import struct
 import threading
 import time
 
-WAIT = 1.0  # seconds a call that blocks is waited for; then the program goes on, as the lab does
-LOOP_TIMEOUT = 0.25  # the lab's select() timeout: a step() waits at most this long
-MAY_BLOCK = ("accept", "connect", "send", "sendall", "recv")
-DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)  # the loop's calls must not block (not on Windows)
-
+WAIT = 1.0  # a call that blocks is waited for this long, then the program goes on (as the lab)
+LOOP_TIMEOUT = 0.25  # the lab's select() timeout: the longest a step() waits
+DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)  # the loop's own calls must never block
 SOCKS = {}  # name -> Sock: the program's sockets, under the lab's names
-BLOCKED = []  # calls still blocked in a thread: (Sock, side, op, line, box, started, new, size)
+BLOCKED = []  # calls blocked in a thread: (Sock, side, op, line, box, started, new, size)
 PAUSED = False  # pause(): the select() loop does nothing until resume()
 
 
@@ -71,34 +69,27 @@ class Sock:
     def __init__(self, name, sock, role="new", auto_recv="off", bufsize=65536):
         self.name, self.sock = name, sock
         self.role = role  # new, bound, listening, connecting, connected or failed
-        self.auto_accept = False  # loop: accept() when this listening socket is readable
-        self.auto_recv = auto_recv  # loop: recv() when readable, then "discard" or "echo"
-        self.bufsize = bufsize  # what the loop passes to recv()
-        self.eof = False  # recv() returned b'': the loop stops reading it
-        self.shut_rd = False  # this side shut down its own reading half
-        self.sent = 0  # bytes sent so far: a pattern payload goes on from there
+        self.auto_accept = False  # the loop accept()s when this listening socket is readable
+        self.auto_recv, self.bufsize = auto_recv, bufsize  # the loop recv()s: discard or echo
+        self.eof = self.shut_rd = False  # recv() gave b''; this side shut down its reading
+        self.sent = 0  # bytes sent so far: the next pattern payload goes on from there
         self.outbox = []  # [data, bytes sent, sendall line or None for an echo]: the loop sends
         self.busy = set()  # "in" / "out": a thread is blocked in a call on that side
 
 
 def pattern(offset, size):
-    """size bytes of the lab's pattern, from stream offset: b"0000000|0000001|...".
-
-    Each 8-byte block is its own number in hex: any byte tells where it was in the stream.
-    """
+    """size bytes of the lab's pattern from stream offset: b"0000000|0000001|..." (hex)."""
     first, skip = divmod(offset, 8)
     count = (skip + size + 7) // 8
-    blocks = b"".join(b"%07x|" % ((first + i) % 0x10000000) for i in range(count))
-    return blocks[skip : skip + size]
+    return b"".join(b"%07x|" % ((first + i) % 0x10000000) for i in range(count))[skip:][:size]
 
 
 def sent(name):
-    """Bytes a socket has sent so far (its next pattern payload continues from there)."""
     return SOCKS[name].sent if name in SOCKS else 0
 
 
 def perform(call, sock):
-    """Make one call. An OSError is an answer too: the kernel said no, and why."""
+    """One call. An OSError is an answer too: the kernel said no, and why."""
     try:
         return call(sock), None
     except (OSError, ValueError, OverflowError) as exc:
@@ -107,9 +98,8 @@ def perform(call, sock):
 
 def errname(exc):
     """EAGAIN, ECONNREFUSED, ...: the errno's name; "timeout" when settimeout() ran out."""
-    number = getattr(exc, "errno", None)
-    if isinstance(number, int):
-        return errno.errorcode.get(number, "E%d" % number)
+    if isinstance(getattr(exc, "errno", None), int):
+        return errno.errorcode.get(exc.errno, "E%d" % exc.errno)
     return "timeout" if isinstance(exc, socket.timeout) else type(exc).__name__
 
 
@@ -118,65 +108,44 @@ def say(tag, line, result):
 
 
 def show(op, name, line, call, new=None, size=0):
-    """Make one call of the program on socket `name`; print `line  ->  result`.
+    """Make one call on socket `name`; print `line  ->  result` as the lab's log does.
 
-    On a blocking socket a call that may block runs in a thread, as in the lab. If it
-    has not returned after WAIT seconds the program goes on ("... blocked"); its result
-    is printed when it comes, tagged [returned after ...].
+    On a blocking socket a call that may block runs in a thread, as in the lab. Still
+    blocked after WAIT seconds, the program goes on; its result is printed when it comes.
     """
     reap()
-    s = None
-    if op != "socket":
-        s = find(name)
-        if s is None:
-            say("", line, "(not run: this program has no socket %r)" % name)
-            return
-        if op in ("send", "sendall"):
-            drain(s)
-    if s is not None and op in MAY_BLOCK and s.sock.gettimeout() != 0.0:
-        side = "in" if op in ("accept", "recv") else "out"
-        s.busy.add(side)
-        started = time.monotonic()
-        box = in_thread(call, s.sock)
-        wait_for(box, WAIT)
-        if not box:
-            say("", line, "... blocked")
-            BLOCKED.append((s, side, op, line, box, started, new, size))
-            return
-        s.busy.discard(side)
-        value, exc, _ = box[0]
-    else:
-        value, exc = perform(call, s.sock if s else None)
-    say("", line, after(op, name, s, line, value, exc, new, size))
-
-
-def in_thread(call, sock):
-    """Run call(sock) in a thread of its own; the box gets (value, error, end time)."""
-    box = []
+    s = None if op == "socket" else find(name)
+    if op != "socket" and s is None:
+        return say("", line, "(not run: this program has no socket %r)" % name)
+    if op in ("send", "sendall"):
+        drain(s)
+    may_block = op in ("accept", "connect", "send", "sendall", "recv")
+    if s is None or not may_block or s.sock.gettimeout() == 0.0:
+        value, exc = perform(call, s and s.sock)
+        return say("", line, after(op, name, s, line, value, exc, new, size))
+    side, box, started = "in" if op in ("accept", "recv") else "out", [], time.monotonic()
 
     def work():
-        value, exc = perform(call, sock)
-        box.append((value, exc, time.monotonic()))
+        box.append(perform(call, s.sock) + (time.monotonic(),))
 
     threading.Thread(target=work, daemon=True).start()
-    return box
-
-
-def wait_for(box, seconds):
-    """Wait for a call in a thread; meanwhile the select() loop runs, as the lab's does."""
-    deadline = time.monotonic() + seconds
-    while not box and time.monotonic() < deadline:
-        reap()
+    s.busy.add(side)
+    while not box and time.monotonic() < started + WAIT:
+        reap()  # meanwhile the loop runs, and other calls return, as in the lab
         if PAUSED:
             time.sleep(0.005)
         else:
             select_once(0.01)
+    if not box:
+        BLOCKED.append((s, side, op, line, box, started, new, size))
+        return say("", line, "... blocked")
+    s.busy.discard(side)
+    say("", line, after(op, name, s, line, box[0][0], box[0][1], new, size))
 
 
 def reap(tag=""):
-    """Print the blocked calls that have returned since (the lab's "via worker")."""
-    done = sorted((entry for entry in BLOCKED if entry[4]), key=lambda entry: entry[4][0][2])
-    for entry in done:
+    """Print the blocked calls that have returned since (the lab's "via worker" calls)."""
+    for entry in sorted((e for e in BLOCKED if e[4]), key=lambda e: e[4][0][2]):
         BLOCKED.remove(entry)
         s, side, op, line, box, started, new, size = entry
         s.busy.discard(side)
@@ -187,12 +156,12 @@ def reap(tag=""):
 
 def after(op, name, s, line, value, exc, new=None, size=0):
     """Note what a call changed (the loop needs it); return its result as the lab prints it."""
-    if op == "close":
-        forget(s)  # gone, whatever close() said
+    if op == "close" and SOCKS.get(name) is s:
+        del SOCKS[name]  # gone, whatever close() said
     if exc is not None:
         if op == "connect":
-            progress = getattr(exc, "errno", None) == errno.EINPROGRESS
-            s.role = "connecting" if progress else "failed"
+            in_progress = getattr(exc, "errno", None) == errno.EINPROGRESS
+            s.role = "connecting" if in_progress else "failed"
         return errname(exc)
     if op == "socket":
         SOCKS[name] = Sock(name, value)
@@ -201,52 +170,44 @@ def after(op, name, s, line, value, exc, new=None, size=0):
         return accepted(s, value, new)
     if op == "recv":
         return received(s, value)
-    if op == "send":
-        s.sent += value
-    elif op == "sendall":
-        s.sent += size
-    elif op in ("bind", "listen", "connect"):
+    if op in ("bind", "listen", "connect"):
         s.role = {"bind": "bound", "listen": "listening", "connect": "connected"}[op]
+    elif op in ("send", "sendall"):
+        s.sent += value if op == "send" else size
     elif op == "shutdown":
         s.shut_rd = s.shut_rd or "SHUT_RD" in line  # SHUT_RD or SHUT_RDWR
     elif op == "getsockopt" and "SO_ERROR" in line and value:
         return "%d (%s)" % (value, errno.errorcode.get(value, "?"))
-    return "None" if value is None else repr(value)
+    return repr(value)
 
 
 def received(s, data):
     """What recv() returned, as the lab prints it. b'' means the stream has ended."""
     if data:
-        more = "..." if len(data) > 48 else ""
-        return "%r%s (%d bytes)" % (data[:48], more, len(data))
+        return "%r%s (%d bytes)" % (data[:48], "..." if len(data) > 48 else "", len(data))
     s.eof = True
     return "b'' (this side was shut down)" if s.shut_rd else "b'' (peer closed)"
 
 
 def accepted(listener, value, name=None):
-    """Keep the socket accept() returned; it is read the way its listener says."""
+    """Keep the socket accept() returned; the loop reads it the way it reads its listener."""
     conn, addr = value
     if name is None or name in SOCKS:
-        name = free_name("conn")
+        name = free_name()
     SOCKS[name] = Sock(name, conn, "connected", listener.auto_recv, listener.bufsize)
     return "(%s, %r)" % (name, addr)
 
 
-def free_name(base):
+def free_name(base="conn"):
+    """The lab's names for accepted sockets: conn, conn2, conn3, ..."""
     name, n = base, 2
     while name in SOCKS:
-        name, n = "%s%d" % (base, n), n + 1
+        name, n = base + str(n), n + 1
     return name
 
 
-def forget(s):
-    if s is not None and SOCKS.get(s.name) is s:
-        del SOCKS[s.name]
-        s.outbox.clear()
-
-
 def find(name):
-    """The socket called name. One that the loop accepts may take a moment to appear."""
+    """The socket called name (one that the loop accepts may take a moment to appear)."""
     deadline = time.monotonic() + WAIT
     while name not in SOCKS and not PAUSED and time.monotonic() < deadline:
         select_once(0.01)
@@ -254,21 +215,19 @@ def find(name):
     return SOCKS.get(name)
 
 
-def drain(s, seconds=5.0):
+def drain(s):
     """Before a send: let the loop finish a sendall still going (the lab allows one writer)."""
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + 5
     while any(box[2] for box in s.outbox) and not PAUSED and time.monotonic() < deadline:
         select_once(0.01)
 
 
 def sendall(name, line, data):
-    """sendall(). Blocking socket: the real one (it may block, so it runs in a thread).
-    Non-blocking socket: the lab's way, one send() now, then one per writable turn of
-    the loop (lines cli.send(view[N:])), and a last [loop] line when all is sent."""
+    """Blocking socket: the real sendall(). Non-blocking: the lab's way, one send() now,
+    then one per writable turn of the loop, and a [loop] line once all is sent."""
     s = find(name)
     if s is None or s.sock.gettimeout() != 0.0:
-        show("sendall", name, line, lambda sock: sock.sendall(data), size=len(data))
-        return
+        return show("sendall", name, line, lambda sock: sock.sendall(data), size=len(data))
     reap()
     drain(s)
     s.outbox.append([data, 0, line])
@@ -277,27 +236,22 @@ def sendall(name, line, data):
 
 def auto(name, accept=None, recv=None, bufsize=None):
     """What the loop does with a socket: accept() on it; recv() from it (discard or echo)."""
+    print("# auto: %s accept=%s recv=%s bufsize=%s" % (name, accept, recv, bufsize))
     s = find(name)
-    if s is None:
-        print("# auto: this program has no socket %r" % name)
-        return
-    s.auto_accept = s.auto_accept if accept is None else accept
-    s.auto_recv = s.auto_recv if recv is None else recv
-    s.bufsize = s.bufsize if bufsize is None else bufsize
-    print("# loop, for %s: accept=%s recv=%s bufsize=%d"
-          % (name, s.auto_accept, s.auto_recv, s.bufsize))
+    if s is not None:
+        s.auto_accept = s.auto_accept if accept is None else accept
+        s.auto_recv = s.auto_recv if recv is None else recv
+        s.bufsize = s.bufsize if bufsize is None else bufsize
 
 
-def pause():
+def pause(paused=True):
     global PAUSED
-    PAUSED = True
-    print("# pause: the select() loop stops")
+    PAUSED = paused
+    print("# the select() loop is " + ("paused" if paused else "running"))
 
 
 def resume():
-    global PAUSED
-    PAUSED = False
-    print("# resume: the select() loop runs again")
+    pause(False)
 
 
 def step():
@@ -309,55 +263,48 @@ def step():
 def pump(seconds):
     """The program between two commands: its select() loop runs (unless paused)."""
     deadline = time.monotonic() + seconds
-    while True:
+    while time.monotonic() < deadline:
         reap()
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return
+        left = max(0.0, deadline - time.monotonic())
         if PAUSED:
             time.sleep(min(left, 0.01))
         else:
             select_once(min(left, 0.05))
+    reap()
 
 
 def wants_read(s):
-    """Does the loop wait for this socket to be readable? (Not while a thread reads it.)"""
     if "in" in s.busy:
-        return False
+        return False  # a thread is in recv() or accept(): the loop leaves it alone
     if s.role == "listening":
         return s.auto_accept
     return s.role == "connected" and s.auto_recv != "off" and not s.eof
 
 
 def wants_write(s):
-    """Writable matters to a connect() in progress, and to bytes the loop has to send."""
     if "out" in s.busy:
         return False
     return s.role == "connecting" or (s.role == "connected" and bool(s.outbox))
 
 
 def select_once(timeout):
-    """One turn of the loop: select() on what it waits for, then the calls it allows."""
+    """One turn of the loop: select(), then the calls that will not block now."""
     readers = [s for s in SOCKS.values() if wants_read(s)]
     writers = [s for s in SOCKS.values() if wants_write(s)]
     if not readers and not writers:
-        time.sleep(timeout)
-        return
-    by_sock = {s.sock: s for s in readers + writers}
+        return time.sleep(timeout)
     try:
         r, w, _ = select.select([s.sock for s in readers], [s.sock for s in writers], [], timeout)
     except (OSError, ValueError):
         return
-    for s in [by_sock[sock] for sock in w]:
-        if SOCKS.get(s.name) is not s:
-            continue  # closed meanwhile
+    for s in [s for s in writers if s.sock in w and SOCKS.get(s.name) is s]:
         if s.role == "connecting":
             finish_connect(s)
         else:
             send_some(s, "[loop] ")
-    for s in [by_sock[sock] for sock in r]:
+    for s in [s for s in readers if s.sock in r]:
         if SOCKS.get(s.name) is not s:
-            continue
+            continue  # closed meanwhile
         if s.role == "listening":
             loop_accept(s)
         else:
@@ -365,22 +312,20 @@ def select_once(timeout):
 
 
 def finish_connect(s):
-    """A non-blocking connect() has finished: SO_ERROR says how."""
-    line = "%s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)" % s.name
+    """A non-blocking connect() is over: SO_ERROR says how."""
     code, exc = perform(lambda sock: sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR), s.sock)
     code = -1 if exc else code
     s.role = "connected" if code == 0 else "failed"
     text = "0 (connected)" if code == 0 else "%d (%s)" % (code, errno.errorcode.get(code, "?"))
-    say("[loop] ", line, text)
+    say("[loop] ", "%s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)" % s.name, text)
 
 
 def send_some(s, tag):
     """One send() of what the first outbox entry still holds (a sendall, or an echo)."""
     box = s.outbox[0]
     data, start, sendall_line = box
-    view = memoryview(data)[start:]
     line = "%s.send(%s[%d:])" % (s.name, "view" if sendall_line else "echo", start)
-    n, exc = perform(lambda sock: sock.send(view, DONTWAIT), s.sock)
+    n, exc = perform(lambda sock: sock.send(memoryview(data)[start:], DONTWAIT), s.sock)
     say(tag, line, errname(exc) if exc else n)
     if exc is None:
         box[1] += n
@@ -396,37 +341,33 @@ def send_some(s, tag):
 
 
 def loop_recv(s):
-    line = "data = %s.recv(%d)" % (s.name, s.bufsize)
     data, exc = perform(lambda sock: sock.recv(s.bufsize, DONTWAIT), s.sock)
-    if exc is not None:
-        say("[loop] ", line, errname(exc))
-        s.eof = s.eof or not isinstance(exc, BlockingIOError)  # a dead connection: stop
-        return
-    say("[loop] ", line, received(s, data))
-    if data and s.auto_recv == "echo":
+    result = errname(exc) if exc else received(s, data)
+    say("[loop] ", "data = %s.recv(%d)" % (s.name, s.bufsize), result)
+    if exc is not None and not isinstance(exc, BlockingIOError):
+        s.eof = True  # a dead connection: stop reading it
+    elif data and s.auto_recv == "echo":
         s.outbox.append([data, 0, None])
 
 
 def loop_accept(s):
     value, exc = perform(lambda sock: sock.accept(), s.sock)
-    if exc is not None:
-        say("[loop] ", "conn, addr = %s.accept()" % s.name, errname(exc))
-        return
-    name = free_name("conn")
-    say("[loop] ", "%s, addr = %s.accept()" % (name, s.name), accepted(s, value, name))
+    name = free_name()
+    result = errname(exc) if exc else accepted(s, value, name)
+    say("[loop] ", "%s, addr = %s.accept()" % (name, s.name), result)
 
 
 def finish():
     """The end: the loop runs a little longer, then every socket is closed."""
     pump(0.3)
-    print("# the end: close every socket (a thread still blocked is woken with shutdown())")
+    print("# the end: close every socket (a thread still blocked is woken by shutdown())")
     for s in list(SOCKS.values()):
         if s.busy:
             perform(lambda sock: sock.shutdown(socket.SHUT_RDWR), s.sock)
-        _, exc = perform(lambda sock: sock.close(), s.sock)
-        say("[end] ", "%s.close()" % s.name, errname(exc) if exc else "None")
-        forget(s)
-    deadline = time.monotonic() + 1.0
+        value, exc = perform(lambda sock: sock.close(), s.sock)
+        say("[end] ", "%s.close()" % s.name, errname(exc) if exc else value)
+    SOCKS.clear()
+    deadline = time.monotonic() + 1
     while BLOCKED and time.monotonic() < deadline:
         reap("[end] ")
         time.sleep(0.01)

@@ -1,0 +1,119 @@
+"""Workbenches: the pure framing and byte-order tools, for a participant to play with.
+
+No socket is involved: the lessons send the same bytes through real connections.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from sockscope.engine import byteorder, framing
+from sockscope.engine.errors import InvalidCommand
+
+router = APIRouter(prefix="/api/workbench", tags=["workbench"])
+
+StrategyName = Literal["fixed", "delimited", "text_prefix", "binary_prefix", "shutdown"]
+
+
+class FramingRequest(BaseModel):
+    strategy: StrategyName = "delimited"
+    messages: list[str] = Field(default=["hello", "framed", "world"], max_length=20)
+    slice: int = Field(
+        default=0,
+        ge=0,
+        le=4096,
+        description="cut the stream every N bytes; 0: one send per message",
+    )
+    size: int = Field(default=8, ge=1, le=1024, description="fixed-length messages: their size")
+
+
+def _strategy(request: FramingRequest) -> framing.Strategy:
+    match request.strategy:
+        case "fixed":
+            return framing.FixedLength(request.size)
+        case "delimited":
+            return framing.Delimited(b"\n")
+        case "text_prefix":
+            return framing.LengthPrefixText(5)
+        case "binary_prefix":
+            return framing.LengthPrefixBinary("!I")
+        case "shutdown":
+            return framing.ShutdownTerminated()
+
+
+def _text(data: bytes) -> str:
+    return data.decode("latin-1")
+
+
+@router.post("/framing")
+async def framing_bench(request: FramingRequest) -> dict[str, Any]:
+    """Frame the messages, cut the stream as recv() might, decode it naively and properly."""
+    messages = [m.encode() for m in request.messages]
+    if request.strategy == "fixed":
+        if any(len(m) > request.size for m in messages):
+            raise InvalidCommand(
+                "messages", f"messages: fixed-length messages are at most {request.size} bytes"
+            )
+        messages = [m.ljust(request.size) for m in messages]
+    if request.strategy == "shutdown":
+        messages = [b" ".join(messages)]
+    strategy = _strategy(request)
+    try:
+        wire = framing.frames(strategy, messages)
+    except ValueError as exc:
+        raise InvalidCommand("messages", f"messages: {exc}") from None
+    stream = b"".join(wire)
+    if request.slice:
+        chunks = framing.slice_stream(
+            stream, list(range(request.slice, len(stream), request.slice))
+        )
+    else:
+        chunks = [stream]  # everything sent back to back, read at once: the usual "glue"
+    decoder = framing.decoder_for(strategy)
+    framed: list[bytes] = []
+    for chunk in chunks:
+        framed += decoder.feed(chunk)
+    if request.strategy == "shutdown":
+        framed += decoder.eof()
+    naive = framing.naive_receive(chunks)
+    return {
+        "stream": _text(stream),
+        "stream_hex": stream.hex(" "),
+        "messages": [_text(m) for m in messages],
+        "wire": [_text(w) for w in wire],
+        "chunks": [_text(c) for c in chunks],
+        "naive": [_text(m) for m in naive],
+        "framed": [_text(m) for m in framed],
+        "naive_verdict": framing.compare(wire, naive),
+        "framed_verdict": framing.compare(messages, framed),
+        "naive_ok": naive == wire,
+        "framed_ok": framed == messages,
+    }
+
+
+@router.get("/byteorder")
+async def byteorder_bench(
+    value: Annotated[int, Query(ge=0, le=2**64 - 1)] = 1,
+    fmt: Annotated[str, Query(max_length=4)] = "!I",
+) -> dict[str, Any]:
+    """The bytes ``struct.pack(fmt, value)`` puts on the wire, read back in both orders."""
+    try:
+        wire = byteorder.encode_value(value, fmt)
+    except ValueError as exc:
+        raise InvalidCommand("fmt" if "format" in str(exc) else "value", str(exc)) from None
+    both = byteorder.decode_both(wire, fmt)
+    return {
+        "value": value,
+        "fmt": fmt,
+        "wire": byteorder.hexdump(wire),
+        "meaning": both["meaning"],
+        "right": both["value"],
+        "opposite_fmt": both["opposite_fmt"],
+        "wrong": both["opposite_value"],
+        "host_order": both["host_order"],
+        "network": byteorder.network_equivalents(value) if value < 2**32 else None,
+        "text_vs_binary": byteorder.text_vs_binary(value, fmt),
+    }
