@@ -118,8 +118,9 @@ def assert_replayed(lab: LabDriver, output: str) -> None:
     )
     assert [line for line, _ in got] == [e.line for e in expected], report
     for event, (_, result) in zip(expected, got, strict=True):
-        assert same_outcome(event, result), f"{event.line}: lab {event.result_text!r}, "
-        f"script {result!r}\n{report}"
+        assert same_outcome(event, result), (
+            f"{event.line}: lab {event.result_text!r}, script {result!r}\n{report}"
+        )
 
 
 def settled(lab: LabDriver, name: str) -> Callable[[], bool]:
@@ -207,14 +208,12 @@ def test_blocked_calls_timeouts_and_errors_replay(lab: LabDriver, tmp_path: Path
     assert_replayed(lab, output)
     assert "peer, addr = srv.accept()  ->  ... blocked" in output
     assert re.search(r"^\[returned after [0-9.]+ s\] peer, addr = srv\.accept\(\)", output, re.M)
-    assert "bytes.fromhex(\"00000005 68656c6c 6f\")" in text
+    assert 'bytes.fromhex("00000005 68656c6c 6f")' in text
     assert "peer.recv(4)  ->  b'\\x00\\x00\\x00\\x05' (4 bytes)" in output
     assert "struct.pack('ii', 1, 0)" in text
 
 
-def test_pause_step_resume_and_a_loop_driven_sendall_replay(
-    lab: LabDriver, tmp_path: Path
-) -> None:
+def test_pause_step_resume_and_a_loop_driven_sendall_replay(lab: LabDriver, tmp_path: Path) -> None:
     lab.server(rcvbuf=4096, blocking=False, auto_accept=True, auto_recv="discard")
     port = lab.sock("srv")["local"][1]
     lab.ok({"op": "socket", "name": "cli", "options": {"sndbuf": 4096, "blocking": False}})
@@ -258,9 +257,7 @@ def test_the_script_imports_only_the_standard_library() -> None:
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
     assert imported <= ALLOWED_IMPORTS, imported
-    assert "sockscope" not in "\n".join(
-        line for line in text.splitlines() if "import" in line
-    )
+    assert "sockscope" not in "\n".join(line for line in text.splitlines() if "import" in line)
     assert "python3 this_file.py" in text
 
 
@@ -278,9 +275,11 @@ def test_the_scripts_pattern_is_the_labs(offset: int, size: int) -> None:
 
 
 def test_a_call_still_blocked_when_rendered_is_marked_so(lab: LabDriver) -> None:
-    lab.server()
-    submit(lab, {"op": "recv", "socket": "srv", "bufsize": 10})  # never returns in time
-    wait_until(lambda: lab.events("call_started"), what="recv to block")
+    port = lab.server()
+    lab.ok({"op": "socket", "name": "cli"})
+    lab.ok({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+    submit(lab, {"op": "recv", "socket": "cli", "bufsize": 10})  # nobody sends: it blocks
+    wait_until(lambda: lab.sock("cli")["blocked"], what="recv to block")
     history = list(lab.engine.history)
     events = history[-1].events
     assert any(isinstance(e, CallStartedEvent) for e in events)
