@@ -40,7 +40,9 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API runs an event loop in this thread while it is
+# open, so it must be closed before the next (asyncio-using) test module runs.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not (STATIC_DIR / "index.html").is_file():
         pytest.fail("the front end is not built: run `make ui` (make test does it)")

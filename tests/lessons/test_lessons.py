@@ -8,6 +8,7 @@ check must say so.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -39,7 +40,10 @@ def run(registry: LabRegistry, lesson: Lesson) -> dict[int, CheckOutcome]:
         return outcomes
 
     try:
-        return {c.claim: c for c in asyncio.run(go())}
+        # A thread of its own: no event loop of another test can be in the way.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            outcomes = pool.submit(asyncio.run, go()).result(timeout=120)
+        return {c.claim: c for c in outcomes}
     finally:
         registry.delete(lab.id)
 
