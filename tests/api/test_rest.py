@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 from conftest import LiveServer
 from helpers import wait_until
@@ -178,3 +181,22 @@ def test_command_rate_limit_is_a_clear_429(live: LiveServer) -> None:
     # Refusals for rate are answered, not logged: they cannot flood the lab's log.
     events = live.client.get(f"/api/labs/{lab}/events", params={"limit": 5000}).json()["events"]
     assert not [e for e in events if e["kind"] == "command_error"]
+
+
+def test_the_script_download_replays_with_plain_python(live: LiveServer, tmp_path: Path) -> None:
+    lab = live.new_lab()
+    live.ok(lab, {"op": "socket", "name": "srv"})
+    live.ok(lab, {"op": "bind", "socket": "srv", "address": ["127.0.0.1", 0]})
+    live.ok(lab, {"op": "listen", "socket": "srv"})
+    response = live.client.get(f"/api/labs/{lab}/script")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["content-disposition"]
+    script = tmp_path / "lab.py"
+    script.write_text(response.text)
+    live.client.delete(f"/api/labs/{lab}")  # free the port the script binds
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "srv.listen()  ->  None" in done.stdout
+    assert "import sockscope" not in response.text

@@ -45,6 +45,14 @@ def command_calls(lab: LabDriver) -> list[CallEvent]:
     return [e for e in lab.calls() if e.via in ("command", "worker")]
 
 
+def errno_of(lab: LabDriver, command: dict[str, Any]) -> str | None:
+    """Run a command whose socket call fails; the errno name the lab answered."""
+    result = lab.run(command)
+    assert not result.ok and result.error is not None, result
+    errno: str | None = result.error["errno"]
+    return errno
+
+
 def submit(lab: LabDriver, command: dict[str, Any]) -> None:
     """Start a command without waiting for its answer (a call that will block)."""
     lab.engine.submit(parse_command(command, lab.policy))
@@ -189,19 +197,19 @@ def test_blocked_calls_timeouts_and_errors_replay(lab: LabDriver, tmp_path: Path
     wait_until(lambda: lab.calls("srv", "accept"), what="the blocked accept to return")
     wait_until(lambda: lab.sock("cli")["role"] == "connected", what="connect to complete")
     lab.ok({"op": "settimeout", "socket": "peer", "timeout": 0.2})
-    assert lab.run({"op": "recv", "socket": "peer", "bufsize": 10}).error["errno"] == "timeout"
+    assert errno_of(lab, {"op": "recv", "socket": "peer", "bufsize": 10}) == "timeout"
     lab.ok({"op": "send", "socket": "cli", "hex": "00000005 68656c6c6f"})
     lab.ok({"op": "recv", "socket": "peer", "bufsize": 4})
     lab.ok({"op": "recv", "socket": "peer", "bufsize": 100})
     lab.ok({"op": "setsockopt", "socket": "cli", "option": "TCP_NODELAY", "value": True})
     lab.ok({"op": "getsockopt", "socket": "cli", "option": "SO_SNDBUF"})
     lab.ok({"op": "abort", "socket": "peer"})
-    assert lab.run({"op": "recv", "socket": "cli", "bufsize": 100}).error["errno"] == "ECONNRESET"
+    assert errno_of(lab, {"op": "recv", "socket": "cli", "bufsize": 100}) == "ECONNRESET"
     lab.ok({"op": "recv", "socket": "cli", "bufsize": 100})
     lab.ok({"op": "close", "socket": "srv"})
     lab.ok({"op": "socket", "name": "late"})
-    refused = lab.run({"op": "connect", "socket": "late", "address": ["127.0.0.1", port]})
-    assert refused.error["errno"] == "ECONNREFUSED"
+    refused = errno_of(lab, {"op": "connect", "socket": "late", "address": ["127.0.0.1", port]})
+    assert refused == "ECONNREFUSED"
 
     text, output = replay(lab, tmp_path)
 
@@ -236,6 +244,27 @@ def test_pause_step_resume_and_a_loop_driven_sendall_replay(lab: LabDriver, tmp_
     assert "# step: one turn of the select() loop" in output
     assert re.search(r"^\[loop\] cli\.send\(view\[[1-9][0-9]*:\]\)  ->  [0-9]+$", output, re.M)
     assert 'auto("conn", recv="off")' in text
+
+
+def test_a_buffered_file_write_and_flush_replay(lab: LabDriver, tmp_path: Path) -> None:
+    port = lab.server()
+    lab.ok({"op": "socket", "name": "cli"})
+    lab.ok({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+    lab.ok({"op": "accept", "socket": "srv"})
+    lab.ok({"op": "setblocking", "socket": "conn", "flag": False})
+    lab.ok({"op": "makefile", "socket": "cli"})
+    assert lab.ok({"op": "write", "socket": "cli", "text": "GET / HTTP/1.0\r\n\r\n"}).result == 18
+    assert errno_of(lab, {"op": "recv", "socket": "conn", "bufsize": 100}) == "EAGAIN"
+    lab.ok({"op": "flush", "socket": "cli"})
+    assert lab.ok({"op": "recv", "socket": "conn", "bufsize": 100}).result["len"] == 18
+    lab.ok({"op": "write", "socket": "cli", "size": 10})
+    lab.ok({"op": "close", "socket": "cli"})  # closes the file first: it flushes
+
+    text, output = replay(lab, tmp_path)
+
+    assert_replayed(lab, output)
+    assert "lambda f_cli: f_cli.write(b'GET / HTTP/1.0\\r\\n\\r\\n'))" in text
+    assert "f_cli.close()  # flushes what it still holds  ->  None" in output
 
 
 def test_an_empty_lab_gives_a_script_that_runs(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from sockscope.engine.errors import CommandError
 from sockscope.events import SCHEMA_VERSION, to_wire
 from sockscope.labs.bridge import run_command
 from sockscope.labs.registry import Lab, LabRegistry
+from sockscope.labs.script import render_script
 
 router = APIRouter(prefix="/api")
 
@@ -128,6 +129,18 @@ async def get_events(
         "last_seq": page.last_seq,
         "next_after": next_after,
     }
+
+
+@router.get("/labs/{lab_id}/script", tags=["events"])
+async def get_script(request: Request, lab_id: str) -> Response:
+    """The lab's commands as a standalone Python script (socket and select only) to run at home.
+
+    It replays every command in order and prints what each call returned, as the lab did.
+    """
+    engine = lab_or_404(request, lab_id).engine
+    text = render_script(list(engine.history), lab_id=lab_id, truncated=engine.history_truncated)
+    headers = {"Content-Disposition": f'attachment; filename="sockscope-{lab_id[:8]}.py"'}
+    return Response(text, media_type="text/x-python; charset=utf-8", headers=headers)
 
 
 @router.get("/labs/{lab_id}/trace", tags=["events"])

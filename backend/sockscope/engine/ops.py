@@ -412,6 +412,8 @@ def op_write(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> Non
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
         lab.record_call(ls, "write", line, outcome, call_id=call_id, asked=len(data),
                         result=outcome.value, result_text=str(outcome.value))  # fmt: skip
+        if outcome.ok:
+            ls.sent_total += len(data)  # in the stream once flushed: the pattern goes on from here
         return _answer(ticket, outcome.ok, outcome.value, outcome)
 
     _call(lab, ls, ticket, "out", "write", line, lambda: file.write(data), finish)

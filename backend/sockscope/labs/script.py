@@ -75,6 +75,7 @@ class Sock:
         self.sent = 0  # bytes sent so far: the next pattern payload goes on from there
         self.outbox = []  # [data, bytes sent, sendall line or None for an echo]: the loop sends
         self.busy = set()  # "in" / "out": a thread is blocked in a call on that side
+        self.file = None  # makefile('wb'): a buffer in Python, in front of the kernel's
 
 
 def pattern(offset, size):
@@ -92,8 +93,8 @@ def perform(call, sock):
     """One call. An OSError is an answer too: the kernel said no, and why."""
     try:
         return call(sock), None
-    except (OSError, ValueError, OverflowError) as exc:
-        return None, exc
+    except (OSError, ValueError, OverflowError, AttributeError) as exc:
+        return None, exc  # AttributeError: an option this system does not have
 
 
 def errname(exc):
@@ -119,14 +120,15 @@ def show(op, name, line, call, new=None, size=0):
         return say("", line, "(not run: this program has no socket %r)" % name)
     if op in ("send", "sendall"):
         drain(s)
-    may_block = op in ("accept", "connect", "send", "sendall", "recv")
+    target = s and (s.file if op in ("write", "flush", "close_file") else s.sock)
+    may_block = op in ("accept", "connect", "send", "sendall", "recv", "write", "flush")
     if s is None or not may_block or s.sock.gettimeout() == 0.0:
-        value, exc = perform(call, s and s.sock)
+        value, exc = perform(call, target)
         return say("", line, after(op, name, s, line, value, exc, new, size))
     side, box, started = "in" if op in ("accept", "recv") else "out", [], time.monotonic()
 
     def work():
-        box.append(perform(call, s.sock) + (time.monotonic(),))
+        box.append(perform(call, target) + (time.monotonic(),))
 
     threading.Thread(target=work, daemon=True).start()
     s.busy.add(side)
@@ -168,12 +170,16 @@ def after(op, name, s, line, value, exc, new=None, size=0):
         return "<socket fd=%d>" % value.fileno()
     if op == "accept":
         return accepted(s, value, new)
+    if op in ("makefile", "close_file"):
+        s.file = value if op == "makefile" else None
+        if op == "makefile":  # io.DEFAULT_BUFFER_SIZE: what write() keeps before sending
+            return "<BufferedWriter: 8192 bytes of buffer in Python>"
     if op == "recv":
         return received(s, value)
     if op in ("bind", "listen", "connect"):
         s.role = {"bind": "bound", "listen": "listening", "connect": "connected"}[op]
-    elif op in ("send", "sendall"):
-        s.sent += value if op == "send" else size
+    elif op in ("send", "sendall", "write"):
+        s.sent += value if op in ("send", "write") else size
     elif op == "shutdown":
         s.shut_rd = s.shut_rd or "SHUT_RD" in line  # SHUT_RD or SHUT_RDWR
     elif op == "getsockopt" and "SO_ERROR" in line and value:
@@ -210,6 +216,9 @@ def find(name):
     """The socket called name (one that the loop accepts may take a moment to appear)."""
     deadline = time.monotonic() + WAIT
     while name not in SOCKS and not PAUSED and time.monotonic() < deadline:
+        accepting = any(s.auto_accept for s in SOCKS.values())
+        if not accepting and not any(entry[2] == "accept" for entry in BLOCKED):
+            break  # no accept() can make it: it will not appear
         select_once(0.01)
         reap()
     return SOCKS.get(name)
@@ -222,26 +231,27 @@ def drain(s):
         select_once(0.01)
 
 
-def sendall(name, line, data):
-    """Blocking socket: the real sendall(). Non-blocking: the lab's way, one send() now,
-    then one per writable turn of the loop, and a [loop] line once all is sent."""
+def sendall(name, line, make):
+    """sendall(make()). Blocking socket: the real sendall(). Non-blocking: the lab's way,
+    one send() now, then one per writable turn of the loop, a [loop] line once all is sent."""
     s = find(name)
     if s is None or s.sock.gettimeout() != 0.0:
+        data = make()
         return show("sendall", name, line, lambda sock: sock.sendall(data), size=len(data))
     reap()
     drain(s)
-    s.outbox.append([data, 0, line])
+    s.outbox.append([make(), 0, line])  # made now: a pattern goes on from the bytes sent so far
     send_some(s, "")
 
 
-def auto(name, accept=None, recv=None, bufsize=None):
-    """What the loop does with a socket: accept() on it; recv() from it (discard or echo)."""
-    print("# auto: %s accept=%s recv=%s bufsize=%s" % (name, accept, recv, bufsize))
+def auto(name, **what):
+    """What the loop does with a socket: accept=True; recv="discard", "echo" or "off"; bufsize."""
+    print("# auto: %s %s" % (name, ", ".join("%s=%r" % item for item in what.items())))
     s = find(name)
     if s is not None:
-        s.auto_accept = s.auto_accept if accept is None else accept
-        s.auto_recv = s.auto_recv if recv is None else recv
-        s.bufsize = s.bufsize if bufsize is None else bufsize
+        s.auto_accept = what.get("accept", s.auto_accept)
+        s.auto_recv = what.get("recv", s.auto_recv)
+        s.bufsize = what.get("bufsize", s.bufsize)
 
 
 def pause(paused=True):
@@ -364,6 +374,8 @@ def finish():
     for s in list(SOCKS.values()):
         if s.busy:
             perform(lambda sock: sock.shutdown(socket.SHUT_RDWR), s.sock)
+        if s.file is not None:
+            perform(lambda file: file.close(), s.file)  # else close() leaves the fd open
         value, exc = perform(lambda sock: sock.close(), s.sock)
         say("[end] ", "%s.close()" % s.name, errname(exc) if exc else value)
     SOCKS.clear()
@@ -474,7 +486,8 @@ def _accepted_name(rec: _Recorded | None, asked: str | None) -> str:
 
 
 def _comment(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+    """Text for a one-line comment (a line break in it would end the comment)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _q(text: str) -> str:
@@ -681,7 +694,28 @@ def _sendall(block: _Block, c: _Ctx) -> None:
         block.note(f"lab: {rec.line}  ->  {_lab_said(rec)}  (its loop sends the rest)")
     else:
         block.note(f"lab: -> {_lab_said(rec)}")
-    block.add(f"sendall({_q(c.name)}, {_q(f'{c.name}.sendall({text})')}, {expr})")
+    block.add(f"sendall({_q(c.name)}, {_q(f'{c.name}.sendall({text})')}, lambda: {expr})")
+
+
+def _makefile(block: _Block, c: _Ctx) -> None:
+    rec = c.calls.take("makefile")
+    line = rec.line if rec else f"f_{c.name} = {c.name}.makefile('wb')"
+    block.show("makefile", c.name, line, f"{c.p}.makefile('wb')", rec)
+
+
+def _write(block: _Block, c: _Ctx) -> None:
+    assert c.cmd.payload is not None
+    rec = c.calls.take("write")
+    expr, text = _payload(block, c.name, c.cmd.payload)
+    line = rec.line if rec else f"f_{c.name}.write({text})"
+    body = f"f_{c.name}.write({expr})"
+    block.show("write", c.name, line, body, rec, param=f"f_{c.name}")
+
+
+def _flush(block: _Block, c: _Ctx) -> None:
+    rec = c.calls.take("flush")
+    line = rec.line if rec else f"f_{c.name}.flush()"
+    block.show("flush", c.name, line, f"f_{c.name}.flush()", rec, param=f"f_{c.name}")
 
 
 def _abort(block: _Block, c: _Ctx) -> None:
@@ -698,6 +732,10 @@ def _close(block: _Block, c: _Ctx) -> None:
             " not wake it: shutdown(SHUT_RDWR) first"
         )
         block.show("shutdown", c.name, wake.line, f"{c.p}.shutdown(socket.SHUT_RDWR)", wake)
+    file = c.calls.take("close", prefix=f"f_{c.name}.close()")
+    if file is not None:
+        body = f"f_{c.name}.close()"
+        block.show("close_file", c.name, file.line, body, file, param=f"f_{c.name}")
     rec = c.calls.take("close", prefix=f"{c.name}.close()")
     line = rec.line if rec else f"{c.name}.close()"
     block.show("close", c.name, line, f"{c.p}.close()", rec)
@@ -749,6 +787,9 @@ _RENDERERS: dict[str, Callable[[_Block, _Ctx], None]] = {
     ),
     "getsockopt": _getsockopt,
     "auto": _auto,
+    "makefile": _makefile,
+    "write": _write,
+    "flush": _flush,
     "pause": lambda block, c: block.add("pause()"),
     "resume": lambda block, c: block.add("resume()"),
     "step": lambda block, c: block.add("step()"),
@@ -818,7 +859,8 @@ def _header(lab_id: str, count: int, ports: list[str], truncated: bool) -> str:
         "#!/usr/bin/env python3",
         '"""A Sockscope experiment, replayed by a standalone Python program.',
         "",
-        f"Generated from lab {lab_id} on {now}: its {count} commands, in order.",
+        f"Generated from lab {lab_id} on {now}: its {count} command"
+        f"{'' if count == 1 else 's'}, in order.",
         "Run with:  python3 this_file.py   (Python 3.8 or newer; standard library only)",
         "",
         "Each socket call prints `line  ->  result`, as the lab's call log does, and",
