@@ -200,3 +200,16 @@ def test_the_script_download_replays_with_plain_python(live: LiveServer, tmp_pat
     assert done.returncode == 0, done.stderr
     assert "srv.listen()  ->  None" in done.stdout
     assert "import sockscope" not in response.text
+
+
+def test_a_command_must_say_it_is_json(live: LiveServer) -> None:
+    """A form post is what a foreign page can make a browser send without a preflight."""
+    lab = live.new_lab()
+    response = live.client.post(
+        f"/api/labs/{lab}/commands",
+        content=b'{"op": "pause"}',
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 415
+    assert "content-type: application/json" in response.json()["error"]["message"]
+    assert live.client.get(f"/api/labs/{lab}").json()["paused"] is False  # nothing ran

@@ -39,8 +39,8 @@ class NotFound(CommandError):
     status = 404
 
 
-class BadBody(CommandError):
-    status = 400
+class UnsupportedBody(CommandError):
+    status = 415
 
 
 def registry_of(request: Request) -> LabRegistry:
@@ -97,12 +97,14 @@ async def post_command(
     `"blocked": true`; its completion arrives later as a `call` event.
     """
     lab = lab_or_404(request, lab_id)
-    if isinstance(command, (bytes, str)):
-        # `curl -d` without a Content-Type header: the body is still the command's JSON.
-        try:
-            command = json.loads(command)
-        except ValueError:
-            raise BadBody(None, "the request body is not valid JSON") from None
+    if "application/json" not in request.headers.get("content-type", ""):
+        # A form or text/plain body is what another web site can make a browser send
+        # without asking (no CORS preflight): commands must say they are JSON.
+        raise UnsupportedBody(
+            None,
+            "send the command as JSON, with the header Content-Type: application/json"
+            " (curl: -H 'content-type: application/json')",
+        )
     answer = await run_command(lab, command, request.app.state.settings.command_wait)
     return JSONResponse(answer_body(answer), status_code=answer.status)
 
