@@ -200,6 +200,16 @@ class NoticeEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LinkEvent:
+    """A fault-injecting link: its ends, its faults and the bytes it holds, per direction."""
+
+    kind: Literal["link"] = "link"
+    seq: int
+    t_ns: int
+    link: JSONValue  # {name, listen, target, a, b, dead, up: {faults..., held, moved}, down: ...}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CheckOutcome:
     """One HOWTO claim, checked against what the kernel did in this run."""
 
@@ -244,6 +254,7 @@ Event: TypeAlias = (
     | LoopEvent
     | CommandErrorEvent
     | NoticeEvent
+    | LinkEvent
     | LessonEvent
     | LabClosedEvent
 )
@@ -258,6 +269,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     LoopEvent,
     CommandErrorEvent,
     NoticeEvent,
+    LinkEvent,
     LessonEvent,
     LabClosedEvent,
 )

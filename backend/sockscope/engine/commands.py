@@ -38,7 +38,8 @@ SOCKET_OPS = (
     "flush",
 )
 LOOP_OPS = ("pause", "resume", "step")
-OPS = SOCKET_OPS + LOOP_OPS
+LINK_OPS = ("link", "fault")
+OPS = SOCKET_OPS + LOOP_OPS + LINK_OPS
 
 SHUT_HOWS = {"SHUT_RD": socket.SHUT_RD, "SHUT_WR": socket.SHUT_WR, "SHUT_RDWR": socket.SHUT_RDWR}
 AUTO_RECV_MODES = ("off", "discard", "echo")
@@ -105,6 +106,7 @@ class Command:
     value: int | None = None
     auto_accept: bool | None = None
     auto_recv: Literal["off", "discard", "echo"] | None = None
+    faults: dict[str, Any] | None = None  # fault: what to change (latency_ms, rate, stall, ...)
 
 
 def parse_command(raw: Any, policy: LabPolicy) -> Command:
@@ -125,6 +127,13 @@ def parse_command(raw: Any, policy: LabPolicy) -> Command:
         raise InvalidCommand(extra[0], f"{op} takes no field {extra[0]!r}")
     if op in LOOP_OPS:
         return Command(op=op)
+    if op == "link":
+        address = tuple(_address(raw)) if "address" in raw else ("127.0.0.1", 0)
+        target = _address({"address": raw.get("target")}, "target")
+        return Command(op=op, name=socket_name(raw.get("name"), "name"), address=address,  # type: ignore[arg-type]
+                       faults={"target": target})  # fmt: skip
+    if op == "fault":
+        return _parse_fault(raw, policy)
     if op == "socket":
         return Command(
             op=op,
@@ -175,7 +184,7 @@ def _bool(raw: dict[str, Any], field: str) -> bool:
     return value
 
 
-def _address(raw: dict[str, Any]) -> tuple[str, int]:
+def _address(raw: dict[str, Any], field: str = "address") -> tuple[str, int]:
     value = raw.get("address")
     if (
         not isinstance(value, (list, tuple))
@@ -184,10 +193,10 @@ def _address(raw: dict[str, Any]) -> tuple[str, int]:
         or isinstance(value[1], bool)
         or not isinstance(value[1], int)
     ):
-        raise InvalidCommand("address", f'address: ["host", port] is required, got {value!r}')
+        raise InvalidCommand(field, f'{field}: ["host", port] is required, got {value!r}')
     host, port = value[0], value[1]
     if not 0 <= port <= 65535:
-        raise InvalidCommand("address", f"address: port must be 0-65535, got {port}")
+        raise InvalidCommand(field, f"{field}: port must be 0-65535, got {port}")
     return host, port
 
 
@@ -341,6 +350,29 @@ def _parse_auto(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> C
     )
 
 
+_FAULT_INTS = {"latency_ms": 10_000, "rate": 100_000_000, "slice": 65536, "jitter": 65536}
+_FAULT_FLAGS = ("stall", "reset", "close")
+
+
+def _parse_fault(raw: dict[str, Any], policy: LabPolicy) -> Command:
+    name = socket_name(raw.get("link"), "link")
+    direction = raw.get("direction", "both")
+    if direction not in ("up", "down", "both"):
+        raise InvalidCommand("direction", f"direction: up, down or both; got {direction!r}")
+    faults: dict[str, Any] = {"direction": direction}
+    for key, most in _FAULT_INTS.items():
+        if key in raw:
+            faults[key] = _int(raw, key, 0, most, size=False)
+    for key in _FAULT_FLAGS:
+        if key in raw:
+            faults[key] = _bool(raw, key)
+    if len(faults) == 1:
+        raise InvalidCommand(
+            "link", "fault: give at least one of " + ", ".join([*_FAULT_INTS, *_FAULT_FLAGS])
+        )
+    return Command(op="fault", name=name, faults=faults)
+
+
 _PARSERS = {
     "bind": _parse_bind_connect,
     "connect": _parse_bind_connect,
@@ -378,6 +410,8 @@ _FIELDS_BY_OP: dict[str, set[str]] = {
     "makefile": {"socket"},
     "write": {"socket", "text", "hex", "size"},
     "flush": {"socket"},
+    "link": {"name", "address", "target"},
+    "fault": {"link", "direction", *_FAULT_INTS, *_FAULT_FLAGS},
     "pause": set(),
     "resume": set(),
     "step": set(),

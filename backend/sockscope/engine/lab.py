@@ -89,6 +89,7 @@ class LabEngine:
         # Every command the lab ran, in order, with the events it produced (a ticket's
         # events list grows until its call returns): what an exported script replays.
         self.history: list[Ticket] = []
+        self.links: dict[str, Any] = {}  # name -> engine.link.Link
         self.history_truncated = False
         self._worker_calls: set[int] = set()
         self._window_start = 0
@@ -383,6 +384,9 @@ class LabEngine:
         except (BlockingIOError, OSError):
             pass
 
+    def _links_busy(self) -> bool:
+        return any(f.queue for link in self.links.values() for f in (link.up, link.down))
+
     def _throttle(self) -> bool:
         """True (after waiting) when this 100 ms window already had its share of events."""
         now = time.monotonic_ns()
@@ -411,7 +415,7 @@ class LabEngine:
             return
         readers = [ls for ls in self.sockets.values() if ls.wants_read()]
         writers = [ls for ls in self.sockets.values() if ls.wants_write()]
-        if not readers and not writers and not stepping:
+        if not readers and not writers and not stepping and not self._links_busy():
             # Nothing for the lab program to wait on: sleep on the wakeup only.
             self._wait_wake(LOOP_TIMEOUT)
             self._probe_due()
@@ -432,11 +436,12 @@ class LabEngine:
     ) -> None:
         by_sock = {ls.sock: ls for ls in readers + writers}
         start = time.monotonic_ns()
+        timeout = self._timeout(start)
         r, w, _ = select.select(
             [self._wake_r, *(ls.sock for ls in readers)],
             [ls.sock for ls in writers],
             [],
-            LOOP_TIMEOUT,
+            timeout,
         )
         blocked_ns = time.monotonic_ns() - start
         self._iteration += 1
@@ -453,7 +458,7 @@ class LabEngine:
                 readers=lists[0],
                 writers=lists[1],
                 errors=[],
-                timeout=LOOP_TIMEOUT,
+                timeout=round(timeout, 4),
                 ready_readers=[ls.name for ls in ready_r],
                 ready_writers=[ls.name for ls in ready_w],
                 ready_errors=[],
@@ -472,11 +477,26 @@ class LabEngine:
             if ls.name in self.sockets:
                 loopcalls.on_readable(self, ls)
 
+    def _timeout(self, now_ns: int) -> float:
+        """The loop's select() timeout: shorter when a link must release bytes sooner."""
+        from sockscope.engine import link
+
+        timeout = LOOP_TIMEOUT
+        for each in self.links.values():
+            due = link.next_due_ns(each, now_ns)
+            if due is not None:
+                timeout = min(timeout, max(0.0, (due - now_ns) / 1e9))
+        return timeout
+
     def _probe_due(self) -> None:
         now = time.monotonic_ns()
         if now - self._last_probe_all >= LOOP_TIMEOUT * 1e9:
             self._last_probe_all = now
             self.probe_now(*self.sockets.values())
+            from sockscope.engine import link
+
+            for each in self.links.values():
+                link.announce(self, each)
             return
         due = [
             self.sockets[n]
@@ -545,6 +565,7 @@ class LabEngine:
             "iteration": self._iteration,
             "sockets": sockets,
             "port_range": [self.policy.port_min, self.policy.port_max],
+            "links": [each.public() for each in self.links.values()],
         }
 
     def _begin_close(self, reason: str) -> None:

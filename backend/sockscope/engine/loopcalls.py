@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 def on_writable(lab: LabEngine, ls: LabSocket) -> None:
     if ls.role == "connecting":
         finish_connect(lab, ls)
+    elif ls.relay is not None:
+        from sockscope.engine import link
+
+        link.on_writable(lab, ls.relay, ls)
     elif ls.outbox:
         send_some(lab, ls, via="loop")
 
@@ -31,6 +35,10 @@ def on_writable(lab: LabEngine, ls: LabSocket) -> None:
 def on_readable(lab: LabEngine, ls: LabSocket) -> None:
     if ls.role == "listening":
         auto_accept(lab, ls)
+    elif ls.relay is not None:
+        from sockscope.engine import link
+
+        link.on_readable(lab, ls.relay, ls)
     else:
         auto_recv(lab, ls)
 
@@ -164,7 +172,8 @@ def auto_accept(lab: LabEngine, ls: LabSocket) -> None:
         )
         lab.sync(ls)
         return
-    record_accept(lab, ls, perform(ls.sock.accept), None, via="loop")
+    name = lab.free_name(f"{ls.relay.name}_a") if ls.relay is not None else None
+    record_accept(lab, ls, perform(ls.sock.accept), name, via="loop")
 
 
 def record_accept(
@@ -212,5 +221,9 @@ def record_accept(
         ls, "accept", line, outcome, via=via, call_id=call_id, result=result, result_text=text
     )
     lab.add_socket(new)
+    if ls.relay is not None:
+        from sockscope.engine import link
+
+        link.attach(lab, ls.relay, new)
     lab.probe_now(ls, new, *filter(None, [lab.local_peer(new)]))
     return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from sockscope.events import Address, Figures, SocketInfo
 
@@ -61,6 +61,7 @@ class LabSocket:
     blocked_in: BlockedCall | None = None  # recv, accept
     blocked_out: BlockedCall | None = None  # send, sendall, connect
     file: BinaryIO | None = None  # sock.makefile('wb'): Python's buffer in front of the kernel's
+    relay: Any = None  # the fault-injecting link this socket belongs to (engine.link.Link)
     figures: Figures | None = None
     probed_ns: int = 0
     last_info: SocketInfo | None = None
@@ -99,6 +100,10 @@ class LabSocket:
     def wants_read(self) -> bool:
         if self.blocked_in is not None:
             return False
+        if self.relay is not None and self.role != "listening":
+            from sockscope.engine import link
+
+            return self.role == "connected" and link.wants_read(self.relay, self)
         if self.role == "listening":
             return self.auto_accept
         return self.role == "connected" and self.auto_recv != "off" and not self.eof
@@ -106,6 +111,12 @@ class LabSocket:
     def wants_write(self) -> bool:
         if self.blocked_out is not None:
             return False
+        if self.relay is not None and self.role != "listening":
+            import time
+
+            from sockscope.engine import link
+
+            return link.wants_write(self.relay, self, time.monotonic_ns())
         return (self.role == "connecting") or (self.role == "connected" and bool(self.outbox))
 
 

@@ -159,6 +159,14 @@ export interface NoticeEvent {
   message: string;
 }
 
+/** A fault-injecting link: its ends, its faults and the bytes it holds, per direction. */
+export interface LinkEvent {
+  kind: "link";
+  seq: number;
+  t_ns: number;
+  link: unknown;
+}
+
 /** A lesson in this lab moved: it started, ran a step, or finished. */
 export interface LessonEvent {
   kind: "lesson";
@@ -181,6 +189,6 @@ export interface LabClosedEvent {
   reason: string;
 }
 
-export type LabEvent = CallEvent | CallStartedEvent | SelectEvent | SocketEvent | SocketClosedEvent | ProbeEvent | LoopEvent | CommandErrorEvent | NoticeEvent | LessonEvent | LabClosedEvent;
+export type LabEvent = CallEvent | CallStartedEvent | SelectEvent | SocketEvent | SocketClosedEvent | ProbeEvent | LoopEvent | CommandErrorEvent | NoticeEvent | LinkEvent | LessonEvent | LabClosedEvent;
 
-export const EVENT_KINDS = ["call", "call_started", "select", "socket", "socket_closed", "probe", "loop", "command_error", "notice", "lesson", "lab_closed"] as const;
+export const EVENT_KINDS = ["call", "call_started", "select", "socket", "socket_closed", "probe", "loop", "command_error", "notice", "link", "lesson", "lab_closed"] as const;

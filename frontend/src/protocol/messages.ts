@@ -1,6 +1,7 @@
 // The websocket and REST envelopes around events (backend/sockscope/api/wire.py,
 // api/routes.py and engine/lab.py `_snapshot`). Event types themselves are generated.
 import type { Figures, LabEvent, SocketInfo } from "./events";
+import type { LinkState } from "../store/lab";
 
 export interface BlockedCallInfo {
   call_id: number;
@@ -24,6 +25,7 @@ export interface LabSnapshot {
   iteration: number;
   sockets: SocketSnapshot[];
   port_range: [number, number];
+  links?: LinkState[];
 }
 
 export interface Gap {

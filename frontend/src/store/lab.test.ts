@@ -8,6 +8,7 @@ import {
   type LabClosedEvent,
   type LabEvent,
   type LessonEvent,
+  type LinkEvent,
   type LoopEvent,
   type NoticeEvent,
   type ProbeEvent,
@@ -224,6 +225,10 @@ class Events {
 
   labClosed(reason: string): LabClosedEvent {
     return { kind: "lab_closed", ...this.stamp(), reason };
+  }
+
+  link(name: string): LinkEvent {
+    return { kind: "link", ...this.stamp(), link: { name, up: {}, down: {} } };
   }
 
   lesson(state: LessonEvent["state"], step: number, checks: LessonEvent["checks"] = []): LessonEvent {
@@ -539,6 +544,12 @@ describe("LabStore.applyEvents", () => {
     expect(store.lesson?.steps.size).toBe(0); // a restart forgets the old run
   });
 
+  it("link events keep each link's latest state", () => {
+    const { store, ev } = storeAt(10);
+    store.applyEvents([ev.link("lnk"), ev.link("other")]);
+    expect([...store.links.keys()]).toEqual(["lnk", "other"]);
+  });
+
   it("lab_closed records the reason", () => {
     const { store, ev } = storeAt(10);
     store.applyEvents([ev.labClosed("idle for 30 minutes")]);
@@ -559,6 +570,7 @@ describe("LabStore.applyEvents", () => {
       command_error: () => ev.commandError("no"),
       notice: () => ev.notice("hi"),
       lesson: () => ev.lesson("started", -1),
+      link: () => ev.link("lnk"),
       lab_closed: () => ev.labClosed("bye"),
     };
     const store = new LabStore(() => {});

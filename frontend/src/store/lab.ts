@@ -52,6 +52,29 @@ export interface LessonProgress {
   steps: Map<number, { ok: boolean; message: string; data: unknown; seq: number }>;
 }
 
+/** A fault-injecting link as the engine describes it (engine/link.py Link.public()). */
+export interface FlowState {
+  latency_ms: number;
+  rate: number;
+  slice: number;
+  jitter: number;
+  stalled: boolean;
+  closing: boolean;
+  held: number;
+  moved: number;
+}
+
+export interface LinkState {
+  name: string;
+  listen: [string, number];
+  target: [string, number];
+  a: string | null;
+  b: string | null;
+  dead: boolean;
+  up: FlowState;
+  down: FlowState;
+}
+
 export type Scheduler = (flush: () => void) => void;
 
 export const LIMITS = { calls: 4000, log: 4000, selects: 1000, series: 1200, segments: 400 };
@@ -71,6 +94,7 @@ export class LabStore {
   gaps: Gap[] = [];
   closed: string | null = null;
   lesson: LessonProgress | null = null;
+  links = new Map<string, LinkState>();
   /** Bumped on every change; views compare it to decide to redraw. */
   version = 0;
 
@@ -91,6 +115,7 @@ export class LabStore {
     this.paused = snapshot.paused;
     this.iteration = snapshot.iteration;
     this.portRange = snapshot.port_range;
+    this.links = new Map((snapshot.links ?? []).map((l) => [l.name, l]));
     if (gap) this.gaps.push(gap);
     const seen = new Set<string>();
     for (const entry of snapshot.sockets) {
@@ -188,6 +213,11 @@ export class LabStore {
         this.messages.push(event);
         this.log.push(event);
         break;
+      case "link": {
+        const link = event.link as LinkState;
+        this.links.set(link.name, link);
+        break;
+      }
       case "lesson": {
         if (event.state === "started" || this.lesson?.id !== event.lesson) {
           this.lesson = { id: event.lesson, state: event.state, step: -1, message: "", checks: [], steps: new Map() };
