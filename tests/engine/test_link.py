@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from helpers import wait_until
 
 MIB = 1024 * 1024
@@ -55,8 +56,13 @@ def linked(lab, outside: Outside) -> tuple[socket.socket, socket.socket]:  # typ
     client = socket.create_connection(("127.0.0.1", answer.result["address"][1]), timeout=5)
     outside.clients.append(client)
     server = outside.accept()
-    wait_until(lambda: any(s["name"] == "lnk_b" and s["role"] == "connected"
-                           for s in lab.snapshot()["sockets"]), what="the link's far leg")  # fmt: skip
+
+    def far_leg_up() -> bool:
+        return any(
+            s["name"] == "lnk_b" and s["role"] == "connected" for s in lab.snapshot()["sockets"]
+        )
+
+    wait_until(far_leg_up, what="the link's far leg")
     return client, server
 
 
