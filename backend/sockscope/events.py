@@ -66,6 +66,8 @@ class SocketInfo:
     bufsize: int
     eof: bool  # recv() returned b'': the peer closed its sending side
     pending_out: int  # bytes a loop-driven sendall/echo still has to send
+    watch_read: bool  # kept in select()'s readers by the program, whatever else happens
+    watch_write: bool  # kept in select()'s writers: the busy loop of HOWTO claim 21
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -142,6 +142,44 @@ EXAMPLES: list[tuple[dict[str, Any], Command]] = [
         Command(op="write", socket="cli", payload=Payload(b"\x00\xff", 2, "hex")),
     ),
     ({"op": "flush", "socket": "cli"}, Command(op="flush", socket="cli")),
+    (
+        {"op": "watch", "socket": "cli", "read": False, "write": True},
+        Command(op="watch", socket="cli", faults={"read": False, "write": True}),
+    ),
+    (
+        {"op": "link", "name": "lnk", "address": ["127.0.0.1", 0], "target": ["127.0.0.1", 40000]},
+        Command(
+            op="link", name="lnk", address=("127.0.0.1", 0), faults={"target": ("127.0.0.1", 40000)}
+        ),
+    ),
+    (
+        {
+            "op": "fault",
+            "link": "lnk",
+            "direction": "up",
+            "latency_ms": 5,
+            "rate": 10,
+            "slice": 3,
+            "jitter": 1,
+            "stall": True,
+            "reset": False,
+            "close": False,
+        },
+        Command(
+            op="fault",
+            name="lnk",
+            faults={
+                "direction": "up",
+                "latency_ms": 5,
+                "rate": 10,
+                "slice": 3,
+                "jitter": 1,
+                "stall": True,
+                "reset": False,
+                "close": False,
+            },
+        ),
+    ),
     ({"op": "pause", "id": 7}, Command(op="pause")),
     ({"op": "resume"}, Command(op="resume")),
     ({"op": "step"}, Command(op="step")),

@@ -36,6 +36,7 @@ SOCKET_OPS = (
     "makefile",
     "write",
     "flush",
+    "watch",
 )
 LOOP_OPS = ("pause", "resume", "step")
 LINK_OPS = ("link", "fault")
@@ -373,6 +374,13 @@ def _parse_fault(raw: dict[str, Any], policy: LabPolicy) -> Command:
     return Command(op="fault", name=name, faults=faults)
 
 
+def _parse_watch(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
+    if "read" not in raw and "write" not in raw:
+        raise InvalidCommand("read", 'watch: give "read" and/or "write" (true or false)')
+    faults: dict[str, Any] = {k: _bool(raw, k) for k in ("read", "write") if k in raw}
+    return Command(op=op, socket=sock, faults=faults)
+
+
 _PARSERS = {
     "bind": _parse_bind_connect,
     "connect": _parse_bind_connect,
@@ -388,6 +396,7 @@ _PARSERS = {
     "getsockopt": _parse_getsockopt,
     "auto": _parse_auto,
     "write": _parse_send,
+    "watch": _parse_watch,
 }
 
 _FIELDS_BY_OP: dict[str, set[str]] = {
@@ -410,6 +419,7 @@ _FIELDS_BY_OP: dict[str, set[str]] = {
     "makefile": {"socket"},
     "write": {"socket", "text", "hex", "size"},
     "flush": {"socket"},
+    "watch": {"socket", "read", "write"},
     "link": {"name", "address", "target"},
     "fault": {"link", "direction", *_FAULT_INTS, *_FAULT_FLAGS},
     "pause": set(),

@@ -34,13 +34,15 @@ def on_writable(lab: LabEngine, ls: LabSocket) -> None:
 
 def on_readable(lab: LabEngine, ls: LabSocket) -> None:
     if ls.role == "listening":
-        auto_accept(lab, ls)
+        if ls.auto_accept:
+            auto_accept(lab, ls)
     elif ls.relay is not None:
         from sockscope.engine import link
 
         link.on_readable(lab, ls.relay, ls)
-    else:
+    elif ls.auto_recv != "off" and not ls.eof:
         auto_recv(lab, ls)
+    # else: only watched. select() said a recv() would not block; the program did not call it.
 
 
 def finish_connect(lab: LabEngine, ls: LabSocket) -> None:

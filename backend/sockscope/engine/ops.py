@@ -579,6 +579,19 @@ def op_auto(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None
     )
 
 
+def op_watch(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    """Keep a socket in select()'s readers or writers, whatever the program has to do."""
+    assert cmd.faults is not None
+    for key, value in cmd.faults.items():
+        setattr(ls, f"watch_{key}", value)
+    lists = [n for n, on in (("readers", ls.watch_read), ("writers", ls.watch_write)) if on]
+    lab.emit_notice(
+        ls.name, f"{ls.name} is now in select()'s {' and '.join(lists) or 'lists only when needed'}"
+    )
+    lab.sync(ls)
+    ticket.succeed({"read": ls.watch_read, "write": ls.watch_write})
+
+
 def op_loop(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     if cmd.op == "pause":
         lab.paused = True
@@ -683,4 +696,5 @@ _HANDLERS: dict[str, Callable[[LabEngine, LabSocket, Command, Ticket], None]] = 
     "makefile": op_makefile,
     "write": op_write,
     "flush": op_flush,
+    "watch": op_watch,
 }

@@ -54,6 +54,8 @@ class LabSocket:
     bufsize: int = 65536
     eof: bool = False
     shut_rd: bool = False  # the program shut down its own reading side
+    watch_read: bool = False
+    watch_write: bool = False
     outbox: list[Outbox] = field(default_factory=list)
     sent_total: int = 0
     received_total: int = 0
@@ -95,6 +97,8 @@ class LabSocket:
             bufsize=self.bufsize,
             eof=self.eof,
             pending_out=self.pending_out,
+            watch_read=self.watch_read,
+            watch_write=self.watch_write,
         )
 
     def wants_read(self) -> bool:
@@ -105,7 +109,9 @@ class LabSocket:
 
             return self.role == "connected" and link.wants_read(self.relay, self)
         if self.role == "listening":
-            return self.auto_accept
+            return self.auto_accept or self.watch_read
+        if self.watch_read and self.role == "connected":
+            return True
         return self.role == "connected" and self.auto_recv != "off" and not self.eof
 
     def wants_write(self) -> bool:
@@ -117,6 +123,8 @@ class LabSocket:
             from sockscope.engine import link
 
             return link.wants_write(self.relay, self, time.monotonic_ns())
+        if self.watch_write and self.role == "connected":
+            return True
         return (self.role == "connecting") or (self.role == "connected" and bool(self.outbox))
 
 

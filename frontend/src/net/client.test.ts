@@ -79,6 +79,8 @@ function snapshot(seq: number): LabSnapshot {
         bufsize: 4096,
         eof: false,
         pending_out: 0,
+        watch_read: false,
+        watch_write: false,
         figures: null,
         blocked: [],
       },

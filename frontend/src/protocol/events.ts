@@ -39,6 +39,8 @@ export interface SocketInfo {
   bufsize: number;
   eof: boolean;
   pending_out: number;
+  watch_read: boolean;
+  watch_write: boolean;
 }
 
 /** A payload, described: its length, where it sits in the socket's stream, a preview. */

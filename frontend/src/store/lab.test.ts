@@ -64,6 +64,8 @@ function info(name: string, over: Partial<SocketInfo> = {}): SocketInfo {
     bufsize: 4096,
     eof: false,
     pending_out: 0,
+    watch_read: false,
+    watch_write: false,
     ...over,
   };
 }
