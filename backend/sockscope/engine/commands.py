@@ -310,7 +310,7 @@ def _parse_setblocking(op: str, sock: str, raw: dict[str, Any], policy: LabPolic
 
 
 def _parse_settimeout(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
-    value = raw.get("timeout", "missing")
+    value = raw.get("timeout")  # omitted or null: settimeout(None), blocking with no limit
     if value is not None and (
         isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600
     ):

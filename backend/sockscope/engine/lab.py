@@ -79,6 +79,7 @@ class LabEngine:
         self._iteration = 0
         self._idle = 0
         self._last_lists: tuple[list[str], list[str]] | None = None
+        self._was_ready = False
         self._next_call = 0
         self._ticket: Ticket | None = None
         self._dirty: set[str] = set()
@@ -451,7 +452,9 @@ class LabEngine:
         ready_r = [by_sock[s] for s in r if s is not self._wake_r]
         ready_w = [by_sock[s] for s in w]
         lists = ([ls.name for ls in readers], [ls.name for ls in writers])
-        if record_always or ready_r or ready_w or lists != self._last_lists:
+        # Quiet repeats are counted, not logged; but the first quiet one after activity
+        # is news (a socket that was ready is not any more), so it is recorded.
+        if record_always or ready_r or ready_w or lists != self._last_lists or self._was_ready:
             self.emit(
                 SelectEvent,
                 iteration=self._iteration,
@@ -468,6 +471,7 @@ class LabEngine:
             )
             self._idle = 0
             self._last_lists = lists
+            self._was_ready = bool(ready_r or ready_w)
         else:
             self._idle += 1
         for ls in ready_w:

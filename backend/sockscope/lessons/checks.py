@@ -245,3 +245,140 @@ def byte_order_matters(run: RunRecord) -> Verdict:
         f" read back right: {result['right']}, read with the other order: {result['wrong']}"
     )
     return result["right"] == result["value"] and result["wrong"] != result["value"], observed
+
+
+# -- Lessons II: endings, failures, select() -------------------------------------------------
+
+
+def half_close(run: RunRecord, *, closer: str, peer: str) -> Verdict:
+    """Claim 15: after shutdown(SHUT_WR) the peer reads b'' and can still answer."""
+    shut = [c for c in run.calls(closer, "shutdown") if c.errno is None and "SHUT_WR" in c.line]
+    if not shut:
+        return None, f"not yet: {closer} has not called shutdown(SHUT_WR)"
+    after = shut[0].seq
+    eof = [c for c in run.calls(peer, "recv") if c.seq > after and c.done == 0 and c.errno is None]
+    replies = [c for c in run.calls(closer, "recv") if c.seq > after and (c.done or 0) > 0]
+    if not eof or not replies:
+        return None, "not yet: the peer has not read b'' and answered"
+    observed = f"{_said(shut[0])}; then {_said(eof[0])}; then {_said(replies[0])}"
+    return True, observed
+
+
+def close_wait_lingers(run: RunRecord, *, first: str, later: str) -> Verdict:
+    """Claim 16: a socket whose peer closed stays in CLOSE_WAIT until it closes too."""
+    if first not in run.observations or later not in run.observations:
+        return None, "not yet: the socket has not been watched twice after its peer closed"
+    a, b = run.observations[first], run.observations[later]
+    return a == b == "CLOSE_WAIT", f"state after the peer closed: {a}; a while later: {b}"
+
+
+def dead_peer_hangs(run: RunRecord, *, socket: str, state: str, seconds: float) -> Verdict:
+    """Claim 17: a peer gone without FIN or RST: recv() hangs on an ESTABLISHED connection."""
+    timeouts = [c for c in run.calls(socket, "recv") if c.errno == "timeout"]
+    seen = run.observations.get(state)
+    if not timeouts:
+        ended = [c for c in run.calls(socket, "recv") if c.seq > 0 and c.duration_ns > 0]
+        if ended and seen is not None:
+            return False, f"the recv() ended without the program's timeout: {_said(ended[-1])}"
+        return None, "not yet: no recv() has timed out"
+    waited = timeouts[0].duration_ns / 1e9
+    observed = f"{_said(timeouts[0])} after {waited:.1f} s; the kernel said {seen} meanwhile"
+    return waited >= seconds and seen == "ESTABLISHED", observed
+
+
+def stuck_thread(run: RunRecord, *, socket: str, seconds: float) -> Verdict:
+    """Claim 18: a thread in a blocking recv() is stuck until the program itself ends the wait."""
+    started = [e for e in run.events if isinstance(e, CallStartedEvent) and e.socket == socket
+               and e.op == "recv"]  # fmt: skip
+    ended = {c.call_id: c for c in run.calls(socket, "recv")}
+    for call in reversed(started):
+        done = ended.get(call.call_id)
+        if done is None:
+            waited = (run.now_ns - call.t_ns) / 1e9
+            return None, f"{call.line} still blocked after {waited:.1f} s"
+        waited = done.duration_ns / 1e9
+        woken = "this side was shut down" in done.result_text
+        observed = f"{call.line} was stuck {waited:.1f} s, then -> {done.result_text}"
+        return waited >= seconds and woken, observed
+    return None, "not yet: no blocking recv() was made"
+
+
+def nothing_done(run: RunRecord, *, listener: str, client: str) -> Verdict:
+    """Claim 19: non-blocking accept, connect and recv can return having done nothing."""
+    wanted = {
+        "accept": [c for c in run.calls(listener, "accept") if c.errno == "EAGAIN"],
+        "connect": [c for c in run.calls(client, "connect") if c.errno == "EINPROGRESS"],
+        "recv": [c for c in run.calls(client, "recv") if c.errno == "EAGAIN"],
+    }
+    seen = [_said(calls[0]) for calls in wanted.values() if calls]
+    if len(seen) < len(wanted):
+        missing = [k for k, calls in wanted.items() if not calls]
+        if run.calls(listener, "accept") and missing == ["accept"]:
+            return False, "accept() found a connection waiting: " + "; ".join(seen)
+        return None, f"not yet: no empty-handed {', '.join(missing)}"
+    return True, "; ".join(seen)
+
+
+def select_reports_ready(run: RunRecord, *, listener: str, connector: str) -> Verdict:
+    """Claim 20: a listener turns readable when accept() will work; a connect, writable."""
+    from sockscope.events import SelectEvent
+
+    selects = [e for e in run.events if isinstance(e, SelectEvent)]
+    readable = next((e for e in selects if listener in e.ready_readers), None)
+    writable = next((e for e in selects if connector in e.ready_writers), None)
+    if readable is None or writable is None:
+        return None, "not yet: select() has not reported both"
+    accept = next((c for c in run.calls(listener, "accept") if c.seq > readable.seq), None)
+    check = next((c for c in run.calls(connector, "getsockopt") if c.seq > writable.seq), None)
+    if accept is None or check is None:
+        return None, "not yet: the loop has not acted on what select() said"
+    observed = (
+        f"select() #{readable.iteration}: {listener} readable, then {_said(accept)};"
+        f" select() #{writable.iteration}: {connector} writable, then {_said(check)}"
+    )
+    return accept.errno is None and check.result == 0, observed
+
+
+def writable_spins(run: RunRecord, *, socket: str, at_least: int) -> Verdict:
+    """Claim 21: a healthy socket is almost always writable: kept in writers, select() spins."""
+    from sockscope.events import SelectEvent
+
+    spins = [e for e in run.events if isinstance(e, SelectEvent) and socket in e.writers]
+    if not spins:
+        return None, f"not yet: {socket} has not been in select()'s writers"
+    ready = [e for e in spins if socket in e.ready_writers]
+    quick = [e for e in ready if e.blocked_ns < 1_000_000]
+    observed = (
+        f"{len(spins)} select() calls with {socket} in writers: {len(ready)} said writable,"
+        f" {len(quick)} of them in under a millisecond"
+    )
+    return len(quick) >= at_least, observed
+
+
+def select_on_blocking(run: RunRecord, *, socket: str) -> Verdict:
+    """Claim 22: select() says whether recv() would block, not whether the peer is done."""
+    from sockscope.events import SelectEvent
+
+    story: list[str] = []
+    stage = 0  # 0: wait readable, 1: wait recv, 2: wait not-ready, 3: wait readable, 4: recv
+    for e in run.events:
+        if isinstance(e, SelectEvent) and socket in e.readers:
+            ready = socket in e.ready_readers
+            if stage in (0, 3) and ready:
+                stage += 1
+                story.append(f"select() #{e.iteration}: readable")
+            elif stage == 2 and not ready:
+                stage = 3
+                story.append(f"select() #{e.iteration}: not readable, peer still connected")
+        elif (
+            isinstance(e, CallEvent)
+            and e.socket == socket
+            and e.op == "recv"
+            and stage in (1, 4)
+            and (e.done or 0) > 0
+        ):
+            story.append(_said(e))
+            stage = 2 if stage == 1 else 5
+    if stage < 5:
+        return None, "not yet: " + ("; ".join(story) or "no select() on it")
+    return True, "; ".join(story)
