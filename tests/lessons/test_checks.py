@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from sockscope.events import CallEvent, SocketEvent, SocketInfo
+from sockscope.events import CallEvent, CallStartedEvent, SelectEvent, SocketEvent, SocketInfo
 from sockscope.lessons import checks
 from sockscope.lessons.checks import RunRecord
 
@@ -15,18 +15,44 @@ _seq = itertools.count(1)
 def call(socket: str, op: str, *, errno: str | None = None, result: Any = None) -> CallEvent:
     seq = next(_seq)
     return CallEvent(
-        seq=seq, t_ns=seq, call_id=seq, socket=socket, op=op, line=f"{socket}.{op}()",
-        via="command", asked=None, done=None, data=None, result=result,
-        result_text=errno or repr(result), errno=errno, error=None, started_ns=0, duration_ns=1,
-    )  # fmt: skip
+        seq=seq,
+        t_ns=seq,
+        call_id=seq,
+        socket=socket,
+        op=op,
+        line=f"{socket}.{op}()",
+        via="command",
+        asked=None,
+        done=None,
+        data=None,
+        result=result,
+        result_text=errno or repr(result),
+        errno=errno,
+        error=None,
+        started_ns=0,
+        duration_ns=1,
+    )
 
 
 def bound(name: str, local: tuple[str, int]) -> SocketEvent:
     info = SocketInfo(
-        name=name, fd=3, role="connected", local=local, peer=None, blocking=True, timeout=None,
-        origin="socket", listener=None, auto_accept=False, auto_recv="off", bufsize=1, eof=False,
+        name=name,
+        fd=3,
+        role="connected",
+        local=local,
+        peer=None,
+        blocking=True,
+        timeout=None,
+        origin="socket",
+        listener=None,
+        auto_accept=False,
+        auto_recv="off",
+        bufsize=1,
+        eof=False,
         pending_out=0,
-    )  # fmt: skip
+        watch_read=False,
+        watch_write=False,
+    )
     return SocketEvent(seq=next(_seq), t_ns=0, info=info)
 
 
@@ -82,3 +108,61 @@ def test_claim_5_judges_the_fastest_run() -> None:
         }
     )
     assert checks.ipc_faster_than_tcp(record)[0] is True
+
+
+def test_a_reply_refused_after_shut_wr_fails_claim_15() -> None:
+    record = RunRecord(events=[call("cli", "shutdown", result=None)])
+    record.events[0] = CallEvent(
+        **{**_fields(record.events[0]), "line": "cli.shutdown(socket.SHUT_WR)"}
+    )
+    record.events += [call("conn", "recv", result=0), call("cli", "recv", errno="ECONNRESET")]
+    record.events[1] = CallEvent(**{**_fields(record.events[1]), "done": 0})
+    passed, _ = checks.half_close(record, closer="cli", peer="conn")
+    assert passed is None  # no reply came: the claim is not shown
+
+
+def test_a_recv_that_returned_by_itself_fails_claim_18() -> None:
+    started = CallStartedEvent(
+        seq=900, t_ns=0, call_id=900, socket="conn", op="recv", line="conn.recv(1024)"
+    )
+    done = CallEvent(
+        **{
+            **_fields(call("conn", "recv", result=5)),
+            "call_id": 900,
+            "duration_ns": 3_000_000_000,
+            "result_text": "b'hello' (5 bytes)",
+        }
+    )
+    passed, observed = checks.stuck_thread(
+        RunRecord(events=[started, done]), socket="conn", seconds=2
+    )
+    assert passed is False and "b'hello'" in observed
+
+
+def test_select_that_waits_fails_claim_21() -> None:
+    slow = SelectEvent(
+        seq=1,
+        t_ns=0,
+        iteration=1,
+        readers=[],
+        writers=["cli"],
+        errors=[],
+        timeout=0.25,
+        ready_readers=[],
+        ready_writers=["cli"],
+        ready_errors=[],
+        blocked_ns=200_000_000,
+        woken=False,
+        idle_before=0,
+    )
+    passed, _ = checks.writable_spins(RunRecord(events=[slow] * 150), socket="cli", at_least=100)
+    assert passed is False
+
+
+def test_claims_20_and_22_wait_for_their_evidence() -> None:
+    assert checks.select_reports_ready(RunRecord(), listener="srv", connector="cli")[0] is None
+    assert checks.select_on_blocking(RunRecord(), socket="conn")[0] is None
+
+
+def _fields(event: CallEvent) -> dict[str, Any]:
+    return {f: getattr(event, f) for f in event.__dataclass_fields__}

@@ -81,10 +81,11 @@ def command(**fields: Any) -> Step:
     return Step(text="variant", command=fields)
 
 
-def test_the_lessons_cover_claims_1_to_14_once_each() -> None:
+def test_the_lessons_cover_the_claims_once_each() -> None:
     claims = sorted(c for lesson in all_lessons() for c in lesson.claims)
-    assert claims == list(range(1, 15))
-    assert 5 <= len(all_lessons()) <= 8
+    assert claims == list(range(1, 23))
+    first = [lesson for lesson in all_lessons() if max(lesson.claims) <= 14]
+    assert 5 <= len(first) <= 8  # Lessons I: claims 1-14, grouped as a teacher would
 
 
 @pytest.mark.parametrize("lesson_id", [lesson.id for lesson in all_lessons()])
@@ -271,4 +272,56 @@ def test_wildcard_check_fails_without_the_overlapping_bind(registry: LabRegistry
         },
     )
     outcome = run(registry, variant)[2]
+    assert outcome.passed is False, outcome.observed
+
+
+def test_close_wait_check_fails_when_the_server_closes_promptly(registry: LabRegistry) -> None:
+    base = lesson("endings")
+    pause = index(base, do="pause")
+    variant = edit(base, {}, inserts={pause: command(op="close", socket="conn")})
+    variant = edit(variant, {index(variant, op="close", socket="conn") + 2: None})
+    outcome = run(registry, variant)[16]
+    assert outcome.passed is False, outcome.observed
+
+
+def test_dead_peer_check_fails_when_the_peer_closes_cleanly(registry: LabRegistry) -> None:
+    """No stall: the client's FIN crosses the link and recv() returns b'' at once."""
+    base = lesson("when-sockets-die")
+    waiting = index(base, op="recv", socket="conn") + 4  # the recv with the timeout
+    assert base.steps[waiting].expect == ("timeout",)
+    variant = edit(
+        base,
+        {
+            index(base, op="fault"): None,
+            waiting: dataclasses.replace(base.steps[waiting], expect=("ok",), predict=None),
+            **{i: None for i in range(waiting + 1, len(base.steps))},
+        },
+    )
+    outcome = run(registry, variant)[17]
+    assert outcome.passed is False, outcome.observed
+
+
+def test_nothing_done_check_fails_when_a_connection_was_waiting(registry: LabRegistry) -> None:
+    """accept() called only once a client is queued does something: no EAGAIN to show."""
+    base = lesson("nonblocking-select")
+    steps = [
+        s
+        for s in base.steps
+        if not (
+            s.command and s.command["op"] in ("accept", "pause", "auto", "step", "resume", "recv")
+        )
+    ]
+    connect = next(i for i, s in enumerate(steps) if s.command and s.command["op"] == "connect")
+    steps = steps[: connect + 1]
+    queued = {"do": "wait", "socket": "srv", "figure": "accept_queue", "at_least": 1}
+    steps += [
+        Step(text="variant", action=queued),
+        Step(
+            text="variant",
+            command={"op": "recv", "socket": "cli", "bufsize": 10},
+            expect=("EAGAIN",),
+        ),
+        Step(text="variant", command={"op": "accept", "socket": "srv"}),
+    ]
+    outcome = run(registry, dataclasses.replace(base, steps=tuple(steps)))[19]
     assert outcome.passed is False, outcome.observed
