@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import LiveServer
 from helpers import wait_until
+from live import LiveServer
 
 MIB = 1024 * 1024
 
@@ -213,3 +213,32 @@ def test_a_command_must_say_it_is_json(live: LiveServer) -> None:
     assert response.status_code == 415
     assert "content-type: application/json" in response.json()["error"]["message"]
     assert live.client.get(f"/api/labs/{lab}").json()["paused"] is False  # nothing ran
+
+
+def test_a_foreign_page_cannot_create_or_drive_labs(live: LiveServer) -> None:
+    foreign = {"origin": "http://evil.example"}
+    assert live.client.post("/api/labs", headers=foreign).status_code == 403
+    lab = live.new_lab()
+    refused = live.client.post(f"/api/labs/{lab}/commands", json={"op": "pause"}, headers=foreign)
+    assert refused.status_code == 403 and "another site" in refused.json()["error"]["message"]
+    assert live.client.delete(f"/api/labs/{lab}", headers=foreign).status_code == 403
+    host = live.url.removeprefix("http://")
+    own = live.client.post(f"/api/labs/{lab}/commands", json={"op": "pause"},
+                           headers={"origin": f"http://{host}"})  # fmt: skip
+    assert own.status_code == 200
+
+
+def test_content_type_is_read_as_a_media_type(live: LiveServer) -> None:
+    lab = live.new_lab()
+    upper = live.client.post(
+        f"/api/labs/{lab}/commands",
+        content=b'{"op": "pause"}',
+        headers={"content-type": "Application/JSON; charset=utf-8"},
+    )
+    assert upper.status_code == 200
+    sneaky = live.client.post(
+        f"/api/labs/{lab}/commands",
+        content=b'{"op": "resume"}',
+        headers={"content-type": "text/plain; x=application/json"},
+    )
+    assert sneaky.status_code == 415

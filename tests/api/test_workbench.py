@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import LiveServer
+from live import LiveServer
 
 
 def test_byte_order_shows_both_readings(live: LiveServer) -> None:

@@ -12,7 +12,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from sockscope.settings import Settings
 
-from conftest import LiveServer, serve
+from live import LiveServer, serve
 
 
 def receive(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
@@ -27,7 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-sandbox",  # runs as root in CI
 ]
-SCREENSHOTS = os.environ.get("SOCKSCOPE_SCREENSHOTS")  # a folder: keep 1280x720 shots there
 
 
 def chromium_path() -> str:
@@ -76,9 +74,3 @@ def page(browser: Browser) -> Iterator[Page]:
     page.console = ConsoleWatch(page)  # type: ignore[attr-defined]
     yield page
     context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"))

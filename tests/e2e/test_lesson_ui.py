@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from conftest import shot
+from helpers import shot
 from live import LiveServer
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from sockscope import __version__
 from sockscope.api import lessons, routes, workbench, ws
+from sockscope.api.wire import origin_allowed
 from sockscope.engine.errors import CommandError
 from sockscope.labs.registry import LabRegistry
 from sockscope.settings import Settings
@@ -54,6 +56,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.registry = registry
+
+    @app.middleware("http")
+    async def same_origin_writes(request: Request, call_next: Any) -> Response:
+        """A page from another site must not create, drive or delete labs.
+
+        Browsers send Origin with a cross-site POST; curl and scripts send none.
+        """
+        if request.method in ("POST", "PUT", "DELETE") and not origin_allowed(
+            request.headers.get("origin"), request.headers.get("host"), settings.allowed_origins
+        ):
+            return JSONResponse(
+                {"ok": False, "result": None, "events": [], "error": {"errno": None,
+                 "field": None, "message": "requests from another site's page are refused"}},
+                status_code=403,
+            )  # fmt: skip
+        response: Response = await call_next(request)
+        return response
 
     @app.exception_handler(CommandError)
     async def command_error(request: Request, exc: CommandError) -> Response:

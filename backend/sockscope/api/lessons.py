@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,6 +25,12 @@ def lesson_or_404(lesson_id: str) -> Lesson:
     return lesson
 
 
+def lab_lock(lab: Lab) -> asyncio.Lock:
+    """One lesson action at a time per lab: a restart must not clear a lab under a run."""
+    lock: asyncio.Lock = lab.extras.setdefault("lesson_lock", asyncio.Lock())
+    return lock
+
+
 def current(lab: Lab, lesson: Lesson) -> LessonRun | None:
     run: LessonRun | None = lab.extras.get(KEY)
     return run if run is not None and run.lesson.id == lesson.id else None
@@ -32,8 +39,7 @@ def current(lab: Lab, lesson: Lesson) -> LessonRun | None:
 async def started(lab: Lab, lesson: Lesson) -> LessonRun:
     run = LessonRun(lab, lesson)
     lab.extras[KEY] = run
-    async with run.lock:
-        await run.start()
+    await run.start()
     return run
 
 
@@ -53,15 +59,16 @@ async def get_lesson(lesson_id: str) -> dict[str, Any]:
 async def start_lesson(request: Request, lab_id: str, lesson_id: str) -> dict[str, Any]:
     """Clear the lab (every socket closed) and put the lesson at its first step."""
     lab, lesson = lab_or_404(request, lab_id), lesson_or_404(lesson_id)
-    return (await started(lab, lesson)).state()
+    async with lab_lock(lab):
+        return (await started(lab, lesson)).state()
 
 
 @router.post("/labs/{lab_id}/lessons/{lesson_id}/next")
 async def next_step(request: Request, lab_id: str, lesson_id: str) -> dict[str, Any]:
     """Run the lesson's next step; answers what the kernel did and where the checks stand."""
     lab, lesson = lab_or_404(request, lab_id), lesson_or_404(lesson_id)
-    run = current(lab, lesson) or await started(lab, lesson)
-    async with run.lock:
+    async with lab_lock(lab):
+        run = current(lab, lesson) or await started(lab, lesson)
         report = await run.next()
     return {
         "step": report.index,
@@ -81,10 +88,10 @@ async def run_lesson(request: Request, lab_id: str, lesson_id: str) -> dict[str,
     the kernel did in this run.
     """
     lab, lesson = lab_or_404(request, lab_id), lesson_or_404(lesson_id)
-    run = current(lab, lesson)
-    if run is None or run.finished:
-        run = await started(lab, lesson)
-    async with run.lock:
+    async with lab_lock(lab):
+        run = current(lab, lesson)
+        if run is None or run.finished:
+            run = await started(lab, lesson)
         outcomes = await run.run_to_end()
     return {**run.state(), "checks": [to_wire(c) for c in outcomes]}
 

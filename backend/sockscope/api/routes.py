@@ -97,7 +97,8 @@ async def post_command(
     `"blocked": true`; its completion arrives later as a `call` event.
     """
     lab = lab_or_404(request, lab_id)
-    if "application/json" not in request.headers.get("content-type", ""):
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
         # A form or text/plain body is what another web site can make a browser send
         # without asking (no CORS preflight): commands must say they are JSON.
         raise UnsupportedBody(

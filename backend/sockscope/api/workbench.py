@@ -20,7 +20,7 @@ StrategyName = Literal["fixed", "delimited", "text_prefix", "binary_prefix", "sh
 
 class FramingRequest(BaseModel):
     strategy: StrategyName = "delimited"
-    messages: list[str] = Field(default=["hello", "framed", "world"], max_length=20)
+    messages: list[str] = Field(default=["hello", "framed", "world"], min_length=1, max_length=20)
     slice: int = Field(
         default=0,
         ge=0,
@@ -45,13 +45,15 @@ def _strategy(request: FramingRequest) -> framing.Strategy:
 
 
 def _text(data: bytes) -> str:
-    return data.decode("latin-1")
+    return data.decode("utf-8", errors="replace")  # a cut may split a character: shown as �
 
 
 @router.post("/framing")
 async def framing_bench(request: FramingRequest) -> dict[str, Any]:
     """Frame the messages, cut the stream as recv() might, decode it naively and properly."""
     messages = [m.encode() for m in request.messages]
+    if sum(len(m) for m in messages) > 4096:
+        raise InvalidCommand("messages", "messages: at most 4096 bytes in all, for a workbench")
     if request.strategy == "fixed":
         if any(len(m) > request.size for m in messages):
             raise InvalidCommand(

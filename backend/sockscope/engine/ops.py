@@ -410,6 +410,7 @@ def _file(ls: LabSocket) -> Any:
 
 def op_write(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     file = _file(ls)
+    _busy(ls, "out")
     data, text = _payload_bytes(ls, cmd)
     line = f"f_{ls.name}.write({text})"
 
@@ -425,6 +426,7 @@ def op_write(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> Non
 
 def op_flush(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     file = _file(ls)
+    _busy(ls, "out")
     line = f"f_{ls.name}.flush()"
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
@@ -438,7 +440,16 @@ def _close_file(lab: LabEngine, ls: LabSocket) -> None:
     if ls.file is not None:
         file, ls.file = ls.file, None
         line = f"f_{ls.name}.close()  # flushes what it still holds"
-        lab.record_call(ls, "close", line, perform(file.close))
+        lab.record_call(ls, "close", line, perform(lambda: _close_without_waiting(ls, file)))
+
+
+def _close_without_waiting(ls: LabSocket, file: Any) -> None:
+    """file.close() flushes; on a full blocking socket that would hang the lab thread.
+
+    The flush is tried without blocking: what does not fit is lost, as the error says.
+    """
+    ls.sock.setblocking(False)
+    file.close()
 
 
 # -- endings ---------------------------------------------------------------------------------
@@ -501,7 +512,7 @@ def force_close(lab: LabEngine, ls: LabSocket) -> None:
             pass
     if ls.file is not None:
         try:
-            ls.file.close()
+            _close_without_waiting(ls, ls.file)
         except (OSError, ValueError):
             pass
         ls.file = None

@@ -227,7 +227,9 @@ def sendall_takes_many_sends(run: RunRecord, *, socket: str) -> Verdict:
     done = [c for c in run.calls(socket, "sendall") if c.errno is None and c.done]
     if not done:
         return None, "not yet: sendall() has not finished"
-    sends = [c for c in run.calls(socket, "send") if c.done]
+    began = done[0].started_ns
+    sends = [c for c in run.calls(socket, "send") if c.done and c.started_ns >= began
+             and c.seq < done[0].seq]  # fmt: skip
     partial = [c for c in sends if (c.done or 0) < (c.asked or 0)]
     observed = (
         f"sendall() of {done[0].asked} bytes took {len(sends)} send() calls, {len(partial)} partial"

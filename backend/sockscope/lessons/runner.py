@@ -49,7 +49,6 @@ class LessonRun:
         self.failed: str | None = None
         self.record = checks.RunRecord()
         self._cursor = 0
-        self.lock = asyncio.Lock()
 
     @property
     def finished(self) -> bool:
