@@ -53,3 +53,28 @@ def test_walk_the_partial_send_lesson_with_a_prediction(page: Page, server: Live
         re.compile(r"[1-9]\d* partial send")
     )
     assert page.console.problems == []  # type: ignore[attr-defined]
+
+
+def test_walk_an_ending_lesson(page: Page, server: LiveServer) -> None:
+    page.goto(server.url + "/")
+    page.get_by_test_id("start-endings").click()
+    expect(page.get_by_test_id("lesson")).to_contain_text("Ending a conversation")
+    for _ in range(12):
+        if page.get_by_test_id("prediction").count():
+            break
+        before = page.get_by_test_id("lesson-progress").inner_text()
+        page.get_by_test_id("lesson-next").click()
+        expect(page.get_by_test_id("lesson-progress")).not_to_have_text(before)
+    prediction = page.get_by_test_id("prediction")
+    expect(prediction).to_contain_text("Can the server still send a reply to cli?")
+    prediction.get_by_label("Yes: only cli's sending side is closed").check()
+    page.get_by_test_id("lesson-next").click()
+    expect(page.get_by_test_id("prediction-verdict")).to_contain_text("right")
+    expect(page.get_by_test_id("lesson-reveal")).to_contain_text("cli.shutdown(socket.SHUT_WR)")
+    page.get_by_test_id("lesson-run").click()
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("done", timeout=30_000)
+    checks = page.get_by_test_id("lesson-checks")
+    expect(checks.locator("li.passed")).to_have_count(2)
+    expect(checks).to_contain_text("CLOSE_WAIT; a while later: CLOSE_WAIT")
+    shot(page, "lesson-endings")
+    assert page.console.problems == []  # type: ignore[attr-defined]

@@ -166,3 +166,14 @@ def test_claims_20_and_22_wait_for_their_evidence() -> None:
 
 def _fields(event: CallEvent) -> dict[str, Any]:
     return {f: getattr(event, f) for f in event.__dataclass_fields__}
+
+
+def test_a_select_server_with_many_workers_fails_claim_23() -> None:
+    def shape(name: str, workers: int, blocked: int) -> dict[str, Any]:
+        return {"shape": name, "label": name, "clients": 4, "served": 4, "seconds": 0.3,
+                "peak_workers": workers, "peak_blocked": blocked}  # fmt: skip
+
+    record = RunRecord(data={"shapes": [shape("thread", 4, 4), shape("process", 4, 4),
+                                        shape("select", 4, 4)]})  # fmt: skip
+    passed, observed = checks.three_shapes(record)
+    assert passed is False and "select: served 4/4" in observed

@@ -5,12 +5,13 @@ No socket is involved: the lessons send the same bytes through real connections.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from sockscope.engine import byteorder, framing
+from sockscope.engine import byteorder, framing, shapes
 from sockscope.engine.errors import InvalidCommand
 
 router = APIRouter(prefix="/api/workbench", tags=["workbench"])
@@ -94,6 +95,19 @@ async def framing_bench(request: FramingRequest) -> dict[str, Any]:
         "naive_ok": naive == wire,
         "framed_ok": framed == messages,
     }
+
+
+class ShapesRequest(BaseModel):
+    clients: int = Field(default=8, ge=1, le=shapes.MAX_CLIENTS)
+    think_ms: int = Field(default=300, ge=0, le=2000)
+
+
+@router.post("/shapes")
+async def shapes_bench(request: ShapesRequest) -> list[dict[str, Any]]:
+    """Serve N slow clients with a threaded, a forking and a select() server; compare."""
+    config = shapes.ShapesConfig(clients=request.clients, think_ms=request.think_ms)
+    results = await asyncio.to_thread(shapes.compare, config)
+    return [shapes.public(r) for r in results]
 
 
 @router.get("/byteorder")

@@ -230,3 +230,17 @@ def run_shape(shape: Shape, config: ShapesConfig | None = None) -> ShapeResult:
 
 def compare(config: ShapesConfig | None = None) -> list[ShapeResult]:
     return [run_shape(shape, config) for shape in SHAPES]
+
+
+def public(result: ShapeResult) -> dict[str, object]:
+    """A result as the API and the lessons show it."""
+    return {
+        "shape": result.shape,
+        "label": LABELS[result.shape],
+        "clients": result.clients,
+        "served": result.served,
+        "seconds": round(result.seconds, 3),
+        "peak_workers": result.peak_workers,
+        "peak_blocked": result.peak_blocked,
+        "samples": [list(sample) for sample in result.samples],
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from sockscope.engine import byteorder, framing, ipc
+from sockscope.engine import byteorder, framing, ipc, shapes
 from sockscope.events import CallEvent
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ async def run(lesson: LessonRun, action: dict[str, Any]) -> Result:
         return await framing_bench(lesson, action)
     if kind == "byteorder":
         return await byteorder_bench(lesson, action)
+    if kind == "shapes":
+        return await server_shapes(action)
     raise ValueError(f"unknown action {kind!r}")
 
 
@@ -205,3 +207,18 @@ async def byteorder_bench(lesson: LessonRun, action: dict[str, Any]) -> Result:
         f" read as {both['opposite_fmt']!r}: {both['opposite_value']}"
     )
     return True, message, data
+
+
+async def server_shapes(action: dict[str, Any]) -> Result:
+    """The same slow clients served by three server shapes, one after the other."""
+    config = shapes.ShapesConfig(
+        clients=int(action.get("clients", 8)), think_ms=int(action.get("think_ms", 300))
+    )
+    results = await asyncio.to_thread(shapes.compare, config)
+    data: list[dict[str, Any]] = [shapes.public(r) for r in results]
+    message = "; ".join(
+        f"{d['label']}: {d['served']}/{d['clients']} served in {d['seconds']:.2f} s,"
+        f" {d['peak_workers']} worker(s), {d['peak_blocked']} blocked at most"
+        for d in data
+    )
+    return all(d["served"] == d["clients"] for d in data), message, data

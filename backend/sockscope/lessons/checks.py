@@ -384,3 +384,25 @@ def select_on_blocking(run: RunRecord, *, socket: str) -> Verdict:
     if stage < 5:
         return None, "not yet: " + ("; ".join(story) or "no select() on it")
     return True, "; ".join(story)
+
+
+def three_shapes(run: RunRecord) -> Verdict:
+    """Claim 23: a thread per connection, a process per connection, or one select() loop."""
+    results = run.data.get("shapes")
+    if not results:
+        return None, "not yet: the three servers have not run"
+    by = {r["shape"]: r for r in results}
+    served = all(r["served"] == r["clients"] for r in results)
+    n = results[0]["clients"]
+    observed = "; ".join(
+        f"{r['label']}: served {r['served']}/{r['clients']} in {r['seconds']:.2f} s with"
+        f" {r['peak_workers']} worker(s), {r['peak_blocked']} blocked in recv() at once"
+        for r in results
+    )
+    shaped = (
+        by["thread"]["peak_workers"] == n
+        and by["process"]["peak_workers"] == n
+        and by["select"]["peak_workers"] == 1
+        and by["select"]["peak_blocked"] == 0
+    )
+    return served and shaped, observed

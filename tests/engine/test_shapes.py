@@ -1,0 +1,29 @@
+"""Three server shapes serve the same slow clients; their workers are counted."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockscope.engine import shapes
+
+
+def test_each_shape_serves_every_client() -> None:
+    config = shapes.ShapesConfig(clients=6, think_ms=150)
+    results = {r.shape: r for r in shapes.compare(config)}
+    assert set(results) == {"thread", "process", "select"}
+    for result in results.values():
+        assert result.served == 6 and result.seconds >= 0.15
+    assert results["thread"].peak_workers == 6 and results["thread"].peak_blocked == 6
+    assert results["process"].peak_workers == 6
+    assert results["select"].peak_workers == 1 and results["select"].peak_blocked == 0
+
+
+def test_fast_clients_need_fewer_threads_at_once() -> None:
+    """The worker count follows the clients: with no thinking they overlap less (can fail)."""
+    result = shapes.run_shape("thread", shapes.ShapesConfig(clients=1, think_ms=0))
+    assert result.served == 1 and result.peak_workers <= 1
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="clients"):
+        shapes.ShapesConfig(clients=100)
