@@ -7,6 +7,7 @@ shows it); what is pure (framing, byte order) comes from the engine's pure modul
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TYPE_CHECKING, Any
 
 from sockscope.engine import byteorder, framing, ipc, shapes
@@ -42,6 +43,8 @@ async def run(lesson: LessonRun, action: dict[str, Any]) -> Result:
         return await byteorder_bench(lesson, action)
     if kind == "shapes":
         return await server_shapes(action)
+    if kind == "endings":
+        return await endings_side_by_side(lesson, action)
     raise ValueError(f"unknown action {kind!r}")
 
 
@@ -222,3 +225,59 @@ async def server_shapes(action: dict[str, Any]) -> Result:
         for d in data
     )
     return all(d["served"] == d["clients"] for d in data), message, data
+
+
+ENDINGS = ("close", "shutdown", "abort", "exit", "stall")
+_EXIT_SCRIPT = (
+    "import socket, sys\n"
+    "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)\n"
+    "s.sendall(b'bye')\n"
+    "sys.exit(0)  # no close(): the kernel closes what a dying process held\n"
+)
+
+
+async def endings_side_by_side(lesson: LessonRun, action: dict[str, Any]) -> Result:
+    """One connection per way of ending it; what the peer's recv() sees after each."""
+    server = action["server"]
+    port = lesson.port_of(server)
+    rows = []
+    for kind in ENDINGS:
+        client, peer = f"end_{kind}", f"peer_{kind}"
+        if kind == "exit":
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", _EXIT_SCRIPT, str(port)
+            )
+        else:
+            target = port
+            if kind == "stall":
+                answer = await lesson.command({"op": "link", "name": "dead_link",
+                                               "target": ["127.0.0.1", port]})  # fmt: skip
+                target = answer.result["address"][1]
+            await lesson.command({"op": "socket", "name": client})
+            await lesson.command(
+                {"op": "connect", "socket": client, "address": ["127.0.0.1", target]}
+            )
+        await lesson.command({"op": "accept", "socket": server, "name": peer})
+        if kind == "exit":
+            await asyncio.wait_for(child.wait(), 10)
+        elif kind == "close":
+            await lesson.command({"op": "close", "socket": client})
+        elif kind == "shutdown":
+            await lesson.command({"op": "shutdown", "socket": client, "how": "SHUT_WR"})
+        elif kind == "abort":
+            await lesson.command({"op": "abort", "socket": client})
+        else:
+            await lesson.command({"op": "fault", "link": "dead_link", "stall": True})
+            await lesson.command({"op": "close", "socket": client})
+        await lesson.command({"op": "settimeout", "socket": peer, "timeout": 1.0})
+        said = ""
+        for _ in range(3):  # the exiting client's b'bye' comes first
+            answer = await lesson.command({"op": "recv", "socket": peer, "bufsize": 1024})
+            calls = [e for e in answer.events if isinstance(e, CallEvent) and e.op == "recv"]
+            said = calls[-1].result_text if calls else "?"
+            if not (calls and (calls[-1].done or 0) > 0):
+                break
+        rows.append({"ending": kind, "peer_saw": said,
+                     "state": await lesson.figure(peer, "state")})  # fmt: skip
+    message = "; ".join(f"{r['ending']}: the peer saw {r['peer_saw']} ({r['state']})" for r in rows)
+    return True, message, rows

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 DATA_DIR = Path(__file__).parent / "data"
-ACTIONS = ("wait", "pause", "ipc", "framing", "byteorder", "shapes")
+ACTIONS = ("wait", "pause", "ipc", "framing", "byteorder", "shapes", "endings")
 
 
 class LessonError(Exception):

@@ -198,6 +198,12 @@ class LessonRun:
                 return self._ports.get(match.group(1), 0)
         return value
 
+    def port_of(self, name: str) -> int:
+        port = self._ports.get(name)
+        if port is None:
+            raise LessonStepError(None, f"no socket {name!r} with a port in this lab")
+        return port
+
     @property
     def _ports(self) -> dict[str, int]:
         self._collect()
