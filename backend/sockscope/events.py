@@ -202,6 +202,19 @@ class NoticeEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LingerEvent:
+    """A closed socket's connection as the kernel still keeps it (TIME_WAIT...); None: gone."""
+
+    kind: Literal["linger"] = "linger"
+    seq: int
+    t_ns: int
+    socket: str
+    local: Address
+    peer: Address
+    state: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LinkEvent:
     """A fault-injecting link: its ends, its faults and the bytes it holds, per direction."""
 
@@ -256,6 +269,7 @@ Event: TypeAlias = (
     | LoopEvent
     | CommandErrorEvent
     | NoticeEvent
+    | LingerEvent
     | LinkEvent
     | LessonEvent
     | LabClosedEvent
@@ -271,6 +285,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     LoopEvent,
     CommandErrorEvent,
     NoticeEvent,
+    LingerEvent,
     LinkEvent,
     LessonEvent,
     LabClosedEvent,

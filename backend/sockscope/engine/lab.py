@@ -46,6 +46,7 @@ from sockscope.events import (
     CommandErrorEvent,
     Event,
     LabClosedEvent,
+    LingerEvent,
     LoopEvent,
     ProbeEvent,
     SelectEvent,
@@ -91,6 +92,7 @@ class LabEngine:
         # events list grows until its call returns): what an exported script replays.
         self.history: list[Ticket] = []
         self.links: dict[str, Any] = {}  # name -> engine.link.Link
+        self._lingering: dict[tuple[Any, Any], list[Any]] = {}  # 4-tuple -> [name, state, since]
         self.history_truncated = False
         self._worker_calls: set[int] = set()
         self._window_start = 0
@@ -272,6 +274,10 @@ class LabEngine:
             del self.sockets[ls.name]
             self._dirty.discard(ls.name)
             self.emit(SocketClosedEvent, socket=ls.name)
+            if ls.local and ls.peer and ls.role == "connected":
+                # Closed, but the kernel may keep the connection a while: watch it go.
+                key = (tuple(ls.local), tuple(ls.peer))
+                self._lingering[key] = [ls.name, "", time.monotonic_ns()]
 
     def free_name(self, base: str) -> str:
         if base not in self.sockets:
@@ -492,6 +498,23 @@ class LabEngine:
                 timeout = min(timeout, max(0.0, (due - now_ns) / 1e9))
         return timeout
 
+    def _probe_lingering(self, now: int) -> None:
+        if not self._lingering:
+            return
+        from sockscope.engine.lingering import read_table
+
+        table = read_table()
+        for key, entry in list(self._lingering.items()):
+            name, last, since = entry
+            state = table.get(key)
+            if state == "CLOSE":
+                state = None
+            if state != (last or None) or (state is None and last == ""):
+                self.emit(LingerEvent, socket=name, local=key[0], peer=key[1], state=state)
+                entry[1] = state or "gone"
+            if state is None or now - since > 120e9:
+                del self._lingering[key]
+
     def _probe_due(self) -> None:
         now = time.monotonic_ns()
         if now - self._last_probe_all >= LOOP_TIMEOUT * 1e9:
@@ -501,6 +524,7 @@ class LabEngine:
 
             for each in self.links.values():
                 link.announce(self, each)
+            self._probe_lingering(now)
             return
         due = [
             self.sockets[n]

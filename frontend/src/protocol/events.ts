@@ -161,6 +161,17 @@ export interface NoticeEvent {
   message: string;
 }
 
+/** A closed socket's connection as the kernel still keeps it (TIME_WAIT...); None: gone. */
+export interface LingerEvent {
+  kind: "linger";
+  seq: number;
+  t_ns: number;
+  socket: string;
+  local: [string, number];
+  peer: [string, number];
+  state: string | null;
+}
+
 /** A fault-injecting link: its ends, its faults and the bytes it holds, per direction. */
 export interface LinkEvent {
   kind: "link";
@@ -191,6 +202,6 @@ export interface LabClosedEvent {
   reason: string;
 }
 
-export type LabEvent = CallEvent | CallStartedEvent | SelectEvent | SocketEvent | SocketClosedEvent | ProbeEvent | LoopEvent | CommandErrorEvent | NoticeEvent | LinkEvent | LessonEvent | LabClosedEvent;
+export type LabEvent = CallEvent | CallStartedEvent | SelectEvent | SocketEvent | SocketClosedEvent | ProbeEvent | LoopEvent | CommandErrorEvent | NoticeEvent | LingerEvent | LinkEvent | LessonEvent | LabClosedEvent;
 
-export const EVENT_KINDS = ["call", "call_started", "select", "socket", "socket_closed", "probe", "loop", "command_error", "notice", "link", "lesson", "lab_closed"] as const;
+export const EVENT_KINDS = ["call", "call_started", "select", "socket", "socket_closed", "probe", "loop", "command_error", "notice", "linger", "link", "lesson", "lab_closed"] as const;

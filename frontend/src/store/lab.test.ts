@@ -8,6 +8,7 @@ import {
   type LabClosedEvent,
   type LabEvent,
   type LessonEvent,
+  type LingerEvent,
   type LinkEvent,
   type LoopEvent,
   type NoticeEvent,
@@ -227,6 +228,10 @@ class Events {
 
   labClosed(reason: string): LabClosedEvent {
     return { kind: "lab_closed", ...this.stamp(), reason };
+  }
+
+  linger(socket: string, state: string | null): LingerEvent {
+    return { kind: "linger", ...this.stamp(), socket, local: CLI, peer: SRV, state };
   }
 
   link(name: string): LinkEvent {
@@ -546,6 +551,14 @@ describe("LabStore.applyEvents", () => {
     expect(store.lesson?.steps.size).toBe(0); // a restart forgets the old run
   });
 
+  it("linger events follow a closed socket through FIN_WAIT2 and TIME_WAIT until it is gone", () => {
+    const { store, ev } = storeAt(10);
+    store.applyEvents([ev.linger("cli", "FIN_WAIT2"), ev.linger("cli", "TIME_WAIT")]);
+    expect(store.lingering.get("cli")?.state).toBe("TIME_WAIT");
+    store.applyEvents([ev.linger("cli", null)]);
+    expect(store.lingering.has("cli")).toBe(false);
+  });
+
   it("link events keep each link's latest state", () => {
     const { store, ev } = storeAt(10);
     store.applyEvents([ev.link("lnk"), ev.link("other")]);
@@ -573,6 +586,7 @@ describe("LabStore.applyEvents", () => {
       notice: () => ev.notice("hi"),
       lesson: () => ev.lesson("started", -1),
       link: () => ev.link("lnk"),
+      linger: () => ev.linger("cli", "TIME_WAIT"),
       lab_closed: () => ev.labClosed("bye"),
     };
     const store = new LabStore(() => {});

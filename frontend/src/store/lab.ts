@@ -95,6 +95,8 @@ export class LabStore {
   closed: string | null = null;
   lesson: LessonProgress | null = null;
   links = new Map<string, LinkState>();
+  /** Closed sockets whose connection the kernel still keeps (TIME_WAIT, FIN_WAIT2, ...). */
+  lingering = new Map<string, { local: [string, number]; peer: [string, number]; state: string; since: number }>();
   /** Bumped on every change; views compare it to decide to redraw. */
   version = 0;
 
@@ -180,6 +182,7 @@ export class LabStore {
         this.log.push(event);
         break;
       case "socket": {
+        this.lingering.delete(event.info.name); // the name is a live socket again
         const state = this.socket(event.info);
         state.info = event.info;
         state.closed = false;
@@ -212,6 +215,10 @@ export class LabStore {
       case "notice":
         this.messages.push(event);
         this.log.push(event);
+        break;
+      case "linger":
+        if (event.state === null) this.lingering.delete(event.socket);
+        else this.lingering.set(event.socket, { local: event.local, peer: event.peer, state: event.state, since: event.t_ns });
         break;
       case "link": {
         const link = event.link as LinkState;
