@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 DATA_DIR = Path(__file__).parent / "data"
-ACTIONS = ("wait", "pause", "ipc", "framing", "byteorder", "shapes", "endings")
+ACTIONS = ("wait", "pause", "ipc", "framing", "byteorder", "shapes", "endings", "realdrop")
 
 
 class LessonError(Exception):
