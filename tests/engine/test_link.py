@@ -153,3 +153,29 @@ def test_fault_on_an_unknown_link_is_a_clear_error(lab) -> None:  # type: ignore
     assert result.status == 404 and "no link named 'nope'" in result.error["message"]
     bad = lab.run({"op": "fault", "link": "nope"})
     assert bad.status == 400 and "at least one" in bad.error["message"]
+
+
+def test_a_link_that_cannot_reach_its_target_resets_its_client(lab) -> None:  # type: ignore[no-untyped-def]
+    # Bound but not listening: connects are refused, and the port stays taken, so the
+    # link cannot pick it for itself.
+    lab.ok({"op": "socket", "name": "gone"})
+    gone = lab.ok({"op": "bind", "socket": "gone", "address": ["127.0.0.1", 0]}).result["address"][
+        1
+    ]
+    answer = lab.ok({"op": "link", "name": "lnk", "target": ["127.0.0.1", gone]})
+    with socket.create_connection(("127.0.0.1", answer.result["address"][1]), timeout=5) as client:
+        client.settimeout(5)
+        with pytest.raises(ConnectionResetError):
+            client.recv(100)
+
+
+def test_closing_a_link_frees_its_name(lab, outside: Outside) -> None:  # type: ignore[no-untyped-def]
+    lab.ok({"op": "link", "name": "lnk", "target": ["127.0.0.1", outside.port]})
+    lab.ok({"op": "close", "socket": "lnk"})
+    assert lab.snapshot()["links"] == []
+    lab.ok({"op": "link", "name": "lnk", "target": ["127.0.0.1", outside.port]})
+
+
+def test_a_target_outside_the_policy_names_the_field(lab) -> None:  # type: ignore[no-untyped-def]
+    refused = lab.run({"op": "link", "name": "lnk", "target": ["10.0.0.1", 40000]})
+    assert refused.status == 403 and refused.error["field"] == "target"

@@ -27,3 +27,24 @@ def test_fast_clients_need_fewer_threads_at_once() -> None:
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="clients"):
         shapes.ShapesConfig(clients=100)
+
+
+def test_forked_children_do_not_hold_the_servers_other_sockets() -> None:
+    """A close() elsewhere in the server must reach its peer while the children live."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    with listener, socket.create_connection(listener.getsockname(), timeout=5) as peer:
+        mine, _ = listener.accept()
+        run = threading.Thread(
+            target=shapes.run_shape, args=("process", shapes.ShapesConfig(clients=4, think_ms=800))
+        )
+        run.start()
+        time.sleep(0.3)  # the children are forked and waiting for their clients
+        mine.close()
+        start = time.monotonic()
+        assert peer.recv(10) == b""
+        assert time.monotonic() - start < 0.4, "a forked child kept the socket open"
+        run.join(10)

@@ -325,3 +325,20 @@ def test_nothing_done_check_fails_when_a_connection_was_waiting(registry: LabReg
     ]
     outcome = run(registry, dataclasses.replace(base, steps=tuple(steps)))[19]
     assert outcome.passed is False, outcome.observed
+
+
+def test_a_lesson_with_a_link_runs_twice_in_one_lab(registry: LabRegistry) -> None:
+    lab = registry.create()
+    base = lesson("when-sockets-die")
+
+    async def twice() -> list[CheckOutcome]:
+        for _ in range(2):
+            runner = LessonRun(lab, base)
+            await runner.start()
+            outcomes = await asyncio.wait_for(runner.run_to_end(), 90)
+            assert runner.failed is None, runner.failed
+        return outcomes
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        outcomes = pool.submit(asyncio.run, twice()).result(timeout=200)
+    assert all(o.passed for o in outcomes), outcomes

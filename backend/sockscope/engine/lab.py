@@ -73,6 +73,10 @@ class LabEngine:
         self.sockets: dict[str, LabSocket] = {}
         self._inbox: collections.deque[Callable[[], None]] = collections.deque()
         self._wake_r, self._wake_w = socket.socketpair()
+        if self._wake_w.fileno() >= 1024:  # FD_SETSIZE: this lab's select() could not watch it
+            self._wake_r.close()
+            self._wake_w.close()
+            raise LabClosed(None, "the server has no file descriptor below 1024 left for a new lab")
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self.paused = False
@@ -144,6 +148,7 @@ class LabEngine:
         def run() -> None:
             for ls in list(self.sockets.values()):
                 ops.force_close(self, ls)
+            self.links.clear()
             if self.paused:
                 self.paused = False
                 self.emit(LoopEvent, state="running")
@@ -433,10 +438,10 @@ class LabEngine:
             self._select_once(readers, writers, record_always=stepping)
         finally:
             self._ticket = None
+            if step_ticket is not None:  # answered even when the iteration failed
+                step_ticket.succeed({"iteration": self._iteration})
+                step_ticket.publish()
         self._probe_due()
-        if step_ticket is not None:
-            step_ticket.succeed({"iteration": self._iteration})
-            step_ticket.publish()
 
     def _select_once(
         self, readers: list[LabSocket], writers: list[LabSocket], *, record_always: bool
@@ -608,9 +613,7 @@ class LabEngine:
         self._closing = True
         for ls in list(self.sockets.values()):
             ops.force_close(self, ls)
-        for fn in list(self._inbox):
-            del fn
-        self._inbox.clear()
+        self._inbox.clear()  # posted closures (snapshots, resets, records) see closed instead
         self._wake_r.close()
         self._wake_w.close()
         for ticket in self._steps:

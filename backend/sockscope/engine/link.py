@@ -139,7 +139,8 @@ def next_due_ns(link: Link, now_ns: int) -> int | None:
             continue
         if flow.faults.rate and _refill(flow, now_ns) < 1:
             due = max(due, now_ns + int(1e9 / flow.faults.rate))
-        if due > now_ns and (soonest is None or due < soonest):
+        due = max(due, now_ns)  # due already: select() must not sleep its full timeout
+        if soonest is None or due < soonest:
             soonest = due
     return soonest
 
@@ -221,14 +222,19 @@ def on_writable(lab: LabEngine, link: Link, leg: LabSocket) -> None:
 
 def attach(lab: LabEngine, link: Link, accepted: LabSocket) -> None:
     """The first client arrived: it is leg a; connect leg b to the target."""
-    from sockscope.engine.sockets import LabSocket
+    from sockscope.engine.sockets import FD_SETSIZE, LabSocket
 
     link.a = accepted
     accepted.relay = link
     accepted.sock.setblocking(False)
+    lab.sync(accepted)
     link.listener.auto_accept = False  # one connection per link
     lab.sync(link.listener)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if sock.fileno() >= FD_SETSIZE:
+        sock.close()
+        reset(lab, link, why=f"{link.name}: no descriptor below {FD_SETSIZE} left for select()")
+        return
     sock.setblocking(False)
     b = LabSocket(lab.free_name(f"{link.name}_b"), sock, relay=link)
     link.b = b

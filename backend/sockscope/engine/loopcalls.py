@@ -52,11 +52,16 @@ def finish_connect(lab: LabEngine, ls: LabSocket) -> None:
     code = outcome.value if outcome.ok else -1
     text = f"{code} ({errno.errorcode.get(code, '?')})" if code else "0 (connected)"
     lab.record_call(ls, "getsockopt", line, outcome, via="loop", result=code, result_text=text)
-    if code == 0:
+    peer = perform(ls.sock.getpeername) if code == 0 else None
+    if peer is not None and peer.ok:
         ls.role = "connected"
-        ls.peer = ls.sock.getpeername()
-    else:
+        ls.peer = peer.value
+    else:  # refused, or SO_ERROR already read by hand and the socket never connected
         ls.role = "failed"
+        if ls.relay is not None:  # a link that cannot reach its target hangs up on its client
+            from sockscope.engine import link
+
+            link.reset(lab, ls.relay, why=f"{ls.relay.name} could not reach its target: reset")
     lab.sync(ls)
     lab.probe_now(ls, *filter(None, [lab.local_peer(ls)]))
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sockscope.engine.calls import Outcome, address_text, perform
 from sockscope.engine.commands import READ_ONLY_SOCKOPTS, SHUT_HOWS, SOCKOPTS, Command
-from sockscope.engine.errors import Conflict, TooLarge, UnknownSocket
+from sockscope.engine.errors import CommandError, Conflict, TooLarge, UnknownSocket
 from sockscope.engine.payload import FULL_BYTES, literal, pattern, preview
 from sockscope.engine.sockets import FD_SETSIZE, LabSocket, Outbox
 from sockscope.engine.tickets import CommandResult, Ticket
@@ -481,8 +481,23 @@ def _wake_blocked(lab: LabEngine, ls: LabSocket) -> None:
     ls.shut_rd = True
 
 
+def _drop_link(lab: LabEngine, ls: LabSocket) -> None:
+    """Closing a link's listener ends the link: its legs get a reset, its name is free."""
+    link = ls.relay
+    if link is None:
+        return
+    from sockscope.engine import link as links
+
+    if link.listener is ls:
+        links.reset(lab, link, why=f"{link.name} closed: its connections are reset")
+        lab.links.pop(link.name, None)
+    elif not link.dead:
+        links.reset(lab, link, why=f"{ls.name} was closed by hand: the link resets both ends")
+
+
 def op_close(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     _wake_blocked(lab, ls)
+    _drop_link(lab, ls)
     peer = lab.local_peer(ls)
     _close_file(lab, ls)
     outcome = perform(ls.sock.close)
@@ -596,9 +611,9 @@ def op_watch(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> Non
     for key, value in cmd.faults.items():
         setattr(ls, f"watch_{key}", value)
     lists = [n for n, on in (("readers", ls.watch_read), ("writers", ls.watch_write)) if on]
-    lab.emit_notice(
-        ls.name, f"{ls.name} is now in select()'s {' and '.join(lists) or 'lists only when needed'}"
-    )
+    when = "" if ls.role in ("connected", "listening") else " once it is connected"
+    kept = " and ".join(lists) or "lists only when it needs to be"
+    lab.emit_notice(ls.name, f"{ls.name} is now kept in select()'s {kept}{when}")
     lab.sync(ls)
     ticket.succeed({"read": ls.watch_read, "write": ls.watch_write})
 
@@ -627,7 +642,10 @@ def op_link(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     host, port = cmd.address
     target = cmd.faults["target"]
     lab.policy.check_bind(host, port)
-    lab.policy.check_connect(*target)
+    try:
+        lab.policy.check_connect(*target)
+    except CommandError as exc:
+        raise type(exc)("target", exc.message.replace("address:", "target:")) from None
     if cmd.name in lab.sockets or cmd.name in lab.links:
         raise Conflict("name", f"name: {cmd.name!r} is taken in this lab")
     if len(lab.sockets) + 3 > lab.policy.max_sockets:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import select
 import socket
 import threading
@@ -121,7 +122,11 @@ def _process_server(listener: socket.socket, n: int, gauge: _Gauge, stop: thread
             if pid == 0:  # the child: serve this one connection, then leave at once
                 code = 0
                 try:
-                    listener.close()
+                    # Keep only this connection: a copy of every other descriptor of the
+                    # server (other labs' sockets too) would hold them open meanwhile.
+                    keep = conn.fileno()
+                    os.closerange(3, keep)
+                    os.closerange(keep + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
                     _answer(conn, None)
                 except BaseException:
                     code = 1

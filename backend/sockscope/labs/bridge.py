@@ -61,7 +61,7 @@ async def run_command(lab: Lab, raw: Any, wait: float, *, limited: bool = True) 
     except TimeoutError:
         if engine.closed.is_set():
             raise LabClosed(None, "the lab closed") from None
-        future.cancel()  # only our asyncio wrapper; the call goes on, its end comes as an event
+        # The call goes on; its end comes as an event (no cancel: the future is shared).
         return Answer(
             200,
             True,

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sockscope.engine.errors import CommandError
+from sockscope.engine.errors import CommandError, LabClosed
 from sockscope.engine.lab import LabEngine
 from sockscope.engine.policy import LabPolicy
 from sockscope.labs.limits import TokenBucket
@@ -54,7 +54,10 @@ class LabRegistry:
                     None, f"this server already runs {self.max_labs} labs, its limit; try later"
                 )
             lab_id = secrets.token_urlsafe(16)  # 128 random bits: ids are not guessable
-            engine = LabEngine(lab_id, self.policy)
+            try:
+                engine = LabEngine(lab_id, self.policy)
+            except LabClosed as exc:
+                raise TooManyLabs(None, exc.message) from None
             now = time.monotonic()
             lab = Lab(
                 engine, TokenBucket(self.policy.commands_per_second, self.policy.command_burst, now)

@@ -296,5 +296,5 @@ async def real_drop() -> Result:
             " is not built into Sockscope yet"
         )
     else:
-        message = f"Not on this machine: {why}. The stalled link above is the closest we get."
+        message = f"Not on this machine: {why.rstrip('.')}. The stalled link above is the closest."
     return True, message, {"possible": possible, "why": why}

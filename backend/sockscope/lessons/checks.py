@@ -213,7 +213,8 @@ def glued(run: RunRecord, *, sender: str, receiver: str) -> Verdict:
 
 def split_prefix(run: RunRecord, *, receiver: str, prefix: int, at: int = 0) -> Verdict:
     """Claim 12: a length prefix can arrive in pieces (it starts at stream offset ``at``)."""
-    recvs = [c for c in run.calls(receiver, "recv") if c.data and c.done and c.data.offset == at]
+    recvs = [c for c in run.calls(receiver, "recv")
+             if c.data and c.done and c.data.offset == at and (c.asked or 0) >= prefix]  # fmt: skip
     if not recvs:
         return None, "not yet: the prefix has not been read"
     first = recvs[0]
@@ -259,7 +260,10 @@ def half_close(run: RunRecord, *, closer: str, peer: str) -> Verdict:
         return None, f"not yet: {closer} has not called shutdown(SHUT_WR)"
     after = shut[0].seq
     eof = [c for c in run.calls(peer, "recv") if c.seq > after and c.done == 0 and c.errno is None]
-    replies = [c for c in run.calls(closer, "recv") if c.seq > after and (c.done or 0) > 0]
+    # The reply must be sent after the peer saw the end, and read by the closer after that.
+    sent = [c for c in run.calls(peer, "send") if eof and c.seq > eof[0].seq and c.done]
+    replies = [c for c in run.calls(closer, "recv") if sent and c.seq > sent[0].seq
+               and (c.done or 0) > 0]  # fmt: skip
     if not eof or not replies:
         return None, "not yet: the peer has not read b'' and answered"
     observed = f"{_said(shut[0])}; then {_said(eof[0])}; then {_said(replies[0])}"

@@ -56,9 +56,8 @@ class LessonRun:
 
     async def start(self) -> None:
         engine = self.lab.engine
-        await asyncio.wrap_future(
-            engine.reset(f"Lesson '{self.lesson.title}': the lab was cleared")
-        )
+        cleared = engine.reset(f"Lesson '{self.lesson.title}': the lab was cleared")
+        await asyncio.wait_for(asyncio.wrap_future(cleared), 10)
         self._cursor = engine.log.last_seq
         self.position, self.failed = 0, None
         self.record = checks.RunRecord()
@@ -237,7 +236,7 @@ class LessonRun:
             LessonEvent, lesson=self.lesson.id, state=state, step=step, ok=ok, message=message,
             data=data, checks=outcomes,
         )  # fmt: skip
-        await asyncio.wrap_future(future)
+        await asyncio.wait_for(asyncio.wrap_future(future), 10)
 
 
 def outcome_of(answer: Answer) -> str:
