@@ -62,6 +62,10 @@ class IpcConfig:
     sndbuf: int | None = None
     rcvbuf: int | None = None
     deadline_s: float = 20.0
+    # Both ends on one CPU: the comparison then measures the work the kernel does per
+    # byte on each path. With two cores free, TCP's receive work can run on the other
+    # core in parallel, and wall-clock throughput mostly measures that overlap.
+    one_cpu: bool = True
 
     def __post_init__(self) -> None:
         for name in ("total", "chunk", "repeats"):
@@ -221,6 +225,8 @@ def _thread(
 ) -> threading.Thread:
     def run() -> None:
         try:
+            if config.one_cpu:
+                os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # this thread only
             loop(end.fileno(), config, deadline, what, side)
         except BaseException as exc:  # the safety net: the caller re-raises it
             side.error = exc

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from sockscope.engine import loopcalls, ops
+from sockscope.engine import loopcalls, ops, ops_endings
 from sockscope.engine.calls import Outcome, errno_name, error_text
 from sockscope.engine.commands import Command
 from sockscope.engine.errors import CommandError, LabClosed
@@ -147,7 +147,7 @@ class LabEngine:
 
         def run() -> None:
             for ls in list(self.sockets.values()):
-                ops.force_close(self, ls)
+                ops_endings.force_close(self, ls)
             self.links.clear()
             if self.paused:
                 self.paused = False
@@ -605,14 +605,14 @@ class LabEngine:
         if self._closing:
             return
         for ls in list(self.sockets.values()):
-            ops.force_close(self, ls)
+            ops_endings.force_close(self, ls)
         self.emit(LabClosedEvent, reason=reason)
         self._closing = True
 
     def _shutdown(self) -> None:
         self._closing = True
         for ls in list(self.sockets.values()):
-            ops.force_close(self, ls)
+            ops_endings.force_close(self, ls)
         self._inbox.clear()  # posted closures (snapshots, resets, records) see closed instead
         self._wake_r.close()
         self._wake_w.close()

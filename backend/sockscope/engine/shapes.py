@@ -69,7 +69,7 @@ class _Gauge:
             self.blocked += blocked
 
 
-def _answer(conn: socket.socket, gauge: _Gauge | None) -> None:
+def answer(conn: socket.socket, gauge: _Gauge | None) -> None:
     if gauge:
         gauge.add(blocked=1)
     try:
@@ -84,7 +84,7 @@ def _thread_server(listener: socket.socket, n: int, gauge: _Gauge, stop: threadi
     def handle(conn: socket.socket) -> None:
         try:
             with conn:
-                _answer(conn, gauge)
+                answer(conn, gauge)
         finally:
             gauge.add(workers=-1)
 
@@ -127,7 +127,7 @@ def _process_server(listener: socket.socket, n: int, gauge: _Gauge, stop: thread
                     keep = conn.fileno()
                     os.closerange(3, keep)
                     os.closerange(keep + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-                    _answer(conn, None)
+                    answer(conn, None)
                 except BaseException:
                     code = 1
                 finally:

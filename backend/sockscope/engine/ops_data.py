@@ -1,0 +1,186 @@
+"""Commands that move bytes: send, sendall, recv, accept, and a buffered file (makefile)."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import TYPE_CHECKING, Any
+
+from sockscope.engine.calls import Outcome, perform
+from sockscope.engine.commands import Command
+from sockscope.engine.errors import Conflict, TooLarge
+from sockscope.engine.ops import (
+    answer,
+    busy,
+    bytes_info,
+    call,
+    check_room,
+    payload_bytes,
+    simple_call,
+)
+from sockscope.engine.sockets import LabSocket, Outbox
+from sockscope.engine.tickets import CommandResult, Ticket
+
+if TYPE_CHECKING:
+    from sockscope.engine.lab import LabEngine
+
+
+def op_send(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    busy(ls, "out")
+    data, text = payload_bytes(ls, cmd)
+    line = f"{ls.name}.send({text})"
+
+    def finish(outcome: Outcome, call_id: int) -> CommandResult:
+        done = outcome.value if outcome.ok else None
+        info = bytes_info(data[:done], ls.sent_total) if done is not None else None
+        lab.record_call(
+            ls,
+            "send",
+            line,
+            outcome,
+            call_id=call_id,
+            asked=len(data),
+            done=done,
+            data=info,
+            result=done,
+            result_text=str(done),
+        )
+        if done:
+            ls.sent_total += done
+        return answer(ticket, outcome.ok, done, outcome)
+
+    call(lab, ls, ticket, "out", "send", line, lambda: ls.sock.send(data), finish)
+
+
+def op_sendall(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    busy(ls, "out")
+    data, text = payload_bytes(ls, cmd)
+    line = f"{ls.name}.sendall({text})"
+    if lab.in_flight() + len(data) > lab.policy.max_in_flight:
+        raise TooLarge(
+            "size",
+            f"this lab already has {lab.in_flight()} bytes waiting to be sent; another"
+            f" {len(data)} would pass its limit of {lab.policy.max_in_flight}",
+        )
+    if ls.blocking:
+
+        def finish(outcome: Outcome, call_id: int) -> CommandResult:
+            done = len(data) if outcome.ok else None
+            info = bytes_info(data, ls.sent_total) if outcome.ok else None
+            lab.record_call(
+                ls, "sendall", line, outcome, call_id=call_id, asked=len(data), done=done, data=info
+            )
+            if done:
+                ls.sent_total += done
+            return answer(ticket, outcome.ok, None, outcome)
+
+        lab.run_blocking(ticket, ls, "out", "sendall", line, lambda: ls.sock.sendall(data), finish)
+        return
+    # Non-blocking: the loop sends what the kernel takes, one send() per writable turn.
+    from sockscope.engine import loopcalls
+
+    box = Outbox(data, call_id=lab.new_call_id(), line=line, started_ns=time.monotonic_ns())
+    ls.outbox.append(box)
+    lab.sync(ls)
+    loopcalls.send_some(lab, ls, via="command")
+    ticket.succeed({"queued": len(data), "sent": box.sent, "pending": ls.pending_out})
+
+
+def op_recv(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    assert cmd.bufsize is not None
+    busy(ls, "in")
+    bufsize = cmd.bufsize
+    line = f"{ls.name}.recv({bufsize})"
+
+    def finish(outcome: Outcome, call_id: int) -> CommandResult:
+        from sockscope.engine.loopcalls import record_recv
+
+        result = record_recv(lab, ls, line, outcome, bufsize, via="command", call_id=call_id)
+        return answer(ticket, outcome.ok, result, outcome)
+
+    call(lab, ls, ticket, "in", "recv", line, lambda: ls.sock.recv(bufsize), finish)
+
+
+def op_accept(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    busy(ls, "in")
+    check_room(lab, "socket")
+    if cmd.name is not None and cmd.name in lab.sockets:
+        raise Conflict("name", f"name: a socket named {cmd.name!r} already exists")
+    line = f"{cmd.name or lab.free_name('conn')}, addr = {ls.name}.accept()"
+
+    def finish(outcome: Outcome, call_id: int) -> CommandResult:
+        from sockscope.engine.loopcalls import record_accept
+
+        result = record_accept(lab, ls, outcome, cmd.name, via="command", call_id=call_id)
+        return answer(ticket, outcome.ok and result is not None, result, outcome)
+
+    call(lab, ls, ticket, "in", "accept", line, ls.sock.accept, finish)
+
+
+# -- a buffered file on the socket (the HOWTO's makefile() and flush()) -----------------------
+
+
+def op_makefile(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    if ls.file is not None:
+        raise Conflict("socket", f"{ls.name} already has a file: f_{ls.name}")
+
+    def made(file: Any) -> str:
+        ls.file = file
+        return f"f_{ls.name}"
+
+    def described(_: Any) -> str:
+        return f"<BufferedWriter: {io.DEFAULT_BUFFER_SIZE} bytes of buffer in Python>"
+
+    line = f"f_{ls.name} = {ls.name}.makefile('wb')"
+    simple_call(lab, ls, ticket, "makefile", line, lambda: ls.sock.makefile("wb"), result=made,
+                result_text=described)  # fmt: skip
+
+
+def _file(ls: LabSocket) -> Any:
+    if ls.file is None:
+        raise Conflict("socket", f"{ls.name} has no file: run makefile() on it first")
+    return ls.file
+
+
+def op_write(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    file = _file(ls)
+    busy(ls, "out")
+    data, text = payload_bytes(ls, cmd)
+    line = f"f_{ls.name}.write({text})"
+
+    def finish(outcome: Outcome, call_id: int) -> CommandResult:
+        lab.record_call(ls, "write", line, outcome, call_id=call_id, asked=len(data),
+                        result=outcome.value, result_text=str(outcome.value))  # fmt: skip
+        if outcome.ok:
+            ls.sent_total += len(data)  # in the stream once flushed: the pattern goes on from here
+        return answer(ticket, outcome.ok, outcome.value, outcome)
+
+    call(lab, ls, ticket, "out", "write", line, lambda: file.write(data), finish)
+
+
+def op_flush(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    file = _file(ls)
+    busy(ls, "out")
+    line = f"f_{ls.name}.flush()"
+
+    def finish(outcome: Outcome, call_id: int) -> CommandResult:
+        lab.record_call(ls, "flush", line, outcome, call_id=call_id)
+        return answer(ticket, outcome.ok, None, outcome)
+
+    call(lab, ls, ticket, "out", "flush", line, file.flush, finish)
+
+
+def close_file(lab: LabEngine, ls: LabSocket) -> None:
+    if ls.file is not None:
+        file, ls.file = ls.file, None
+        line = f"f_{ls.name}.close()  # flushes what it still holds"
+        lab.record_call(ls, "close", line, perform(lambda: close_without_waiting(ls, file)))
+
+
+def close_without_waiting(ls: LabSocket, file: Any) -> None:
+    """file.close() flushes; on a full blocking socket that would hang the lab thread.
+
+    The flush is tried without blocking: what does not fit is lost, as the error says.
+    """
+    ls.sock.setblocking(False)
+    file.close()

@@ -1,0 +1,109 @@
+"""Commands about the lab rather than one socket: the loop (pause, resume, step) and links."""
+
+from __future__ import annotations
+
+import socket
+from typing import TYPE_CHECKING
+
+from sockscope.engine.calls import address_text, perform
+from sockscope.engine.commands import Command
+from sockscope.engine.errors import CommandError, Conflict, UnknownSocket
+from sockscope.engine.ops import (
+    answer,
+    check_fd,
+)
+from sockscope.engine.ops_sockets import first_free_port
+from sockscope.engine.sockets import LabSocket
+from sockscope.engine.tickets import Ticket
+from sockscope.events import LoopEvent
+
+if TYPE_CHECKING:
+    from sockscope.engine.lab import LabEngine
+
+
+def op_loop(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
+    if cmd.op == "pause":
+        lab.paused = True
+        lab.emit(LoopEvent, state="paused")
+    elif cmd.op == "resume":
+        lab.paused = False
+        lab.emit(LoopEvent, state="running")
+    else:
+        if not lab.paused:
+            raise Conflict("op", "step: the loop is running; pause it first")
+        lab.emit(LoopEvent, state="step")
+        lab.add_step(ticket)  # answered once that select() and its calls have run
+        return
+    ticket.succeed({"paused": lab.paused})
+
+
+def op_link(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
+    """A relay that listens on a lab port and forwards to ``target``, faults on demand."""
+    from sockscope.engine import link
+
+    assert cmd.name is not None and cmd.address is not None and cmd.faults is not None
+    host, port = cmd.address
+    target = cmd.faults["target"]
+    lab.policy.check_bind(host, port)
+    try:
+        lab.policy.check_connect(*target)
+    except CommandError as exc:
+        raise type(exc)("target", exc.message.replace("address:", "target:")) from None
+    if cmd.name in lab.sockets or cmd.name in lab.links:
+        raise Conflict("name", f"name: {cmd.name!r} is taken in this lab")
+    if len(lab.sockets) + 3 > lab.policy.max_sockets:
+        raise Conflict("name", "a link needs 3 sockets and this lab is near its limit")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    check_fd(lab, sock)
+    sock.setblocking(False)
+    listener = LabSocket(cmd.name, sock, auto_accept=True)
+    if port == 0:
+        port = first_free_port(lab, sock, host)
+    where = f"{cmd.name} = Link(listen=({host!r}, {port}), target={address_text(tuple(target))})"
+
+    def bind_and_listen() -> None:
+        sock.bind((host, port))
+        sock.listen(1)
+
+    outcome = perform(bind_and_listen)
+    lab.record_call(listener, "link", where + "  # a relay in this lab's select() loop", outcome,
+                    result={"address": [host, port]},
+                    result_text=f"listening on {host}:{port}")  # fmt: skip
+    if not outcome.ok:
+        sock.close()
+        ticket.resolve(answer(ticket, False, None, outcome))
+        return
+    listener.role, listener.local = "listening", sock.getsockname()
+    new = link.Link(name=cmd.name, target=(target[0], target[1]), listener=listener)
+    listener.relay = new
+    lab.links[cmd.name] = new
+    lab.add_socket(listener)
+    link.announce(lab, new, force=True)
+    ticket.succeed({"link": cmd.name, "address": list(listener.local)})
+
+
+def op_fault(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
+    from sockscope.engine import link
+
+    assert cmd.name is not None and cmd.faults is not None
+    found = lab.links.get(cmd.name)
+    if found is None:
+        known = ", ".join(lab.links) or "none yet"
+        raise UnknownSocket("link", f"link: no link named {cmd.name!r} ({known})")
+    faults = dict(cmd.faults)
+    direction = faults.pop("direction")
+    flows = [found.up, found.down] if direction == "both" else [getattr(found, direction)]
+    if faults.pop("reset", False):
+        link.reset(lab, found, why=f"{cmd.name}: reset requested: both ends get a RST")
+    for flow in flows:
+        for key, value in faults.items():
+            if key == "stall":
+                flow.faults.stalled = value
+            elif key == "close":
+                flow.faults.closing = flow.faults.closing or value
+            else:
+                setattr(flow.faults, key, value)
+    settings = ", ".join(f"{k}={v}" for k, v in faults.items())
+    lab.emit_notice(cmd.name, f"{cmd.name} {direction}: {settings or 'reset'}")
+    link.announce(lab, found, force=True)
+    ticket.succeed(found.public())

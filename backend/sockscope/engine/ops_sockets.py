@@ -1,0 +1,240 @@
+"""Commands that make, name, place and tune a socket: socket, bind, listen, connect, options."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import TYPE_CHECKING, Any
+
+from sockscope.engine.calls import Outcome, address_text, perform
+from sockscope.engine.commands import READ_ONLY_SOCKOPTS, SOCKOPTS, Command
+from sockscope.engine.errors import Conflict
+from sockscope.engine.ops import (
+    answer,
+    busy,
+    call,
+    check_fd,
+    check_room,
+    simple_call,
+)
+from sockscope.engine.sockets import LabSocket
+from sockscope.engine.tickets import CommandResult, Ticket
+
+if TYPE_CHECKING:
+    from sockscope.engine.lab import LabEngine
+
+
+def op_socket(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
+    assert cmd.name is not None and cmd.options is not None
+    if cmd.name in lab.sockets:
+        raise Conflict("name", f"name: a socket named {cmd.name!r} already exists")
+    check_room(lab, "name")
+    outcome = perform(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+    if not outcome.ok:
+        raise Conflict(None, f"socket() failed: {outcome.exc}")
+    sock: socket.socket = outcome.value
+    check_fd(lab, sock)
+    opts = cmd.options
+    ls = LabSocket(
+        cmd.name, sock, auto_accept=opts.auto_accept, auto_recv=opts.auto_recv, bufsize=opts.bufsize
+    )
+    line = f"{ls.name} = socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
+    lab.record_call(
+        ls,
+        "socket",
+        line,
+        outcome,
+        result={"socket": ls.name, "fd": ls.fd},
+        result_text=f"<socket fd={ls.fd}>",
+    )
+    lab.add_socket(ls)
+    failed: Outcome | None = None
+    for option, value in (
+        ("SO_REUSEADDR", opts.reuseaddr),
+        ("SO_SNDBUF", opts.sndbuf),
+        ("SO_RCVBUF", opts.rcvbuf),
+        ("TCP_NODELAY", opts.nodelay),
+    ):
+        if value is not None:
+            result = _setsockopt(lab, ls, option, int(value))
+            failed = failed or (None if result.ok else result)
+    if not opts.blocking:
+        lab.record_call(
+            ls,
+            "setblocking",
+            f"{ls.name}.setblocking(False)",
+            perform(lambda: sock.setblocking(False)),
+        )
+    lab.add_socket(ls)
+    lab.probe_now(ls)
+    if failed is not None:
+        ticket.resolve(answer(ticket, False, None, failed))
+    else:
+        ticket.succeed({"socket": ls.name, "fd": ls.fd})
+
+
+def _setsockopt(lab: LabEngine, ls: LabSocket, option: str, value: int) -> Outcome:
+    level_name, level, opt = SOCKOPTS[option]
+    outcome = perform(lambda: ls.sock.setsockopt(level, opt, value))
+    line = f"{ls.name}.setsockopt(socket.{level_name}, socket.{option}, {value})"
+    lab.record_call(ls, "setsockopt", line, outcome)
+    return outcome
+
+
+def op_bind(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    assert cmd.address is not None
+    host, port = cmd.address
+    lab.policy.check_bind(host, port)
+    if port == 0:
+        port = first_free_port(lab, ls.sock, host)
+    line = f"{ls.name}.bind({address_text((host, port))})"
+    if cmd.address[1] == 0:
+        line += f"  # port 0: the first free port of the lab range {lab.policy.port_min}-"
+        line += f"{lab.policy.port_max}"
+
+    def bound(_: Any) -> Any:
+        ls.role = "bound"
+        ls.local = ls.sock.getsockname()
+        return {"address": list(ls.local)}
+
+    simple_call(lab, ls, ticket, "bind", line, lambda: ls.sock.bind((host, port)), result=bound)
+
+
+def first_free_port(lab: LabEngine, sock: socket.socket, host: str) -> int:
+    """A port of the lab range that ``host`` can bind now (probed with a throwaway socket)."""
+    reuse = sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+    for port in range(lab.policy.port_min, lab.policy.port_max + 1):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as trial:
+            trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, reuse)
+            try:
+                trial.bind((host, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    continue
+                return port  # let the real bind() report this error
+            return port
+    raise Conflict("address", "address: every port of the lab range is in use")
+
+
+def op_listen(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    if ls.local is None:
+        raise Conflict(
+            "socket",
+            f"{ls.name} is not bound: bind() it to a lab address first (listen() on an"
+            " unbound socket would pick a random port outside the lab range)",
+        )
+    backlog = cmd.backlog
+
+    def listening(_: Any) -> None:
+        ls.role = "listening"
+
+    fn = ls.sock.listen if backlog is None else (lambda: ls.sock.listen(backlog))
+    line = f"{ls.name}.listen({'' if backlog is None else backlog})"
+    simple_call(lab, ls, ticket, "listen", line, fn, result=listening)
+
+
+def op_connect(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    assert cmd.address is not None
+    host, port = cmd.address
+    lab.policy.check_connect(host, port)
+    line = f"{ls.name}.connect({address_text((host, port))})"
+    busy(ls, "out")
+
+    def finish(outcome: Outcome, call_id: int) -> CommandResult:
+        exc = outcome.exc
+        if exc is None:
+            ls.role = "connected"
+            ls.peer = ls.sock.getpeername()
+        elif getattr(exc, "errno", None) == errno.EINPROGRESS:
+            ls.role = "connecting"
+        else:
+            ls.role = "failed"
+        try:
+            ls.local = ls.sock.getsockname()
+        except OSError:
+            pass
+        lab.record_call(
+            ls, "connect", line, outcome, call_id=call_id, result={"local": list(ls.local or ())}
+        )
+        return answer(ticket, outcome.ok, {"local": list(ls.local or ())}, outcome)
+
+    call(lab, ls, ticket, "out", "connect", line, lambda: ls.sock.connect((host, port)), finish)
+
+
+def op_setblocking(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    flag = bool(cmd.flag)
+    simple_call(
+        lab,
+        ls,
+        ticket,
+        "setblocking",
+        f"{ls.name}.setblocking({flag})",
+        lambda: ls.sock.setblocking(flag),
+    )
+
+
+def op_settimeout(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    timeout = cmd.timeout
+    simple_call(
+        lab,
+        ls,
+        ticket,
+        "settimeout",
+        f"{ls.name}.settimeout({timeout})",
+        lambda: ls.sock.settimeout(timeout),
+    )
+
+
+def op_setsockopt(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    assert cmd.option is not None and cmd.value is not None
+    outcome = _setsockopt(lab, ls, cmd.option, cmd.value)
+    ticket.resolve(answer(ticket, outcome.ok, None, outcome))
+    lab.sync(ls)
+    lab.probe_now(ls)
+
+
+def op_getsockopt(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    assert cmd.option is not None
+    level_name, level, opt = (SOCKOPTS | READ_ONLY_SOCKOPTS)[cmd.option]
+    line = f"{ls.name}.getsockopt(socket.{level_name}, socket.{cmd.option})"
+
+    def text(value: int) -> str:
+        if cmd.option == "SO_ERROR" and value:
+            return f"{value} ({errno.errorcode.get(value, '?')})"
+        return str(value)
+
+    simple_call(
+        lab,
+        ls,
+        ticket,
+        "getsockopt",
+        line,
+        lambda: ls.sock.getsockopt(level, opt),
+        result_text=text,
+    )
+
+
+def op_auto(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    if cmd.auto_accept is not None:
+        ls.auto_accept = cmd.auto_accept
+    if cmd.auto_recv is not None:
+        ls.auto_recv = cmd.auto_recv
+    if cmd.bufsize is not None:
+        ls.bufsize = cmd.bufsize
+    lab.sync(ls)
+    ticket.succeed(
+        {"auto_accept": ls.auto_accept, "auto_recv": ls.auto_recv, "bufsize": ls.bufsize}
+    )
+
+
+def op_watch(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+    """Keep a socket in select()'s readers or writers, whatever the program has to do."""
+    assert cmd.faults is not None
+    for key, value in cmd.faults.items():
+        setattr(ls, f"watch_{key}", value)
+    lists = [n for n, on in (("readers", ls.watch_read), ("writers", ls.watch_write)) if on]
+    when = "" if ls.role in ("connected", "listening") else " once it is connected"
+    kept = " and ".join(lists) or "lists only when it needs to be"
+    lab.emit_notice(ls.name, f"{ls.name} is now kept in select()'s {kept}{when}")
+    lab.sync(ls)
+    ticket.succeed({"read": ls.watch_read, "write": ls.watch_write})
