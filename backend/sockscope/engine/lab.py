@@ -403,6 +403,8 @@ class LabEngine:
         """True (after waiting) when this 100 ms window already had its share of events."""
         now = time.monotonic_ns()
         if now - self._window_start >= 100_000_000:
+            if self._window_events <= self.policy.max_events_per_second // 20:
+                self._throttled = False  # calm again: a later flood gets its own notice
             self._window_start, self._window_events = now, 0
             return False
         if self._window_events <= self.policy.max_events_per_second // 10:

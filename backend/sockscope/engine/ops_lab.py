@@ -104,6 +104,7 @@ def op_fault(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
             else:
                 setattr(flow.faults, key, value)
     settings = ", ".join(f"{k}={v}" for k, v in faults.items())
-    lab.emit_notice(cmd.name, f"{cmd.name} {direction}: {settings or 'reset'}")
+    if settings:  # a reset has said its piece already
+        lab.emit_notice(cmd.name, f"{cmd.name} {direction}: {settings}")
     link.announce(lab, found, force=True)
     ticket.succeed(found.public())
