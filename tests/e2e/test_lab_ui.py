@@ -124,3 +124,32 @@ def test_a_dropped_connection_says_so_and_resumes_with_nothing_lost(
     expect(page.get_by_test_id("event-log")).to_contain_text("away1 = socket.socket")
     expect(page.get_by_test_id("event-log")).to_contain_text("srv.listen(5)")
     assert page.console.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_link_sits_between_client_and_server_with_its_faults(
+    page: Page, server: LiveServer
+) -> None:
+    new_lab(page, server)
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("acceptq-srv")).to_be_visible()
+    page.locator("summary:has-text('Fault-injecting link')").click()
+    page.get_by_test_id("create-link").click()
+    expect(page.get_by_test_id("client-target")).to_have_value("lnk")
+    page.get_by_test_id("create-client").click()
+    link = page.get_by_test_id("link-lnk")
+    expect(link).to_contain_text("up: clean")
+    expect(page.get_by_test_id("state-conn")).to_have_text("ESTABLISHED")
+    page.get_by_test_id("stall").click()
+    expect(link).to_contain_text("up: STALLED")
+    page.get_by_test_id("socket-picker").select_option("cli")
+    page.get_by_test_id("send-size").fill("20000")
+    page.get_by_test_id("sendall").click()
+    # The link stops reading: the bytes wait in its first leg's kernel queue.
+    expect(page.get_by_test_id("recvq-lnk_a")).not_to_have_text(re.compile(r"^0 B /"))
+    expect(page.get_by_test_id("recvq-conn")).to_have_text(re.compile(r"^0 B /"))
+    page.get_by_test_id("reset-link").click()
+    expect(page.get_by_test_id("event-log")).to_contain_text("both ends get a RST")
+    expect(link).to_have_count(0)  # its legs are gone
+    expect(page.get_by_test_id("state-cli")).to_have_text("CLOSE")  # the client got the RST
+    shot(page, "lab-link-reset")
+    assert page.console.problems == []  # type: ignore[attr-defined]
