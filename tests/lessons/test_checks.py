@@ -111,14 +111,13 @@ def test_claim_5_judges_the_fastest_run() -> None:
 
 
 def test_a_reply_refused_after_shut_wr_fails_claim_15() -> None:
-    record = RunRecord(events=[call("cli", "shutdown", result=None)])
-    record.events[0] = CallEvent(
-        **{**_fields(record.events[0]), "line": "cli.shutdown(socket.SHUT_WR)"}
-    )
-    record.events += [call("conn", "recv", result=0), call("cli", "recv", errno="ECONNRESET")]
-    record.events[1] = CallEvent(**{**_fields(record.events[1]), "done": 0})
-    passed, _ = checks.half_close(record, closer="cli", peer="conn")
-    assert passed is None  # no reply came: the claim is not shown
+    shut = CallEvent(**{**_fields(call("cli", "shutdown")), "line": "cli.shutdown(socket.SHUT_WR)"})
+    eof = CallEvent(**{**_fields(call("conn", "recv", result=0)), "done": 0})
+    refused = call("conn", "send", errno="EPIPE")  # as after a full close, not a half-close
+    passed, observed = checks.half_close(RunRecord(events=[shut, eof, refused]), closer="cli",
+                                         peer="conn")  # fmt: skip
+    assert passed is False and "EPIPE" in observed
+    assert checks.half_close(RunRecord(events=[shut]), closer="cli", peer="conn")[0] is None
 
 
 def test_a_recv_that_returned_by_itself_fails_claim_18() -> None:

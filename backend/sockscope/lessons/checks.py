@@ -261,7 +261,10 @@ def half_close(run: RunRecord, *, closer: str, peer: str) -> Verdict:
     after = shut[0].seq
     eof = [c for c in run.calls(peer, "recv") if c.seq > after and c.done == 0 and c.errno is None]
     # The reply must be sent after the peer saw the end, and read by the closer after that.
-    sent = [c for c in run.calls(peer, "send") if eof and c.seq > eof[0].seq and c.done]
+    tried = [c for c in run.calls(peer, "send") if eof and c.seq > eof[0].seq]
+    if tried and tried[0].errno is not None:  # the peer could not answer: not a half-close
+        return False, f"{_said(eof[0])}; then {_said(tried[0])}"
+    sent = [c for c in tried if c.done]
     replies = [c for c in run.calls(closer, "recv") if sent and c.seq > sent[0].seq
                and (c.done or 0) > 0]  # fmt: skip
     if not eof or not replies:
