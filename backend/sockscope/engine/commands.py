@@ -87,6 +87,16 @@ class SocketOptions:
     auto_recv: Literal["off", "discard", "echo"] = "off"
     bufsize: int = 65536
 
+    def sockopts(self) -> list[tuple[str, int]]:
+        """The socket options to set, in the order socket() applies them."""
+        given = (
+            ("SO_REUSEADDR", self.reuseaddr),
+            ("SO_SNDBUF", self.sndbuf),
+            ("SO_RCVBUF", self.rcvbuf),
+            ("TCP_NODELAY", self.nodelay),
+        )
+        return [(option, int(value)) for option, value in given if value is not None]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Command:

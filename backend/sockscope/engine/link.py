@@ -199,15 +199,10 @@ def on_writable(lab: LabEngine, link: Link, leg: LabSocket) -> None:
         size = min(size, max(1, int(_refill(flow, time.monotonic_ns()))))
     piece = data[:size]
     outcome = perform(lambda: leg.sock.send(piece, socket.MSG_DONTWAIT))
-    from sockscope.engine.ops import bytes_info
+    from sockscope.engine.ops import record_send
 
-    done = outcome.value if outcome.ok else None
-    info = bytes_info(piece[:done], leg.sent_total) if done else None
-    lab.record_call(leg, "send", f"{leg.name}.send(held[:{size}])", outcome, via="loop",
-                    asked=size, done=done, data=info, result=done,
-                    result_text=str(done))  # fmt: skip
+    done = record_send(lab, leg, f"{leg.name}.send(held[:{size}])", outcome, piece, via="loop")
     if done:
-        leg.sent_total += done
         flow.held -= done
         flow.moved += done
         flow.tokens -= done

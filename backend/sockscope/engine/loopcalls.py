@@ -68,30 +68,16 @@ def finish_connect(lab: LabEngine, ls: LabSocket) -> None:
 
 def send_some(lab: LabEngine, ls: LabSocket, *, via: str) -> None:
     """One send() of what the first outbox still holds."""
-    from sockscope.engine.ops import bytes_info
+    from sockscope.engine.ops import record_send
 
     box = ls.outbox[0]
     start = box.sent
     view = memoryview(box.data)[start:]
     line = f"{ls.name}.send(view[{start}:])" if box.call_id else f"{ls.name}.send(echo[{start}:])"
     outcome = perform(lambda: ls.sock.send(view, socket.MSG_DONTWAIT))
-    done = outcome.value if outcome.ok else None
-    info = bytes_info(view[:done], ls.sent_total) if done else None  # a view: no copy
-    lab.record_call(
-        ls,
-        "send",
-        line,
-        outcome,
-        via=via,
-        asked=len(view),
-        done=done,
-        data=info,
-        result=done,
-        result_text=str(done),
-    )
+    done = record_send(lab, ls, line, outcome, view, via=via)  # a view: no copy
     if done:
         box.sent += done
-        ls.sent_total += done
     if outcome.ok and box.remaining == 0:
         ls.outbox.pop(0)
         _finish_sendall(lab, ls, box, outcome)

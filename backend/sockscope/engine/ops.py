@@ -171,3 +171,23 @@ def bytes_info(data: bytes | memoryview, offset: int) -> BytesInfo:
     head, truncated = preview(data)
     full = bytes(data).hex() if len(data) <= FULL_BYTES else None
     return BytesInfo(len=len(data), offset=offset, head=head, truncated=truncated, hex=full)
+
+
+def record_send(
+    lab: LabEngine,
+    ls: LabSocket,
+    line: str,
+    outcome: Outcome,
+    offered: bytes | memoryview,
+    *,
+    via: str = "command",
+    call_id: int | None = None,
+) -> int | None:
+    """Record one send() of ``offered`` and move the socket's stream offset by what it took."""
+    done: int | None = outcome.value if outcome.ok else None
+    info = bytes_info(offered[:done], ls.sent_total) if done is not None else None
+    lab.record_call(ls, "send", line, outcome, via=via, call_id=call_id, asked=len(offered),
+                    done=done, data=info, result=done, result_text=str(done))  # fmt: skip
+    if done:
+        ls.sent_total += done
+    return done

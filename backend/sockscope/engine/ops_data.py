@@ -16,6 +16,7 @@ from sockscope.engine.ops import (
     call,
     check_room,
     payload_bytes,
+    record_send,
     simple_call,
 )
 from sockscope.engine.sockets import LabSocket, Outbox
@@ -31,22 +32,7 @@ def op_send(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None
     line = f"{ls.name}.send({text})"
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
-        done = outcome.value if outcome.ok else None
-        info = bytes_info(data[:done], ls.sent_total) if done is not None else None
-        lab.record_call(
-            ls,
-            "send",
-            line,
-            outcome,
-            call_id=call_id,
-            asked=len(data),
-            done=done,
-            data=info,
-            result=done,
-            result_text=str(done),
-        )
-        if done:
-            ls.sent_total += done
+        done = record_send(lab, ls, line, outcome, data, call_id=call_id)
         return answer(ticket, outcome.ok, done, outcome)
 
     call(lab, ls, ticket, "out", "send", line, lambda: ls.sock.send(data), finish)

@@ -49,15 +49,9 @@ def op_socket(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     )
     lab.add_socket(ls)
     failed: Outcome | None = None
-    for option, value in (
-        ("SO_REUSEADDR", opts.reuseaddr),
-        ("SO_SNDBUF", opts.sndbuf),
-        ("SO_RCVBUF", opts.rcvbuf),
-        ("TCP_NODELAY", opts.nodelay),
-    ):
-        if value is not None:
-            result = _setsockopt(lab, ls, option, int(value))
-            failed = failed or (None if result.ok else result)
+    for option, value in opts.sockopts():
+        result = _setsockopt(lab, ls, option, value)
+        failed = failed or (None if result.ok else result)
     if not opts.blocking:
         lab.record_call(
             ls,

@@ -616,14 +616,8 @@ def _socket(block: _Block, cmd: Command, calls: _Calls) -> None:
     rec = calls.take("socket")
     block.show("socket", name, rec.line if rec else f"{name} = {create}", create, rec, param="_")
     p = _param(name)
-    for option, value in (
-        ("SO_REUSEADDR", opts.reuseaddr),
-        ("SO_SNDBUF", opts.sndbuf),
-        ("SO_RCVBUF", opts.rcvbuf),
-        ("TCP_NODELAY", opts.nodelay),
-    ):
-        if value is not None:
-            _setsockopt_call(block, name, option, str(int(value)), calls)
+    for option, value in opts.sockopts():
+        _setsockopt_call(block, name, option, str(value), calls)
     if not opts.blocking:
         rec = calls.take("setblocking")
         line = rec.line if rec else f"{name}.setblocking(False)"
