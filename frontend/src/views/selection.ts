@@ -3,3 +3,11 @@ export interface Selection {
   socket: string | null;
   seq: number | null;
 }
+
+/** What every live view is given: the store, its version (to redraw), and the selection. */
+export interface ViewProps {
+  store: import("../store/lab").LabStore;
+  version: number;
+  selection: Selection;
+  select: (s: Selection) => void;
+}
