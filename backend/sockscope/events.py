@@ -68,6 +68,7 @@ class SocketInfo:
     pending_out: int  # bytes a loop-driven sendall/echo still has to send
     watch_read: bool  # kept in select()'s readers by the program, whatever else happens
     watch_write: bool  # kept in select()'s writers: the busy loop of HOWTO claim 21
+    network: Literal["host", "private"]  # private: the lab's own loopback, in a namespace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,6 +226,17 @@ class LinkEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkEvent:
+    """The lab's private network: made (cable plugged in), its cable pulled out or plugged back."""
+
+    kind: Literal["network"] = "network"
+    seq: int
+    t_ns: int
+    plugged: bool
+    how: str  # how the kernel gave the lab its namespace ("a network namespace (CAP_SYS_ADMIN)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CheckOutcome:
     """One HOWTO claim, checked against what the kernel did in this run."""
 
@@ -271,6 +283,7 @@ Event: TypeAlias = (
     | NoticeEvent
     | LingerEvent
     | LinkEvent
+    | NetworkEvent
     | LessonEvent
     | LabClosedEvent
 )
@@ -287,6 +300,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     NoticeEvent,
     LingerEvent,
     LinkEvent,
+    NetworkEvent,
     LessonEvent,
     LabClosedEvent,
 )

@@ -34,6 +34,7 @@ EXAMPLES: list[tuple[dict[str, Any], Command]] = [
                 "auto_accept": True,
                 "auto_recv": "echo",
                 "bufsize": 1024,
+                "network": "private",
             },
         },
         Command(
@@ -48,6 +49,7 @@ EXAMPLES: list[tuple[dict[str, Any], Command]] = [
                 auto_accept=True,
                 auto_recv="echo",
                 bufsize=1024,
+                network="private",
             ),
         ),
     ),
@@ -187,6 +189,7 @@ EXAMPLES: list[tuple[dict[str, Any], Command]] = [
     ({"op": "pause", "id": 7}, Command(op="pause")),
     ({"op": "resume"}, Command(op="resume")),
     ({"op": "step"}, Command(op="step")),
+    ({"op": "cable", "plugged": False}, Command(op="cable", flag=False)),
 ]
 
 

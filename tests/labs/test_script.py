@@ -314,3 +314,30 @@ def test_a_call_still_blocked_when_rendered_is_marked_so(lab: LabDriver) -> None
     assert any(isinstance(e, CallStartedEvent) for e in events)
     text = render_script(history, lab_id=lab.engine.id)
     assert "# lab: -> ... blocked (it had not returned when this script was made)" in text
+
+
+def test_a_private_network_lab_replays_on_the_machines_loopback(
+    lab: LabDriver, tmp_path: Path
+) -> None:
+    # A port free on this machine too (the script binds it here): a host server finds
+    # one, closes, and the private server takes it.
+    port = lab.server("probe")
+    lab.ok({"op": "close", "socket": "probe"})
+    lab.ok({"op": "socket", "name": "srv", "options": {"network": "private"}})
+    lab.ok({"op": "bind", "socket": "srv", "address": ["127.0.0.1", port]})
+    lab.ok({"op": "listen", "socket": "srv"})
+    lab.ok({"op": "socket", "name": "cli", "options": {"network": "private"}})
+    lab.ok({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+    lab.ok({"op": "accept", "socket": "srv", "name": "conn"})
+    lab.ok({"op": "send", "socket": "cli", "text": "hi"})
+    lab.ok({"op": "recv", "socket": "conn", "bufsize": 10})
+    lab.ok({"op": "cable", "plugged": False})
+    lab.ok({"op": "close", "socket": "cli"})
+    lab.ok({"op": "close", "socket": "conn"})
+
+    text, output = replay(lab, tmp_path)
+
+    assert_replayed(lab, output)
+    assert text.count("here it uses this machine's loopback") == 2
+    assert '{"op": "cable", "plugged": false}' in text
+    assert "not replayed: the lab pulled out its private network's cable" in text

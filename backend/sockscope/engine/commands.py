@@ -40,10 +40,12 @@ SOCKET_OPS = (
 )
 LOOP_OPS = ("pause", "resume", "step")
 LINK_OPS = ("link", "fault")
-OPS = SOCKET_OPS + LOOP_OPS + LINK_OPS
+NETWORK_OPS = ("cable",)  # the lab's private network: pull its cable out, plug it back in
+OPS = SOCKET_OPS + LOOP_OPS + LINK_OPS + NETWORK_OPS
 
 SHUT_HOWS = {"SHUT_RD": socket.SHUT_RD, "SHUT_WR": socket.SHUT_WR, "SHUT_RDWR": socket.SHUT_RDWR}
 AUTO_RECV_MODES = ("off", "discard", "echo")
+NETWORKS = ("host", "private")
 
 # The socket options a lab may set or read: name -> (level name, level, option).
 SOCKOPTS: dict[str, tuple[str, int, int]] = {
@@ -86,6 +88,7 @@ class SocketOptions:
     auto_accept: bool = False
     auto_recv: Literal["off", "discard", "echo"] = "off"
     bufsize: int = 65536
+    network: Literal["host", "private"] = "host"  # private: the lab's own loopback
 
     def sockopts(self) -> list[tuple[str, int]]:
         """The socket options to set, in the order socket() applies them."""
@@ -145,6 +148,8 @@ def parse_command(raw: Any, policy: LabPolicy) -> Command:
                        faults={"target": target})  # fmt: skip
     if op == "fault":
         return _parse_fault(raw, policy)
+    if op == "cable":
+        return Command(op=op, flag=_bool(raw, "plugged"))
     if op == "socket":
         return Command(
             op=op,
@@ -269,6 +274,13 @@ def _options(raw: Any, policy: LabPolicy) -> SocketOptions:
     blocking = opt_bool("blocking")
     auto_accept = opt_bool("auto_accept")
     bufsize = opt_int("bufsize", 1, policy.max_bufsize)
+    network = raw.get("network", "host")
+    if network not in NETWORKS:
+        raise InvalidCommand(
+            "options.network",
+            f"options.network: host (this machine's loopback) or private (the lab's own,"
+            f" whose cable can be pulled out); got {network!r}",
+        )
     return SocketOptions(
         sndbuf=opt_int("sndbuf", 1, buf_hi),
         rcvbuf=opt_int("rcvbuf", 1, buf_hi),
@@ -278,11 +290,22 @@ def _options(raw: Any, policy: LabPolicy) -> SocketOptions:
         auto_accept=bool(auto_accept),
         auto_recv=_auto_recv(raw.get("auto_recv", "off"), "options.auto_recv"),
         bufsize=65536 if bufsize is None else bufsize,
+        network=network,
     )
 
 
 _OPTION_FIELDS = frozenset(
-    {"sndbuf", "rcvbuf", "nodelay", "reuseaddr", "blocking", "auto_accept", "auto_recv", "bufsize"}
+    {
+        "sndbuf",
+        "rcvbuf",
+        "nodelay",
+        "reuseaddr",
+        "blocking",
+        "auto_accept",
+        "auto_recv",
+        "bufsize",
+        "network",
+    }
 )
 
 
@@ -432,6 +455,7 @@ _FIELDS_BY_OP: dict[str, set[str]] = {
     "watch": {"socket", "read", "write"},
     "link": {"name", "address", "target"},
     "fault": {"link", "direction", *_FAULT_INTS, *_FAULT_FLAGS},
+    "cable": {"plugged"},
     "pause": set(),
     "resume": set(),
     "step": set(),

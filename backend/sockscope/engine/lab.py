@@ -29,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from sockscope.engine import loopcalls, ops, ops_endings
+from sockscope.engine import loopcalls, ops, ops_endings, ops_network
 from sockscope.engine.calls import Outcome, errno_name, error_text
 from sockscope.engine.commands import Command
 from sockscope.engine.errors import CommandError, LabClosed
@@ -96,7 +96,9 @@ class LabEngine:
         # events list grows until its call returns): what an exported script replays.
         self.history: list[Ticket] = []
         self.links: dict[str, Any] = {}  # name -> engine.link.Link
-        self._lingering: dict[tuple[Any, Any], list[Any]] = {}  # 4-tuple -> [name, state, since]
+        self.private: Any = None  # engine.privnet.PrivateNetwork, made on first use
+        # (network, local, peer) -> [name, state, since]
+        self._lingering: dict[tuple[Any, Any, Any], list[Any]] = {}
         self.history_truncated = False
         self._worker_calls: set[int] = set()
         self._window_start = 0
@@ -149,6 +151,7 @@ class LabEngine:
             for ls in list(self.sockets.values()):
                 ops_endings.force_close(self, ls)
             self.links.clear()
+            ops_network.close_private(self)
             if self.paused:
                 self.paused = False
                 self.emit(LoopEvent, state="running")
@@ -281,7 +284,7 @@ class LabEngine:
             self.emit(SocketClosedEvent, socket=ls.name)
             if ls.local and ls.peer and ls.role == "connected":
                 # Closed, but the kernel may keep the connection a while: watch it go.
-                key = (tuple(ls.local), tuple(ls.peer))
+                key = (ls.network, tuple(ls.local), tuple(ls.peer))
                 self._lingering[key] = [ls.name, "", time.monotonic_ns()]
 
     def free_name(self, base: str) -> str:
@@ -510,14 +513,16 @@ class LabEngine:
             return
         from sockscope.engine.lingering import read_table
 
-        table = read_table()
+        tables = {"host": read_table()}
+        if self.private is not None:  # the namespace's own table, seen through its helper
+            tables["private"] = read_table(f"/proc/{self.private.pid}/net/tcp")
         for key, entry in list(self._lingering.items()):
             name, last, since = entry
-            state = table.get(key)
+            state = tables.get(key[0], {}).get((key[1], key[2]))
             if state == "CLOSE":
                 state = None
             if state != (last or None) or (state is None and last == ""):
-                self.emit(LingerEvent, socket=name, local=key[0], peer=key[1], state=state)
+                self.emit(LingerEvent, socket=name, local=key[1], peer=key[2], state=state)
                 entry[1] = state or "gone"
             if state is None or now - since > 120e9:
                 del self._lingering[key]
@@ -601,6 +606,9 @@ class LabEngine:
             "sockets": sockets,
             "port_range": [self.policy.port_min, self.policy.port_max],
             "links": [each.public() for each in self.links.values()],
+            "network": None
+            if self.private is None
+            else {"plugged": self.private.plugged, "how": self.private.how},
         }
 
     def _begin_close(self, reason: str) -> None:
@@ -615,6 +623,7 @@ class LabEngine:
         self._closing = True
         for ls in list(self.sockets.values()):
             ops_endings.force_close(self, ls)
+        ops_network.close_private(self)
         self._inbox.clear()  # posted closures (snapshots, resets, records) see closed instead
         self._wake_r.close()
         self._wake_w.close()

@@ -209,6 +209,7 @@ def record_accept(
         peer=addr,
         auto_recv=ls.auto_recv,
         bufsize=ls.bufsize,
+        network=ls.network,
     )
     lab.record_call(
         ls, "accept", line, outcome, via=via, call_id=call_id, result=result, result_text=text

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def execute(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     """Run one command: the handler modules below import this one, so they load late."""
-    from sockscope.engine import ops_data, ops_endings, ops_lab, ops_sockets
+    from sockscope.engine import ops_data, ops_endings, ops_lab, ops_network, ops_sockets
 
     lab_wide: dict[str, Callable[[LabEngine, Command, Ticket], None]] = {
         "socket": ops_sockets.op_socket,
@@ -34,6 +34,7 @@ def execute(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
         "step": ops_lab.op_loop,
         "link": ops_lab.op_link,
         "fault": ops_lab.op_fault,
+        "cable": ops_network.op_cable,
     }
     if cmd.op in lab_wide:
         lab_wide[cmd.op](lab, cmd, ticket)

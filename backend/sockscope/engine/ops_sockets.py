@@ -6,6 +6,7 @@ import errno
 import socket
 from typing import TYPE_CHECKING, Any
 
+from sockscope.engine import ops_network
 from sockscope.engine.calls import Outcome, address_text, perform
 from sockscope.engine.commands import READ_ONLY_SOCKOPTS, SOCKOPTS, Command
 from sockscope.engine.errors import Conflict
@@ -29,16 +30,23 @@ def op_socket(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     if cmd.name in lab.sockets:
         raise Conflict("name", f"name: a socket named {cmd.name!r} already exists")
     check_room(lab, "name")
-    outcome = perform(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-    if not outcome.ok:
+    opts = cmd.options
+    outcome = perform(lambda: ops_network.new_socket(lab, opts.network, "options.network"))
+    if not outcome.ok:  # a Conflict (no private network here) is not caught: it says why
         raise Conflict(None, f"socket() failed: {outcome.exc}")
     sock: socket.socket = outcome.value
     check_fd(lab, sock)
-    opts = cmd.options
     ls = LabSocket(
-        cmd.name, sock, auto_accept=opts.auto_accept, auto_recv=opts.auto_recv, bufsize=opts.bufsize
+        cmd.name,
+        sock,
+        auto_accept=opts.auto_accept,
+        auto_recv=opts.auto_recv,
+        bufsize=opts.bufsize,
+        network=opts.network,
     )
     line = f"{ls.name} = socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
+    if ls.network == "private":
+        line += "  # in the lab's private network"
     lab.record_call(
         ls,
         "socket",
@@ -80,7 +88,7 @@ def op_bind(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None
     host, port = cmd.address
     lab.policy.check_bind(host, port)
     if port == 0:
-        port = first_free_port(lab, ls.sock, host)
+        port = first_free_port(lab, ls.sock, host, ls.network)
     line = f"{ls.name}.bind({address_text((host, port))})"
     if cmd.address[1] == 0:
         line += f"  # port 0: the first free port of the lab range {lab.policy.port_min}-"
@@ -94,11 +102,12 @@ def op_bind(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None
     simple_call(lab, ls, ticket, "bind", line, lambda: ls.sock.bind((host, port)), result=bound)
 
 
-def first_free_port(lab: LabEngine, sock: socket.socket, host: str) -> int:
-    """A port of the lab range that ``host`` can bind now (probed with a throwaway socket)."""
+def first_free_port(lab: LabEngine, sock: socket.socket, host: str, network: str = "host") -> int:
+    """A port of the lab range that ``host`` can bind now (probed with a throwaway socket
+    in the same network as ``sock``)."""
     reuse = sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
     for port in range(lab.policy.port_min, lab.policy.port_max + 1):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as trial:
+        with ops_network.new_socket(lab, network, "address") as trial:
             trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, reuse)
             try:
                 trial.bind((host, port))

@@ -63,6 +63,7 @@ class LabSocket:
     blocked_in: BlockedCall | None = None  # recv, accept
     blocked_out: BlockedCall | None = None  # send, sendall, connect
     file: BinaryIO | None = None  # sock.makefile('wb'): Python's buffer in front of the kernel's
+    network: Literal["host", "private"] = "host"  # private: in the lab's own namespace
     relay: Any = None  # the fault-injecting link this socket belongs to (engine.link.Link)
     figures: Figures | None = None
     probed_ns: int = 0
@@ -99,6 +100,7 @@ class LabSocket:
             pending_out=self.pending_out,
             watch_read=self.watch_read,
             watch_write=self.watch_write,
+            network=self.network,
         )
 
     def wants_read(self) -> bool:

@@ -571,7 +571,13 @@ def _describe(cmd: Command) -> str:
     if cmd.name is not None:
         out["name"] = cmd.name
     if cmd.options is not None:
-        defaults = {"blocking": True, "auto_accept": False, "auto_recv": "off", "bufsize": 65536}
+        defaults = {
+            "blocking": True,
+            "auto_accept": False,
+            "auto_recv": "off",
+            "bufsize": 65536,
+            "network": "host",
+        }
         options = {
             key: getattr(cmd.options, key)
             for key in ("sndbuf", "rcvbuf", "nodelay", "reuseaddr", *defaults)
@@ -606,6 +612,8 @@ def _describe(cmd: Command) -> str:
             out[key] = getattr(cmd, field)
     if cmd.op == "settimeout":
         out["timeout"] = cmd.timeout
+    if cmd.op == "cable":
+        out = {"op": "cable", "plugged": bool(cmd.flag)}
     return json.dumps(out, ensure_ascii=True)
 
 
@@ -614,6 +622,11 @@ def _socket(block: _Block, cmd: Command, calls: _Calls) -> None:
     name, opts = cmd.name, cmd.options
     create = "socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
     rec = calls.take("socket")
+    if opts.network == "private":
+        block.note(
+            "in the lab this socket lived in its private network (a namespace of its own);"
+            " here it uses this machine's loopback"
+        )
     block.show("socket", name, rec.line if rec else f"{name} = {create}", create, rec, param="_")
     p = _param(name)
     for option, value in opts.sockopts():
@@ -787,6 +800,15 @@ _RENDERERS: dict[str, Callable[[_Block, _Ctx], None]] = {
     "pause": lambda block, c: block.add("pause()"),
     "resume": lambda block, c: block.add("resume()"),
     "step": lambda block, c: block.add("step()"),
+    "cable": lambda block, c: block.note(
+        "not replayed: the lab "
+        + (
+            "plugged its private network's cable back in"
+            if c.cmd.flag
+            else "pulled out its private network's cable (ip link set lo down in a namespace)"
+        )
+        + "; pulling a cable needs root and a network namespace"
+    ),
 }
 
 

@@ -41,6 +41,7 @@ export interface SocketInfo {
   pending_out: number;
   watch_read: boolean;
   watch_write: boolean;
+  network: "host" | "private";
 }
 
 /** A payload, described: its length, where it sits in the socket's stream, a preview. */
@@ -180,6 +181,15 @@ export interface LinkEvent {
   link: unknown;
 }
 
+/** The lab's private network: made (cable plugged in), its cable pulled out or plugged back. */
+export interface NetworkEvent {
+  kind: "network";
+  seq: number;
+  t_ns: number;
+  plugged: boolean;
+  how: string;
+}
+
 /** A lesson in this lab moved: it started, ran a step, or finished. */
 export interface LessonEvent {
   kind: "lesson";
@@ -202,6 +212,6 @@ export interface LabClosedEvent {
   reason: string;
 }
 
-export type LabEvent = CallEvent | CallStartedEvent | SelectEvent | SocketEvent | SocketClosedEvent | ProbeEvent | LoopEvent | CommandErrorEvent | NoticeEvent | LingerEvent | LinkEvent | LessonEvent | LabClosedEvent;
+export type LabEvent = CallEvent | CallStartedEvent | SelectEvent | SocketEvent | SocketClosedEvent | ProbeEvent | LoopEvent | CommandErrorEvent | NoticeEvent | LingerEvent | LinkEvent | NetworkEvent | LessonEvent | LabClosedEvent;
 
-export const EVENT_KINDS = ["call", "call_started", "select", "socket", "socket_closed", "probe", "loop", "command_error", "notice", "linger", "link", "lesson", "lab_closed"] as const;
+export const EVENT_KINDS = ["call", "call_started", "select", "socket", "socket_closed", "probe", "loop", "command_error", "notice", "linger", "link", "network", "lesson", "lab_closed"] as const;

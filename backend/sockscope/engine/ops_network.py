@@ -1,0 +1,70 @@
+"""The lab's private network: sockets made in it, and its cable pulled out or plugged back."""
+
+from __future__ import annotations
+
+import socket
+from typing import TYPE_CHECKING
+
+from sockscope.engine import privnet
+from sockscope.engine.commands import Command
+from sockscope.engine.errors import Conflict
+from sockscope.engine.tickets import Ticket
+from sockscope.events import NetworkEvent
+
+if TYPE_CHECKING:
+    from sockscope.engine.lab import LabEngine
+
+CUT_LINE = "# ip link set lo down  (in the lab's private network: every segment is now lost)"
+PLUG_LINE = "# ip link set lo up  (the private network's cable is back)"
+
+
+def private_network(lab: LabEngine, field: str) -> privnet.PrivateNetwork:
+    """The lab's private network, made on first use; Conflict on ``field`` when impossible."""
+    if lab.private is None:
+        try:
+            lab.private = privnet.PrivateNetwork.start()
+        except privnet.Unavailable as exc:
+            why = f"{field}: this machine gives no private network: {exc}"
+            raise Conflict(field, why) from None
+        lab.emit(NetworkEvent, plugged=True, how=lab.private.how)
+        lab.emit_notice(
+            None,
+            f"the lab's private network is ready ({lab.private.how}): its own 127.0.0.1,"
+            " whose cable can be pulled out",
+        )
+    network: privnet.PrivateNetwork = lab.private
+    return network
+
+
+def new_socket(lab: LabEngine, network: str, field: str) -> socket.socket:
+    """A TCP socket in the machine's network or the lab's private one."""
+    if network == "private":
+        return private_network(lab, field).socket()
+    return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+
+def op_cable(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
+    if lab.private is None:
+        raise Conflict(
+            "plugged",
+            "cable: this lab has no private network yet; make a socket with"
+            ' options.network = "private" first',
+        )
+    plugged = bool(cmd.flag)
+    try:
+        lab.private.set_cable(plugged)
+    except OSError as exc:
+        raise Conflict("plugged", f"cable: the kernel refused: {exc}") from None
+    lab.emit(NetworkEvent, plugged=plugged, how=lab.private.how)
+    lab.emit_notice(None, PLUG_LINE if plugged else CUT_LINE)
+    for ls in lab.sockets.values():
+        if ls.network == "private":
+            lab.sync(ls)
+    lab.probe_now(*(ls for ls in lab.sockets.values() if ls.network == "private"))
+    ticket.succeed({"plugged": plugged})
+
+
+def close_private(lab: LabEngine) -> None:
+    if lab.private is not None:
+        lab.private.close()
+        lab.private = None

@@ -1,0 +1,203 @@
+"""A lab's private network: a loopback of its own whose cable can be pulled out.
+
+Real packet loss needs the kernel's help. A network namespace has its own ``lo``
+with its own 127.0.0.1; bring that ``lo`` down and every segment between two of
+its sockets is lost, for real: TCP retransmits with growing back-off (TCP_INFO's
+``retransmits`` climbs) and, with ``TCP_USER_TIMEOUT`` set, the kernel ends the
+connection with ETIMEDOUT, while the silent side still reads ESTABLISHED. Nothing
+outside the namespace is touched.
+
+Making a namespace needs CAP_SYS_ADMIN (root), or an unprivileged user namespace
+where the kernel allows them, and a single-threaded process for the latter. So a
+small helper process (this module run with ``-m``) enters the namespace, makes
+sockets there and hands their descriptors back over a Unix socket; a socket keeps
+its namespace for life, so the lab then uses it like any other. The helper also
+sets ``lo`` up or down on request. It exits when the lab closes its end.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import functools
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+
+CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+_IFREQ = struct.Struct("16sH14x")
+START_TIMEOUT = 10.0  # seconds for the helper to start and enter its namespace
+REPLY_TIMEOUT = 5.0
+
+
+class Unavailable(Exception):
+    """This machine (or this process's privileges) does not allow a private network."""
+
+
+# -- the helper process side --------------------------------------------------------------
+
+
+def _unshare(flags: int) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(flags) != 0:
+        return ctypes.get_errno()
+    return 0
+
+
+def set_link(control: socket.socket, up: bool, ifname: bytes = b"lo") -> None:
+    """Set ``ifname`` up or down in ``control``'s network namespace (SIOCSIFFLAGS)."""
+    flags: int = _IFREQ.unpack(fcntl.ioctl(control, SIOCGIFFLAGS, _IFREQ.pack(ifname, 0)))[1]
+    flags = flags | IFF_UP if up else flags & ~IFF_UP
+    fcntl.ioctl(control, SIOCSIFFLAGS, _IFREQ.pack(ifname, flags))
+
+
+def enter() -> str:
+    """Move this (single-threaded) process into a new network namespace; say how."""
+    failed = _unshare(CLONE_NEWNET)
+    if failed == 0:
+        return "a network namespace (CAP_SYS_ADMIN)"
+    first = os.strerror(failed)
+    failed = _unshare(CLONE_NEWUSER | CLONE_NEWNET)
+    if failed == 0:
+        return "an unprivileged user and network namespace"
+    raise Unavailable(
+        f"unshare(CLONE_NEWNET) was refused ({first}), and so was an unprivileged user"
+        f" namespace ({os.strerror(failed)}): run Sockscope as root, or where the kernel"
+        " allows user namespaces (a container usually forbids both)"
+    )
+
+
+def serve(channel: socket.socket) -> None:
+    """The helper's loop: answer ``socket``, ``up`` and ``down`` until the lab hangs up."""
+    try:
+        how = enter()
+        control = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        set_link(control, True)
+    except (Unavailable, OSError) as exc:
+        channel.send(f"error {exc}".encode())
+        return
+    channel.send(f"ready {how}".encode())
+    while True:
+        try:
+            request = channel.recv(64)
+        except OSError:
+            return
+        if not request or request == b"quit":
+            return
+        try:
+            if request == b"socket":
+                made = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socket.send_fds(channel, [b"ok"], [made.fileno()])
+                made.close()
+                continue
+            if request in (b"up", b"down"):
+                set_link(control, request == b"up")
+                channel.send(b"ok")
+                continue
+            channel.send(b"error unknown request")
+        except OSError as exc:
+            channel.send(f"error {exc}".encode())
+
+
+# -- the lab side ---------------------------------------------------------------------------
+
+
+class PrivateNetwork:
+    """The lab's handle on its helper: new sockets in the namespace, the cable's state."""
+
+    def __init__(self, process: subprocess.Popen[bytes], channel: socket.socket, how: str) -> None:
+        self.process = process
+        self.how = how
+        self.plugged = True
+        self._channel = channel
+        self._lock = threading.Lock()
+
+    @classmethod
+    def start(cls) -> PrivateNetwork:
+        """A new private network, or :class:`Unavailable` saying why not."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "sockscope.engine.privnet", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            ours.close()
+            raise Unavailable(f"the helper process could not start: {exc}") from None
+        finally:
+            theirs.close()
+        ours.settimeout(START_TIMEOUT)
+        try:
+            hello = ours.recv(512).decode(errors="replace")
+        except OSError as exc:
+            hello = f"error the helper did not answer: {exc}"
+        if not hello.startswith("ready "):
+            ours.close()
+            _reap(process)
+            raise Unavailable(hello.removeprefix("error ") or "the helper exited at once")
+        ours.settimeout(REPLY_TIMEOUT)
+        return cls(process, ours, hello.removeprefix("ready "))
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def socket(self) -> socket.socket:
+        """A new TCP socket that lives in the private network."""
+        with self._lock:
+            self._channel.send(b"socket")
+            reply, fds, _flags, _addr = socket.recv_fds(self._channel, 512, 1)
+        if reply != b"ok" or not fds:
+            for fd in fds:
+                os.close(fd)
+            raise OSError(errno.EIO, reply.decode(errors="replace").removeprefix("error "))
+        return socket.socket(fileno=fds[0])
+
+    def set_cable(self, plugged: bool) -> None:
+        """Plug the cable in (``lo`` up) or pull it out (``lo`` down)."""
+        with self._lock:
+            self._channel.send(b"up" if plugged else b"down")
+            reply = self._channel.recv(512)
+        if reply != b"ok":
+            raise OSError(errno.EIO, reply.decode(errors="replace").removeprefix("error "))
+        self.plugged = plugged
+
+    def close(self) -> None:
+        try:
+            self._channel.send(b"quit")
+        except OSError:
+            pass
+        self._channel.close()
+        _reap(self.process)
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    try:
+        process.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=2)
+
+
+@functools.cache
+def availability() -> tuple[bool, str]:
+    """(possible, how or why not) on this machine, tried once for real and remembered."""
+    try:
+        network = PrivateNetwork.start()
+    except Unavailable as exc:
+        return False, str(exc)
+    network.close()
+    return True, network.how
+
+
+if __name__ == "__main__":
+    serve(socket.socket(fileno=int(sys.argv[1])))

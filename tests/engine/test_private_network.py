@@ -1,0 +1,131 @@
+"""The lab's private network: its own 127.0.0.1, whose cable can be pulled out for real.
+
+These tests need a kernel that gives a process a network namespace (root, or
+unprivileged user namespaces). The CI machine does; where it does not, the first
+test fails and says why rather than letting the others skip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sockscope.engine import privnet
+from sockscope.events import NetworkEvent, ProbeEvent
+
+from helpers import wait_until
+
+
+def test_this_machine_gives_a_private_network() -> None:
+    possible, how = privnet.availability()
+    assert possible, f"the private-network tests need a network namespace here: {how}"
+
+
+def private_pair(lab: Any, timeout_ms: int | None = None) -> None:
+    """psrv listening, pcli connected to it, pconn accepted: all in the private network."""
+    lab.server("psrv", network="private")
+    port = lab.sock("psrv")["local"][1]
+    lab.ok({"op": "socket", "name": "pcli", "options": {"network": "private"}})
+    if timeout_ms is not None:
+        lab.ok({"op": "setsockopt", "socket": "pcli", "option": "TCP_USER_TIMEOUT",
+                "value": timeout_ms})  # fmt: skip
+    lab.ok({"op": "connect", "socket": "pcli", "address": ["127.0.0.1", port]})
+    lab.ok({"op": "accept", "socket": "psrv", "name": "pconn"})
+
+
+def test_private_sockets_talk_to_each_other_and_say_where_they_live(lab) -> None:  # type: ignore[no-untyped-def]
+    private_pair(lab)
+    lab.ok({"op": "send", "socket": "pcli", "text": "hello"})
+    got = lab.ok({"op": "recv", "socket": "pconn", "bufsize": 100})
+    assert got.result["len"] == 5 and lab.calls("pconn", "recv")[0].data.head == "b'hello'"
+    assert {lab.sock(n)["network"] for n in ("psrv", "pcli", "pconn")} == {"private"}
+    networks = [e for e in lab.events("network") if isinstance(e, NetworkEvent)]
+    assert len(networks) == 1 and networks[0].plugged
+    assert lab.snapshot()["network"]["plugged"] is True
+    line = lab.calls("pcli", "socket")[0].line
+    assert line.endswith("# in the lab's private network")
+
+
+def test_the_machines_loopback_does_not_reach_a_private_listener(lab) -> None:  # type: ignore[no-untyped-def]
+    port = lab.server("psrv", network="private")
+    lab.ok({"op": "socket", "name": "outside"})
+    refused = lab.run({"op": "connect", "socket": "outside", "address": ["127.0.0.1", port]})
+    assert not refused.ok and refused.error["errno"] == "ECONNREFUSED"
+    assert lab.sock("outside")["network"] == "host"
+
+
+def test_a_cut_cable_makes_tcp_retransmit_then_give_up_with_etimedout(lab) -> None:  # type: ignore[no-untyped-def]
+    private_pair(lab, timeout_ms=1500)
+    assert lab.ok({"op": "cable", "plugged": False}).result == {"plugged": False}
+    assert lab.snapshot()["network"]["plugged"] is False
+    sent = lab.ok({"op": "send", "socket": "pcli", "text": "are you there?"})
+    assert sent.result == 14  # the kernel takes the bytes: send() cannot know the cable is out
+    ended = lab.run({"op": "recv", "socket": "pcli", "bufsize": 100}, timeout=10)
+    assert not ended.ok and ended.error["errno"] == "ETIMEDOUT"
+    retransmits = [
+        e.figures.total_retrans or 0
+        for e in lab.events("probe")
+        if isinstance(e, ProbeEvent) and e.socket == "pcli"
+    ]
+    assert max(retransmits) >= 2, retransmits
+    quiet = lab.sock("pconn")
+    assert quiet["figures"]["state"] == "ESTABLISHED" and quiet["figures"]["recv_queue"] == 0
+
+
+def test_plugged_back_the_silent_side_learns_with_a_reset(lab) -> None:  # type: ignore[no-untyped-def]
+    private_pair(lab, timeout_ms=1000)
+    lab.ok({"op": "cable", "plugged": False})
+    lab.ok({"op": "send", "socket": "pcli", "text": "x"})
+    assert lab.run({"op": "recv", "socket": "pcli", "bufsize": 1}, timeout=10).error["errno"] == (
+        "ETIMEDOUT"
+    )
+    lab.ok({"op": "cable", "plugged": True})
+    lab.ok({"op": "send", "socket": "pconn", "text": "still there?"})
+    reset = lab.run({"op": "recv", "socket": "pconn", "bufsize": 100}, timeout=10)
+    assert not reset.ok and reset.error["errno"] == "ECONNRESET"
+
+
+def test_no_cable_to_pull_before_a_private_socket_exists(lab) -> None:  # type: ignore[no-untyped-def]
+    refused = lab.run({"op": "cable", "plugged": False})
+    assert refused.status == 409 and 'network = "private"' in refused.error["message"]
+    bad = lab.run({"op": "socket", "name": "s", "options": {"network": "elsewhere"}})
+    assert bad.status == 400 and bad.error["field"] == "options.network"
+    assert lab.run({"op": "cable"}).error["field"] == "plugged"
+
+
+def test_a_machine_without_namespaces_gets_a_reason_and_the_lab_goes_on(  # type: ignore[no-untyped-def]
+    lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse() -> privnet.PrivateNetwork:
+        raise privnet.Unavailable("unshare(CLONE_NEWNET) was refused (Operation not permitted)")
+
+    monkeypatch.setattr(privnet.PrivateNetwork, "start", staticmethod(refuse))
+    refused = lab.run({"op": "socket", "name": "p", "options": {"network": "private"}})
+    assert refused.status == 409 and refused.error["field"] == "options.network"
+    assert "Operation not permitted" in refused.error["message"]
+    assert "p" not in [s["name"] for s in lab.snapshot()["sockets"]]
+    lab.server("srv")  # the lab goes on
+
+
+def test_closing_the_lab_ends_its_helper_process(lab) -> None:  # type: ignore[no-untyped-def]
+    lab.server("psrv", network="private")
+    process = lab.engine.private.process
+    assert process.poll() is None
+    lab.close()
+    assert wait_until(lambda: process.poll() is not None, 5, "the helper to exit")
+
+
+def test_the_helper_exits_when_its_lab_side_vanishes() -> None:
+    network = privnet.PrivateNetwork.start()
+    network._channel.close()
+    assert wait_until(lambda: network.process.poll() is not None, 5, "the helper to exit")
+    assert network.process.returncode == 0
+
+
+def test_bind_port_zero_probes_ports_in_the_private_network(lab) -> None:  # type: ignore[no-untyped-def]
+    host_port = lab.server("hsrv")
+    private_port = lab.server("psrv", network="private")
+    # hsrv holds host_port on the machine; the private network is empty, so its first
+    # free port is the range's first, whatever the machine's loopback holds.
+    assert host_port >= lab.policy.port_min and private_port == lab.policy.port_min
