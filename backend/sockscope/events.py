@@ -227,12 +227,12 @@ class LinkEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NetworkEvent:
-    """The lab's private network: made (cable plugged in), its cable pulled out or plugged back."""
+    """The lab's private network: made (cable plugged in), its cable pulled or plugged, closed."""
 
     kind: Literal["network"] = "network"
     seq: int
     t_ns: int
-    plugged: bool
+    state: Literal["plugged", "cut", "closed"]  # closed: the lab was cleared; no network now
     how: str  # how the kernel gave the lab its namespace ("a network namespace (CAP_SYS_ADMIN)")
 
 

@@ -153,3 +153,41 @@ def test_a_link_sits_between_client_and_server_with_its_faults(
     expect(page.get_by_test_id("state-cli")).to_have_text("CLOSE")  # the client got the RST
     shot(page, "lab-link-reset")
     assert page.console.problems == []  # type: ignore[attr-defined]
+
+
+def test_pull_the_private_networks_cable_and_watch_tcp_give_up(
+    page: Page, server: LiveServer
+) -> None:
+    new_lab(page, server)
+    page.get_by_test_id("server-network").select_option("private")
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("acceptq-srv")).to_have_text("0 of backlog 5")  # listening
+    expect(page.get_by_test_id("map-srv")).to_contain_text("private net")
+    expect(page.get_by_test_id("cable-state")).to_have_text("cable in")
+    page.get_by_test_id("create-client").click()  # follows its server into the private network
+    expect(page.get_by_test_id("state-cli")).to_have_text("ESTABLISHED")
+    expect(page.get_by_test_id("map-cli")).to_contain_text("private net")
+    expect(page.get_by_test_id("state-conn")).to_have_text("ESTABLISHED")
+
+    page.get_by_test_id("socket-picker").select_option("cli")
+    page.get_by_test_id("sockopt-name").select_option("TCP_USER_TIMEOUT")
+    page.get_by_test_id("sockopt-value").fill("2500")
+    page.get_by_test_id("setsockopt").click()
+    expect(page.get_by_text("socket.TCP_USER_TIMEOUT, 2500)  →  None")).to_be_visible()
+
+    page.get_by_test_id("cable-cut").click()
+    expect(page.get_by_test_id("cable-state")).to_have_text("cable OUT")
+    expect(page.get_by_test_id("cable-cut-mark")).to_be_visible()
+    page.get_by_test_id("send-size").fill("1000")
+    page.get_by_test_id("send").click()
+    expect(page.get_by_test_id("send-result")).to_contain_text("→  1000")
+    expect(page.get_by_test_id("retrans-cli")).to_contain_text("retransmitted", timeout=5000)
+    shot(page, "lab-private-network-cut")
+    click_until(page, "recv", "recv-error", "ETIMEDOUT")
+    expect(page.get_by_test_id("state-cli")).to_have_text("CLOSE")
+    expect(page.get_by_test_id("state-conn")).to_have_text("ESTABLISHED")  # heard nothing
+
+    page.get_by_test_id("cable-plug").click()
+    expect(page.get_by_test_id("cable-state")).to_have_text("cable in")
+    expect(page.get_by_test_id("event-log")).to_contain_text("cable pulled out")
+    assert page.console.problems == []  # type: ignore[attr-defined]

@@ -78,3 +78,33 @@ def test_walk_an_ending_lesson(page: Page, server: LiveServer) -> None:
     expect(checks).to_contain_text("CLOSE_WAIT; a while later: CLOSE_WAIT")
     shot(page, "lesson-endings")
     assert page.console.problems == []  # type: ignore[attr-defined]
+
+
+def test_walk_the_pulled_cable_until_tcp_gives_up(page: Page, server: LiveServer) -> None:
+    page.goto(server.url + "/")
+    page.get_by_test_id("start-when-sockets-die").click()
+    expect(page.get_by_test_id("lesson")).to_contain_text("When the other side dies hard")
+    prediction = page.get_by_test_id("prediction")
+    for _ in range(40):  # the stalled-link part first, one step at a time
+        if prediction.count() and "pcli" in prediction.inner_text():
+            break
+        if prediction.count():
+            prediction.locator("input[type=radio]").first.check()
+        before = page.get_by_test_id("lesson-progress").inner_text()
+        page.get_by_test_id("lesson-next").click()
+        expect(page.get_by_test_id("lesson-progress")).not_to_have_text(before, timeout=15_000)
+    expect(page.get_by_test_id("lesson-needs")).to_contain_text("private network")
+    expect(page.get_by_test_id("cable-cut-mark")).to_be_visible()
+    prediction.get_by_label("Its own kernel: after retransmitting for 3 s, ETIMEDOUT").check()
+    page.get_by_test_id("lesson-next").click()
+    expect(page.get_by_test_id("prediction-verdict")).to_contain_text("right", timeout=15_000)
+    expect(page.get_by_test_id("lesson-reveal")).to_contain_text("pcli.recv(1024)  ->  ETIMEDOUT")
+    expect(page.get_by_test_id("retrans-pcli")).to_contain_text("retransmitted")
+    expect(page.get_by_test_id("state-pconn")).to_have_text("ESTABLISHED")
+    shot(page, "lesson-cable-pulled")
+    page.get_by_test_id("lesson-run").click()
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("done", timeout=30_000)
+    checks = page.get_by_test_id("lesson-checks")
+    expect(checks.locator("li.passed")).to_have_count(3)
+    expect(checks).to_contain_text(re.compile(r"ETIMEDOUT after \d\.\d s; TCP_INFO counted \d+"))
+    assert page.console.problems == []  # type: ignore[attr-defined]

@@ -52,6 +52,7 @@ def bound(name: str, local: tuple[str, int]) -> SocketEvent:
         pending_out=0,
         watch_read=False,
         watch_write=False,
+        network="host",
     )
     return SocketEvent(seq=next(_seq), t_ns=0, info=info)
 

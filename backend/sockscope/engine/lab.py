@@ -623,7 +623,7 @@ class LabEngine:
         self._closing = True
         for ls in list(self.sockets.values()):
             ops_endings.force_close(self, ls)
-        ops_network.close_private(self)
+        ops_network.close_private(self, say=False)
         self._inbox.clear()  # posted closures (snapshots, resets, records) see closed instead
         self._wake_r.close()
         self._wake_w.close()

@@ -14,9 +14,6 @@ from sockscope.events import NetworkEvent
 if TYPE_CHECKING:
     from sockscope.engine.lab import LabEngine
 
-CUT_LINE = "# ip link set lo down  (in the lab's private network: every segment is now lost)"
-PLUG_LINE = "# ip link set lo up  (the private network's cable is back)"
-
 
 def private_network(lab: LabEngine, field: str) -> privnet.PrivateNetwork:
     """The lab's private network, made on first use; Conflict on ``field`` when impossible."""
@@ -26,12 +23,7 @@ def private_network(lab: LabEngine, field: str) -> privnet.PrivateNetwork:
         except privnet.Unavailable as exc:
             why = f"{field}: this machine gives no private network: {exc}"
             raise Conflict(field, why) from None
-        lab.emit(NetworkEvent, plugged=True, how=lab.private.how)
-        lab.emit_notice(
-            None,
-            f"the lab's private network is ready ({lab.private.how}): its own 127.0.0.1,"
-            " whose cable can be pulled out",
-        )
+        lab.emit(NetworkEvent, state="plugged", how=lab.private.how)
     network: privnet.PrivateNetwork = lab.private
     return network
 
@@ -55,8 +47,7 @@ def op_cable(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
         lab.private.set_cable(plugged)
     except OSError as exc:
         raise Conflict("plugged", f"cable: the kernel refused: {exc}") from None
-    lab.emit(NetworkEvent, plugged=plugged, how=lab.private.how)
-    lab.emit_notice(None, PLUG_LINE if plugged else CUT_LINE)
+    lab.emit(NetworkEvent, state="plugged" if plugged else "cut", how=lab.private.how)
     for ls in lab.sockets.values():
         if ls.network == "private":
             lab.sync(ls)
@@ -64,7 +55,11 @@ def op_cable(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     ticket.succeed({"plugged": plugged})
 
 
-def close_private(lab: LabEngine) -> None:
+def close_private(lab: LabEngine, *, say: bool = True) -> None:
+    """End the helper (its sockets are closed already); ``say`` so when the lab goes on."""
     if lab.private is not None:
+        how = lab.private.how
         lab.private.close()
         lab.private = None
+        if say:
+            lab.emit(NetworkEvent, state="closed", how=how)

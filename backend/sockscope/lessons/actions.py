@@ -45,8 +45,6 @@ async def run(lesson: LessonRun, action: dict[str, Any]) -> Result:
         return await server_shapes(action)
     if kind == "endings":
         return await endings_side_by_side(lesson, action)
-    if kind == "realdrop":
-        return await real_drop()
     raise ValueError(f"unknown action {kind!r}")
 
 
@@ -283,18 +281,3 @@ async def endings_side_by_side(lesson: LessonRun, action: dict[str, Any]) -> Res
                      "state": await lesson.figure(peer, "state")})  # fmt: skip
     message = "; ".join(f"{r['ending']}: the peer saw {r['peer_saw']} ({r['state']})" for r in rows)
     return True, message, rows
-
-
-async def real_drop() -> Result:
-    """Say whether this machine could lose packets for real, and what that would show."""
-    from sockscope.engine import netfault
-
-    possible, why = await asyncio.to_thread(netfault.can_drop_packets)
-    if possible:
-        message = (
-            f"{why}; this lab still uses the stalled link: dropping packets for real"
-            " is not built into Sockscope yet"
-        )
-    else:
-        message = f"Not on this machine: {why.rstrip('.')}. The stalled link above is the closest."
-    return True, message, {"possible": possible, "why": why}

@@ -295,6 +295,28 @@ def dead_peer_hangs(run: RunRecord, *, socket: str, state: str, seconds: float) 
     return waited >= seconds and seen == "ESTABLISHED", observed
 
 
+def tcp_gives_up(run: RunRecord, *, socket: str, peer_state: str) -> Verdict:
+    """Claim 17, for real: segments lost, TCP retransmits, then gives up with ETIMEDOUT.
+
+    ``peer_state`` names an observation: the far side's TCP state once it was over.
+    """
+    ended = [c for c in run.calls(socket, "recv") if c.duration_ns > 0 or c.errno]
+    if not ended:
+        return None, f"not yet: {socket} has not finished a recv()"
+    call = ended[-1]
+    retrans = max(
+        (e.figures.total_retrans or 0 for e in run.events
+         if isinstance(e, ProbeEvent) and e.socket == socket),
+        default=0,
+    )  # fmt: skip
+    seen = run.observations.get(peer_state)
+    observed = (
+        f"{_said(call)} after {call.duration_ns / 1e9:.1f} s; TCP_INFO counted {retrans}"
+        f" retransmission{'' if retrans == 1 else 's'} first; the far side said {seen}"
+    )
+    return call.errno == "ETIMEDOUT" and retrans >= 1 and seen == "ESTABLISHED", observed
+
+
 def stuck_thread(run: RunRecord, *, socket: str, seconds: float) -> Verdict:
     """Claim 18: a thread in a blocking recv() is stuck until the program itself ends the wait."""
     started = [e for e in run.events if isinstance(e, CallStartedEvent) and e.socket == socket

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 DATA_DIR = Path(__file__).parent / "data"
-ACTIONS = ("wait", "pause", "ipc", "framing", "byteorder", "shapes", "endings", "realdrop")
+ACTIONS = ("wait", "pause", "ipc", "framing", "byteorder", "shapes", "endings")
+# What a step or check may need of the machine; where it is missing, the lesson says so
+# and skips them instead of failing.
+NEEDS = ("private_network",)
 
 
 class LessonError(Exception):
@@ -42,6 +45,8 @@ class Step:
     repeat_max: int = 60
     observe: dict[str, Any] | None = None  # {name, socket, figure}: remember a figure after
     predict: Prediction | None = None
+    wait: float | None = None  # seconds to wait for a blocking call (the runner's default)
+    needs: str | None = None  # one of NEEDS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +54,7 @@ class CheckSpec:
     claim: int
     check: str  # a function name in sockscope.lessons.checks
     params: dict[str, Any] = field(default_factory=dict)
+    needs: str | None = None  # one of NEEDS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +83,10 @@ def parse_lesson(raw: dict[str, Any], source: str) -> Lesson:
         steps = tuple(_step(s, f"{source} step {i + 1}") for i, s in enumerate(raw["steps"]))
         checks = tuple(
             CheckSpec(
-                claim=int(c["claim"]), check=str(c["check"]), params=dict(c.get("params", {}))
+                claim=int(c["claim"]),
+                check=str(c["check"]),
+                params=dict(c.get("params", {})),
+                needs=_needs(c.get("needs"), f"{source} check {c.get('check')}"),
             )
             for c in raw.get("checks", [])
         )
@@ -92,7 +101,7 @@ def parse_lesson(raw: dict[str, Any], source: str) -> Lesson:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise LessonError(f"{source}: {exc!r}") from exc
-    missing = set(lesson.claims) - {c.claim for c in lesson.checks}
+    missing = set(lesson.claims) - {c.claim for c in lesson.checks if c.needs is None}
     if missing:
         raise LessonError(f"{source}: claims {sorted(missing)} have no check")
     from sockscope.lessons import checks as check_functions
@@ -101,6 +110,12 @@ def parse_lesson(raw: dict[str, Any], source: str) -> Lesson:
         if not callable(getattr(check_functions, spec.check, None)):
             raise LessonError(f"{source}: unknown check {spec.check!r}")
     return lesson
+
+
+def _needs(value: Any, where: str) -> str | None:
+    if value is not None and value not in NEEDS:
+        raise LessonError(f"{where}: needs {value!r}, expected one of {', '.join(NEEDS)}")
+    return None if value is None else str(value)
 
 
 def _step(raw: dict[str, Any], where: str) -> Step:
@@ -130,6 +145,8 @@ def _step(raw: dict[str, Any], where: str) -> Step:
         repeat_max=int(raw.get("repeat_max", 60)),
         observe=raw.get("observe"),
         predict=prediction,
+        wait=float(raw["wait"]) if "wait" in raw else None,
+        needs=_needs(raw.get("needs"), where),
     )
 
 
@@ -157,6 +174,7 @@ def public(lesson: Lesson) -> dict[str, Any]:
                 "kind": "command" if s.command is not None else s.action["do"],  # type: ignore[index]
                 "command": s.command,
                 "action": s.action,
+                "needs": s.needs,
                 "predict": None
                 if s.predict is None
                 else {
@@ -168,5 +186,5 @@ def public(lesson: Lesson) -> dict[str, Any]:
             }
             for s in lesson.steps
         ],
-        "checks": [{"claim": c.claim, "check": c.check} for c in lesson.checks],
+        "checks": [{"claim": c.claim, "check": c.check, "needs": c.needs} for c in lesson.checks],
     }

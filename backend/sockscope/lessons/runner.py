@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sockscope.engine import privnet
 from sockscope.engine.errors import CommandError
 from sockscope.events import CallEvent, CheckOutcome, LessonEvent, to_wire
 from sockscope.labs.bridge import Answer, run_command
@@ -49,6 +50,7 @@ class LessonRun:
         self.failed: str | None = None
         self.record = checks.RunRecord()
         self._cursor = 0
+        self.missing: dict[str, str] = {}  # what this machine lacks (a need) -> why
 
     @property
     def finished(self) -> bool:
@@ -61,6 +63,7 @@ class LessonRun:
         self._cursor = engine.log.last_seq
         self.position, self.failed = 0, None
         self.record = checks.RunRecord()
+        self.missing = await missing_needs(self.lesson)
         await self._announce("started", -1, True, self.lesson.title, None)
 
     async def next(self) -> StepReport:
@@ -91,6 +94,10 @@ class LessonRun:
         self.record.now_ns = self.lab.engine.now_ns()
         outcomes = []
         for spec in self.lesson.checks:
+            if spec.needs in self.missing:
+                why = f"not possible on this machine: {self.missing[spec.needs]}"
+                outcomes.append(CheckOutcome(claim=spec.claim, passed=None, observed=why))
+                continue
             passed, observed = getattr(checks, spec.check)(self.record, **spec.params)
             outcomes.append(CheckOutcome(claim=spec.claim, passed=passed, observed=observed))
         return outcomes
@@ -107,6 +114,9 @@ class LessonRun:
     # -- steps -------------------------------------------------------------------------------
 
     async def _run(self, index: int, step: Step) -> StepReport:
+        if step.needs in self.missing:
+            why = self.missing[step.needs]
+            return StepReport(index, True, f"Skipped: {why}", data={"skipped": why})
         if step.command is not None:
             report = await self._command(index, step)
         else:
@@ -134,7 +144,7 @@ class LessonRun:
         answer: Answer | None = None
         outcome = "ok"
         for _ in range(tries):
-            answer = await self.command(raw)
+            answer = await self.command(raw, step.wait or STEP_WAIT)
             outcome = outcome_of(answer)
             if step.repeat_until is None or outcome == step.repeat_until:
                 break
@@ -151,8 +161,8 @@ class LessonRun:
             )
         return StepReport(index, True, said, events=[to_wire(e) for e in answer.events])
 
-    async def command(self, raw: dict[str, Any]) -> Answer:
-        answer = await run_command(self.lab, raw, STEP_WAIT, limited=False)
+    async def command(self, raw: dict[str, Any], wait: float = STEP_WAIT) -> Answer:
+        answer = await run_command(self.lab, raw, wait, limited=False)
         if answer.status >= 400:
             assert answer.error is not None
             raise LessonStepError(answer.error.get("field"), answer.error["message"])
@@ -237,6 +247,17 @@ class LessonRun:
             data=data, checks=outcomes,
         )  # fmt: skip
         await asyncio.wait_for(asyncio.wrap_future(future), 10)
+
+
+async def missing_needs(lesson: Lesson) -> dict[str, str]:
+    """What the lesson's steps and checks need that this machine lacks, and why."""
+    needs = {s.needs for s in lesson.steps} | {c.needs for c in lesson.checks}
+    missing: dict[str, str] = {}
+    if "private_network" in needs:
+        possible, why = await asyncio.to_thread(privnet.availability)
+        if not possible:
+            missing["private_network"] = f"this machine gives no private network ({why})"
+    return missing
 
 
 def outcome_of(answer: Answer) -> str:

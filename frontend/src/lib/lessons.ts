@@ -12,7 +12,17 @@ export interface LessonStep {
   command: Record<string, unknown> | null;
   action: Record<string, unknown> | null;
   predict: Prediction | null;
+  /** What the step needs of the machine ("private_network"); skipped, with a reason, without it. */
+  needs: string | null;
 }
+
+/** What a step or check may need of the machine, in words. */
+export const NEEDS: Record<string, string> = {
+  private_network: "a private network (root, or user namespaces)",
+};
+
+/** A check the runner did not evaluate, because the machine lacks what it needs. */
+export const isSkipped = (observed: string): boolean => observed.startsWith("not possible on this machine");
 
 export interface LessonOutline {
   id: string;
@@ -24,7 +34,7 @@ export interface LessonOutline {
 
 export interface LessonDefinition extends LessonOutline {
   steps: LessonStep[];
-  checks: { claim: number; check: string }[];
+  checks: { claim: number; check: string; needs: string | null }[];
 }
 
 /** The HOWTO's claims by DESIGN.md number, in a few words (for check labels). */

@@ -81,6 +81,7 @@ function snapshot(seq: number): LabSnapshot {
         pending_out: 0,
         watch_read: false,
         watch_write: false,
+        network: "host",
         figures: null,
         blocked: [],
       },

@@ -181,12 +181,12 @@ export interface LinkEvent {
   link: unknown;
 }
 
-/** The lab's private network: made (cable plugged in), its cable pulled out or plugged back. */
+/** The lab's private network: made (cable plugged in), its cable pulled or plugged, closed. */
 export interface NetworkEvent {
   kind: "network";
   seq: number;
   t_ns: number;
-  plugged: boolean;
+  state: "plugged" | "cut" | "closed";
   how: string;
 }
 

@@ -26,6 +26,7 @@ export interface LabSnapshot {
   sockets: SocketSnapshot[];
   port_range: [number, number];
   links?: LinkState[];
+  network?: { plugged: boolean; how: string } | null;
 }
 
 export interface Gap {

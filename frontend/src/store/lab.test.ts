@@ -11,6 +11,7 @@ import {
   type LingerEvent,
   type LinkEvent,
   type LoopEvent,
+  type NetworkEvent,
   type NoticeEvent,
   type ProbeEvent,
   type SelectEvent,
@@ -67,6 +68,7 @@ function info(name: string, over: Partial<SocketInfo> = {}): SocketInfo {
     pending_out: 0,
     watch_read: false,
     watch_write: false,
+    network: "host",
     ...over,
   };
 }
@@ -232,6 +234,10 @@ class Events {
 
   linger(socket: string, state: string | null): LingerEvent {
     return { kind: "linger", ...this.stamp(), socket, local: CLI, peer: SRV, state };
+  }
+
+  network(state: NetworkEvent["state"]): NetworkEvent {
+    return { kind: "network", ...this.stamp(), state, how: "a network namespace" };
   }
 
   link(name: string): LinkEvent {
@@ -473,6 +479,17 @@ describe("LabStore.applyEvents", () => {
     expect(state(store, "srv").queues.length).toBe(0);
   });
 
+  it("keeps the most retransmissions seen once TCP_INFO stops reporting them (a closed socket)", () => {
+    const { store, ev } = storeAt(10);
+    store.applyEvents([
+      ev.probe("cli", { total_retrans: 2 }),
+      ev.probe("cli", { total_retrans: 4 }),
+      ev.probe("cli", { state: "CLOSE", total_retrans: null }),
+    ]);
+    expect(store.sockets.get("cli")?.retransSeen).toBe(4);
+    expect(store.sockets.get("conn")?.retransSeen).toBe(0);
+  });
+
   it("a probe with unknown queues plots NaN (a gap), not zero", () => {
     const { store, ev } = storeAt(10);
     store.applyEvents([ev.probe("srv", { recv_queue: null, send_queue: null })]);
@@ -565,6 +582,25 @@ describe("LabStore.applyEvents", () => {
     expect([...store.links.keys()]).toEqual(["lnk", "other"]);
   });
 
+  it("network events follow the private network's cable, and its end when the lab is cleared", () => {
+    const { store, ev } = storeAt(10);
+    expect(store.network).toBeNull();
+    store.applyEvents([ev.network("plugged"), ev.network("cut")]);
+    expect(store.network).toEqual({ plugged: false, how: "a network namespace" });
+    store.applyEvents([ev.network("plugged")]);
+    expect(store.network?.plugged).toBe(true);
+    store.applyEvents([ev.network("closed")]);
+    expect(store.network).toBeNull();
+  });
+
+  it("a snapshot restores the private network's cable", () => {
+    const store = new LabStore(() => {});
+    store.applySnapshot(labSnapshot(10, { network: { plugged: false, how: "ns" } }));
+    expect(store.network).toEqual({ plugged: false, how: "ns" });
+    store.applySnapshot(labSnapshot(11));
+    expect(store.network).toBeNull();
+  });
+
   it("lab_closed records the reason", () => {
     const { store, ev } = storeAt(10);
     store.applyEvents([ev.labClosed("idle for 30 minutes")]);
@@ -586,6 +622,7 @@ describe("LabStore.applyEvents", () => {
       notice: () => ev.notice("hi"),
       lesson: () => ev.lesson("started", -1),
       link: () => ev.link("lnk"),
+      network: () => ev.network("plugged"),
       linger: () => ev.linger("cli", "TIME_WAIT"),
       lab_closed: () => ev.labClosed("bye"),
     };
@@ -772,6 +809,16 @@ describe("LabStore.peerOf", () => {
     expect(store.peerOf("cli")?.info.name).toBe("conn");
     expect(store.peerOf("cli2")?.info.name).toBe("conn2");
     expect(store.peerOf("conn2")?.info.name).toBe("cli2");
+  });
+
+  it("does not pair a private socket with a host socket at the same addresses", () => {
+    const store = new LabStore(() => {});
+    const privateConn = info("conn", { local: SRV, peer: CLI, origin: "accept", network: "private" });
+    store.applySnapshot(snapshot(10, [entry(cliInfo()), entry(privateConn)]));
+    expect(store.peerOf("cli")).toBeUndefined();
+    const privateCli = info("cli2", { local: CLI, peer: SRV, network: "private" });
+    store.applySnapshot(snapshot(11, [entry(cliInfo()), entry(privateConn), entry(privateCli)]));
+    expect(store.peerOf("cli2")?.info.name).toBe("conn");
   });
 
   it("matches host and port, not just the port", () => {

@@ -30,6 +30,8 @@ export interface SocketState {
   /** Where this socket's recv() calls cut the stream it receives (bounded). */
   recvs: Ring<Segment>;
   closed: boolean;
+  /** The most retransmissions TCP_INFO has reported (kept once the kernel stops reporting). */
+  retransSeen: number;
 }
 
 export interface Segment {
@@ -95,6 +97,8 @@ export class LabStore {
   closed: string | null = null;
   lesson: LessonProgress | null = null;
   links = new Map<string, LinkState>();
+  /** The lab's private network (its own 127.0.0.1 whose cable can be pulled out), once made. */
+  network: { plugged: boolean; how: string } | null = null;
   /** Closed sockets whose connection the kernel still keeps (TIME_WAIT, FIN_WAIT2, ...). */
   lingering = new Map<string, { local: [string, number]; peer: [string, number]; state: string; since: number }>();
   /** Bumped on every change; views compare it to decide to redraw. */
@@ -118,6 +122,7 @@ export class LabStore {
     this.iteration = snapshot.iteration;
     this.portRange = snapshot.port_range;
     this.links = new Map((snapshot.links ?? []).map((l) => [l.name, l]));
+    this.network = snapshot.network ?? null;
     if (gap) this.gaps.push(gap);
     const seen = new Set<string>();
     for (const entry of snapshot.sockets) {
@@ -125,6 +130,7 @@ export class LabStore {
       const state = this.socket(info);
       state.info = info;
       state.figures = figures;
+      state.retransSeen = Math.max(state.retransSeen, figures?.total_retrans ?? 0);
       state.closed = false;
       state.blocked = new Map(blocked.map((b) => [b.call_id, b]));
       seen.add(info.name);
@@ -199,6 +205,7 @@ export class LabStore {
         const state = this.sockets.get(event.socket);
         if (state) {
           state.figures = event.figures;
+          state.retransSeen = Math.max(state.retransSeen, event.figures.total_retrans ?? 0);
           state.queues.push([
             event.t_ns / 1e9,
             event.figures.send_queue ?? NaN,
@@ -225,6 +232,10 @@ export class LabStore {
         this.links.set(link.name, link);
         break;
       }
+      case "network":
+        this.network = event.state === "closed" ? null : { plugged: event.state === "plugged", how: event.how };
+        this.log.push(event);
+        break;
       case "lesson": {
         if (event.state === "started" || this.lesson?.id !== event.lesson) {
           this.lesson = { id: event.lesson, state: event.state, step: -1, message: "", checks: [], steps: new Map() };
@@ -289,6 +300,7 @@ export class LabStore {
         sends: new Ring(LIMITS.segments),
         recvs: new Ring(LIMITS.segments),
         closed: false,
+        retransSeen: 0,
       };
       this.sockets.set(info.name, state);
     }
@@ -301,6 +313,7 @@ export class LabStore {
     if (!me?.peer || !me.local) return undefined;
     for (const other of this.sockets.values()) {
       const o = other.info;
+      if (o.network !== me.network) continue; // the same address in two networks is two places
       if (o.local && o.peer && sameAddr(o.local, me.peer) && sameAddr(o.peer, me.local)) {
         return other;
       }
