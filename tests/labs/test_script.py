@@ -341,3 +341,26 @@ def test_a_private_network_lab_replays_on_the_machines_loopback(
     assert text.count("here it uses this machine's loopback") == 2
     assert '{"op": "cable", "plugged": false}' in text
     assert "not replayed: the lab pulled out its private network's cable" in text
+
+
+def test_a_watched_writer_replays_as_the_busy_loop(lab: LabDriver, tmp_path: Path) -> None:
+    port = lab.server(auto_accept=True)
+    lab.ok({"op": "socket", "name": "cli", "options": {"blocking": False}})
+    assert errno_of(lab, {"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]}) == (
+        "EINPROGRESS"
+    )
+    wait_until(lambda: lab.sock("cli")["role"] == "connected", what="the loop to connect")
+    lab.ok({"op": "watch", "socket": "cli", "write": True})
+    wait_until(
+        lambda: sum(1 for e in lab.events("select") if "cli" in e.ready_writers) > 50,  # type: ignore[attr-defined]
+        what="the lab's loop to spin on a writable cli",
+    )
+    lab.ok({"op": "watch", "socket": "cli", "write": False})
+
+    text, output = replay(lab, tmp_path)
+
+    assert_replayed(lab, output)
+    assert 'watch("cli", write=True)' in text and 'watch("cli", write=False)' in text
+    assert '{"op": "watch", "socket": "cli", "write": true}' in text
+    spins = re.findall(r"select\(\) returned at once (\d+) times with cli ready", output)
+    assert spins and int(spins[0]) > 50, output

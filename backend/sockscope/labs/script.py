@@ -76,6 +76,8 @@ class Sock:
         self.outbox = []  # [data, bytes sent, sendall line or None for an echo]: the loop sends
         self.busy = set()  # "in" / "out": a thread is blocked in a call on that side
         self.file = None  # makefile('wb'): a buffer in Python, in front of the kernel's
+        self.watch_read = self.watch_write = False  # kept in select()'s lists regardless
+        self.spins = 0  # turns where select() reported it ready and the program did nothing
 
 
 def pattern(offset, size):
@@ -254,6 +256,25 @@ def auto(name, **what):
         s.bufsize = what.get("bufsize", s.bufsize)
 
 
+def watch(name, **lists):
+    """Keep a socket in select()'s readers (read=True) or writers (write=True), whatever
+    the program has to do with it: select() then returns at once, turn after turn."""
+    print("# watch: %s %s" % (name, ", ".join("%s=%r" % item for item in lists.items())))
+    s = find(name)
+    if s is not None:
+        s.watch_read = lists.get("read", s.watch_read)
+        s.watch_write = lists.get("write", s.watch_write)
+
+
+def spun():
+    """Say how often select() found a watched socket ready with nothing for the program to do."""
+    for s in SOCKS.values():
+        if s.spins:
+            print("[loop] select() returned at once %d times with %s ready, and the program had"
+                  " nothing to do with it" % (s.spins, s.name))
+            s.spins = 0
+
+
 def pause(paused=True):
     global PAUSED
     PAUSED = paused
@@ -281,11 +302,14 @@ def pump(seconds):
         else:
             select_once(min(left, 0.05))
     reap()
+    spun()
 
 
 def wants_read(s):
     if "in" in s.busy:
         return False  # a thread is in recv() or accept(): the loop leaves it alone
+    if s.watch_read and s.role in ("listening", "connected"):
+        return True
     if s.role == "listening":
         return s.auto_accept
     return s.role == "connected" and s.auto_recv != "off" and not s.eof
@@ -294,6 +318,8 @@ def wants_read(s):
 def wants_write(s):
     if "out" in s.busy:
         return False
+    if s.watch_write and s.role == "connected":
+        return True
     return s.role == "connecting" or (s.role == "connected" and bool(s.outbox))
 
 
@@ -310,15 +336,19 @@ def select_once(timeout):
     for s in [s for s in writers if s.sock in w and SOCKS.get(s.name) is s]:
         if s.role == "connecting":
             finish_connect(s)
-        else:
+        elif s.outbox:
             send_some(s, "[loop] ")
+        else:
+            s.spins += 1  # only watched: writable, and nothing to send
     for s in [s for s in readers if s.sock in r]:
         if SOCKS.get(s.name) is not s:
             continue  # closed meanwhile
-        if s.role == "listening":
+        if s.role == "listening" and s.auto_accept:
             loop_accept(s)
-        else:
+        elif s.role == "connected" and s.auto_recv != "off" and not s.eof:
             loop_recv(s)
+        else:
+            s.spins += 1  # only watched: readable, and the program does not read
 
 
 def finish_connect(s):
@@ -612,6 +642,8 @@ def _describe(cmd: Command) -> str:
             out[key] = getattr(cmd, field)
     if cmd.op == "settimeout":
         out["timeout"] = cmd.timeout
+    if cmd.op == "watch":
+        out.update(cmd.faults or {})
     if cmd.op == "cable":
         out = {"op": "cable", "plugged": bool(cmd.flag)}
     return json.dumps(out, ensure_ascii=True)
@@ -794,6 +826,11 @@ _RENDERERS: dict[str, Callable[[_Block, _Ctx], None]] = {
     ),
     "getsockopt": _getsockopt,
     "auto": _auto,
+    "watch": lambda block, c: block.add(
+        f"watch({_q(c.name)}, "
+        + ", ".join(f"{k}={v}" for k, v in (c.cmd.faults or {}).items())
+        + ")"
+    ),
     "makefile": _makefile,
     "write": _write,
     "flush": _flush,
