@@ -97,6 +97,9 @@ def serve(channel: socket.socket) -> None:
                 made = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 socket.send_fds(channel, [b"ok"], [made.fileno()])
                 made.close()
+                # Said only now: until this close the socket had two owners, and a bound
+                # trial socket the lab closed would still hold its port.
+                channel.send(b"closed")
                 continue
             if request in (b"up", b"down"):
                 set_link(control, request == b"up")
@@ -156,6 +159,8 @@ class PrivateNetwork:
         with self._lock:
             self._channel.send(b"socket")
             reply, fds, _flags, _addr = socket.recv_fds(self._channel, 512, 1)
+            if reply == b"ok":
+                self._channel.recv(16)  # b"closed": the helper let go of its copy
         if reply != b"ok" or not fds:
             for fd in fds:
                 os.close(fd)
