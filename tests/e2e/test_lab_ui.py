@@ -173,7 +173,9 @@ def test_pull_the_private_networks_cable_and_watch_tcp_give_up(
     page.get_by_test_id("sockopt-name").select_option("TCP_USER_TIMEOUT")
     page.get_by_test_id("sockopt-value").fill("2500")
     page.get_by_test_id("setsockopt").click()
-    expect(page.get_by_text("socket.TCP_USER_TIMEOUT, 2500)  →  None")).to_be_visible()
+    expect(page.get_by_test_id("option-result")).to_have_text(
+        "cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 2500)  →  None"
+    )
 
     page.get_by_test_id("cable-cut").click()
     expect(page.get_by_test_id("cable-state")).to_have_text("cable OUT")
