@@ -142,3 +142,20 @@ def test_fresh_private_networks_bind_their_first_free_port(policy) -> None:  # t
             assert lab.server("psrv", network="private") == policy.port_min
         finally:
             lab.close()
+
+
+def test_the_same_four_tuple_in_both_networks_pairs_within_each(lab) -> None:  # type: ignore[no-untyped-def]
+    """127.0.0.1:A -> 127.0.0.1:B can exist on the machine and in the private network at once."""
+    for suffix, network in (("h", "host"), ("p", "private")):
+        lab.ok({"op": "socket", "name": f"srv{suffix}", "options": {"network": network}})
+        lab.ok({"op": "bind", "socket": f"srv{suffix}", "address": ["127.0.0.1", 40190]})
+        lab.ok({"op": "listen", "socket": f"srv{suffix}"})
+        lab.ok({"op": "socket", "name": f"cli{suffix}", "options": {"network": network}})
+        lab.ok({"op": "bind", "socket": f"cli{suffix}", "address": ["127.0.0.1", 40191]})
+        lab.ok({"op": "connect", "socket": f"cli{suffix}", "address": ["127.0.0.1", 40190]})
+        lab.ok({"op": "accept", "socket": f"srv{suffix}", "name": f"conn{suffix}"})
+    assert lab.sock("clih")["local"] == lab.sock("clip")["local"]
+    engine = lab.engine
+    for suffix in ("h", "p"):
+        peer = engine.local_peer(engine.sockets[f"cli{suffix}"])
+        assert peer is not None and peer.name == f"conn{suffix}"

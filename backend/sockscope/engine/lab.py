@@ -267,7 +267,8 @@ class LabEngine:
         if ls.peer is None or ls.local is None:
             return None
         for other in self.sockets.values():
-            if other.local == ls.peer and other.peer == ls.local:
+            same_place = other.network == ls.network  # one 4-tuple can exist in both networks
+            if same_place and other.local == ls.peer and other.peer == ls.local:
                 return other
         return None
 
