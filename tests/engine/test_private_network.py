@@ -7,6 +7,10 @@ test fails and says why rather than letting the others skip.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import time
 from typing import Any
 
 import pytest
@@ -48,8 +52,18 @@ def test_private_sockets_talk_to_each_other_and_say_where_they_live(lab) -> None
     assert line.endswith("# in the lab's private network")
 
 
+def host_free_port(lab: Any, name: str = "probe") -> int:
+    """A lab port nothing holds on this machine right now (found by a host bind, then freed)."""
+    port: int = lab.server(name)
+    lab.ok({"op": "close", "socket": name})
+    return port
+
+
 def test_the_machines_loopback_does_not_reach_a_private_listener(lab) -> None:  # type: ignore[no-untyped-def]
-    port = lab.server("psrv", network="private")
+    port = host_free_port(lab)
+    lab.ok({"op": "socket", "name": "psrv", "options": {"network": "private"}})
+    lab.ok({"op": "bind", "socket": "psrv", "address": ["127.0.0.1", port]})
+    lab.ok({"op": "listen", "socket": "psrv"})
     lab.ok({"op": "socket", "name": "outside"})
     refused = lab.run({"op": "connect", "socket": "outside", "address": ["127.0.0.1", port]})
     assert not refused.ok and refused.error["errno"] == "ECONNREFUSED"
@@ -146,16 +160,75 @@ def test_fresh_private_networks_bind_their_first_free_port(policy) -> None:  # t
 
 def test_the_same_four_tuple_in_both_networks_pairs_within_each(lab) -> None:  # type: ignore[no-untyped-def]
     """127.0.0.1:A -> 127.0.0.1:B can exist on the machine and in the private network at once."""
+    server_port, client_port = lab.server("probe1"), lab.server("probe2")  # free on the host
+    lab.ok({"op": "close", "socket": "probe1"})
+    lab.ok({"op": "close", "socket": "probe2"})
     for suffix, network in (("h", "host"), ("p", "private")):
         lab.ok({"op": "socket", "name": f"srv{suffix}", "options": {"network": network}})
-        lab.ok({"op": "bind", "socket": f"srv{suffix}", "address": ["127.0.0.1", 40190]})
+        lab.ok({"op": "bind", "socket": f"srv{suffix}", "address": ["127.0.0.1", server_port]})
         lab.ok({"op": "listen", "socket": f"srv{suffix}"})
         lab.ok({"op": "socket", "name": f"cli{suffix}", "options": {"network": network}})
-        lab.ok({"op": "bind", "socket": f"cli{suffix}", "address": ["127.0.0.1", 40191]})
-        lab.ok({"op": "connect", "socket": f"cli{suffix}", "address": ["127.0.0.1", 40190]})
+        lab.ok({"op": "bind", "socket": f"cli{suffix}", "address": ["127.0.0.1", client_port]})
+        lab.ok({"op": "connect", "socket": f"cli{suffix}",
+                "address": ["127.0.0.1", server_port]})  # fmt: skip
         lab.ok({"op": "accept", "socket": f"srv{suffix}", "name": f"conn{suffix}"})
     assert lab.sock("clih")["local"] == lab.sock("clip")["local"]
     engine = lab.engine
     for suffix in ("h", "p"):
         peer = engine.local_peer(engine.sockets[f"cli{suffix}"])
         assert peer is not None and peer.name == f"conn{suffix}"
+
+
+def test_a_killed_helper_gets_a_plain_reason_and_the_lab_goes_on(lab) -> None:  # type: ignore[no-untyped-def]
+    private_pair(lab)
+    lab.ok({"op": "socket", "name": "spare", "options": {"network": "private"}})
+    helper = lab.engine.private.process
+    helper.kill()
+    helper.wait(5)
+    answers = [
+        lab.run({"op": "socket", "name": "late", "options": {"network": "private"}}),
+        lab.run({"op": "bind", "socket": "spare", "address": ["127.0.0.1", 0]}),
+        lab.run({"op": "cable", "plugged": False}),
+    ]
+    for answer in answers:
+        assert answer.status == 409, answer.error
+        assert "helper process exited (code -9)" in answer.error["message"], answer.error
+    lab.ok({"op": "send", "socket": "pcli", "text": "hi"})  # its sockets still work
+    assert lab.ok({"op": "recv", "socket": "pconn", "bufsize": 10}).result["len"] == 2
+    lab.server("hsrv")  # and so does the rest of the lab
+    lab.engine.reset("fresh").result(10)
+    lab.server("psrv2", network="private")  # a reset makes a new private network
+
+
+def test_a_helper_that_stops_answering_is_stopped_not_misread(  # type: ignore[no-untyped-def]
+    lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(privnet, "REPLY_TIMEOUT", 0.5)
+    lab.server("psrv", network="private")
+    helper = lab.engine.private.process
+    os.kill(helper.pid, signal.SIGSTOP)
+    try:
+        stuck = lab.run({"op": "cable", "plugged": False})
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # too late: its answer is never read
+            os.kill(helper.pid, signal.SIGCONT)
+    assert stuck.status == 409 and "stopped answering" in stuck.error["message"]
+    assert wait_until(lambda: helper.poll() is not None, 5, "the stuck helper to be stopped")
+    again = lab.run({"op": "cable", "plugged": True})
+    assert again.status == 409 and "stopped answering" in again.error["message"]
+
+
+def test_a_reset_forgets_private_connections_without_calling_them_gone(lab) -> None:  # type: ignore[no-untyped-def]
+    private_pair(lab)
+    lab.ok({"op": "cable", "plugged": False})
+    lab.ok({"op": "close", "socket": "pcli"})  # its FIN cannot leave: FIN_WAIT1, kept
+    wait_until(
+        lambda: any(e.socket == "pcli" and e.state for e in lab.events("linger")),  # type: ignore[attr-defined]
+        3,
+        "pcli to linger",
+    )
+    lab.engine.reset("fresh").result(10)
+    after = lab.engine.log.last_seq
+    time.sleep(1.0)  # four probe periods: before the fix, pcli was called gone within one
+    gone = [e for e in lab.events("linger") if e.seq > after and e.state is None]  # type: ignore[attr-defined]
+    assert gone == []

@@ -334,7 +334,26 @@ def test_a_machine_without_a_private_network_skips_those_steps_and_says_so(
     from sockscope.engine import privnet
 
     monkeypatch.setattr(privnet, "availability", lambda: (False, "unshare() was refused"))
-    outcomes = run_all(registry, lesson("when-sockets-die"))
+    base = lesson("when-sockets-die")
+    lab = registry.create()
+
+    async def go() -> tuple[list[Any], list[CheckOutcome]]:
+        runner = LessonRun(lab, base)
+        await runner.start()
+        reports = []
+        while not runner.finished:
+            reports.append(await runner.next())
+        return reports, runner.checks()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        reports, outcomes = pool.submit(asyncio.run, go()).result(timeout=120)
+    needing = [i for i, step in enumerate(base.steps) if step.needs == "private_network"]
+    assert len(needing) >= 10
+    for i in needing:
+        assert reports[i].message.startswith("Skipped: ") and "unshare() was refused" in (
+            reports[i].message
+        )
+    assert lab.engine.private is None  # nothing tried to make one
     real = [o for o in outcomes if o.claim == 17][-1]
     assert real.passed is None and "unshare() was refused" in real.observed
     assert all(o.passed for o in outcomes if o is not real)

@@ -152,6 +152,8 @@ class LabEngine:
                 ops_endings.force_close(self, ls)
             self.links.clear()
             ops_network.close_private(self)
+            # Their kernel table went with the helper: stop following them, say nothing.
+            self._lingering = {k: v for k, v in self._lingering.items() if k[0] != "private"}
             if self.paused:
                 self.paused = False
                 self.emit(LoopEvent, state="running")

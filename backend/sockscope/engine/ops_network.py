@@ -31,7 +31,10 @@ def private_network(lab: LabEngine, field: str) -> privnet.PrivateNetwork:
 def new_socket(lab: LabEngine, network: str, field: str) -> socket.socket:
     """A TCP socket in the machine's network or the lab's private one."""
     if network == "private":
-        return private_network(lab, field).socket()
+        try:
+            return private_network(lab, field).socket()
+        except privnet.Broken as exc:
+            raise Conflict(field, f"{field}: {exc.strerror}") from None
     return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 
 
@@ -45,8 +48,10 @@ def op_cable(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     plugged = bool(cmd.flag)
     try:
         lab.private.set_cable(plugged)
+    except privnet.Broken as exc:
+        raise Conflict("plugged", f"cable: {exc.strerror}") from None
     except OSError as exc:
-        raise Conflict("plugged", f"cable: the kernel refused: {exc}") from None
+        raise Conflict("plugged", f"cable: the kernel refused: {exc.strerror or exc}") from None
     lab.emit(NetworkEvent, state="plugged" if plugged else "cut", how=lab.private.how)
     for ls in lab.sockets.values():
         if ls.network == "private":

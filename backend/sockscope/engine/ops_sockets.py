@@ -107,7 +107,13 @@ def first_free_port(lab: LabEngine, sock: socket.socket, host: str, network: str
     in the same network as ``sock``)."""
     reuse = sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
     for port in range(lab.policy.port_min, lab.policy.port_max + 1):
-        with ops_network.new_socket(lab, network, "address") as trial:
+        try:
+            trial = ops_network.new_socket(lab, network, "address")
+        except OSError as exc:
+            raise Conflict(
+                "address", f"address: no socket to look for a free port: {exc}"
+            ) from None
+        with trial:
             trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, reuse)
             try:
                 trial.bind((host, port))

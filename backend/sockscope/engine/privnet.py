@@ -20,13 +20,11 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import functools
 import os
 import socket
 import struct
 import subprocess
 import sys
-import threading
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
@@ -113,15 +111,24 @@ def serve(channel: socket.socket) -> None:
 # -- the lab side ---------------------------------------------------------------------------
 
 
+class Broken(OSError):
+    """The helper is gone (exited, killed, or stuck past its deadline): no more requests."""
+
+
 class PrivateNetwork:
-    """The lab's handle on its helper: new sockets in the namespace, the cable's state."""
+    """The lab's handle on its helper: new sockets in the namespace, the cable's state.
+
+    Used from one thread (the lab's). Any failure to talk to the helper (it exited,
+    or did not answer in time, which would leave a late reply in the channel) ends
+    the helper for good: later calls raise :class:`Broken` with the same reason.
+    """
 
     def __init__(self, process: subprocess.Popen[bytes], channel: socket.socket, how: str) -> None:
         self.process = process
         self.how = how
         self.plugged = True
+        self.broken: str | None = None  # why the helper can no longer be asked
         self._channel = channel
-        self._lock = threading.Lock()
 
     @classmethod
     def start(cls) -> PrivateNetwork:
@@ -156,24 +163,31 @@ class PrivateNetwork:
 
     def socket(self) -> socket.socket:
         """A new TCP socket that lives in the private network."""
-        with self._lock:
-            self._channel.send(b"socket")
+        fds: list[int] = []
+        try:
+            self._send(b"socket")
             reply, fds, _flags, _addr = socket.recv_fds(self._channel, 512, 1)
-            if reply == b"ok":
-                self._channel.recv(16)  # b"closed": the helper let go of its copy
-        if reply != b"ok" or not fds:
+            if reply == b"ok" and fds:
+                self._expect(b"closed")  # the helper let go of its copy
+                made = socket.socket(fileno=fds.pop())
+                made.set_inheritable(False)
+                return made
+        except OSError as exc:
+            raise self._break(exc) from None
+        finally:
             for fd in fds:
                 os.close(fd)
-            raise OSError(errno.EIO, reply.decode(errors="replace").removeprefix("error "))
-        return socket.socket(fileno=fds[0])
+        raise self._refused(reply)
 
     def set_cable(self, plugged: bool) -> None:
         """Plug the cable in (``lo`` up) or pull it out (``lo`` down)."""
-        with self._lock:
-            self._channel.send(b"up" if plugged else b"down")
+        try:
+            self._send(b"up" if plugged else b"down")
             reply = self._channel.recv(512)
+        except OSError as exc:
+            raise self._break(exc) from None
         if reply != b"ok":
-            raise OSError(errno.EIO, reply.decode(errors="replace").removeprefix("error "))
+            raise self._refused(reply)
         self.plugged = plugged
 
     def close(self) -> None:
@@ -184,6 +198,39 @@ class PrivateNetwork:
         self._channel.close()
         _reap(self.process)
 
+    def _send(self, request: bytes) -> None:
+        if self.broken is not None:
+            raise Broken(errno.EPIPE, self.broken)
+        self._channel.send(request)
+
+    def _expect(self, wanted: bytes) -> None:
+        got = self._channel.recv(512)
+        if got != wanted:
+            raise OSError(errno.EPROTO, f"the helper said {got!r}, not {wanted!r}")
+
+    def _refused(self, reply: bytes) -> OSError:
+        if not reply:
+            return self._break(OSError(errno.EPIPE, "it closed the channel"))
+        return OSError(errno.EIO, reply.decode(errors="replace").removeprefix("error "))
+
+    def _break(self, exc: OSError) -> Broken:
+        """Stop asking the helper (a late reply would answer the wrong request) and say why."""
+        if isinstance(exc, Broken):
+            return exc
+        if self.broken is None:
+            self.process.poll()
+            if self.process.returncode is None:
+                self.process.kill()  # stuck: a reply it sends later would be out of step
+                _reap(self.process)
+                what = f"stopped answering ({exc.strerror or exc}), so it was stopped"
+            else:
+                what = f"exited (code {self.process.returncode})"
+            self.broken = (
+                f"the private network's helper process {what}; its sockets still work,"
+                " but new ones and the cable need a fresh lab (reset it or start a lesson)"
+            )
+        return Broken(errno.EPIPE, self.broken)
+
 
 def _reap(process: subprocess.Popen[bytes]) -> None:
     try:
@@ -193,14 +240,23 @@ def _reap(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=2)
 
 
-@functools.cache
+_known_possible: list[str] = []  # how, once a private network was made here
+
+
 def availability() -> tuple[bool, str]:
-    """(possible, how or why not) on this machine, tried once for real and remembered."""
+    """(possible, how or why not) on this machine, tried for real.
+
+    A success is remembered; a refusal is tried again next time (it may have been
+    passing, such as a process out of file descriptors).
+    """
+    if _known_possible:
+        return True, _known_possible[0]
     try:
         network = PrivateNetwork.start()
     except Unavailable as exc:
         return False, str(exc)
     network.close()
+    _known_possible.append(network.how)
     return True, network.how
 
 
