@@ -364,3 +364,24 @@ def test_a_watched_writer_replays_as_the_busy_loop(lab: LabDriver, tmp_path: Pat
     assert '{"op": "watch", "socket": "cli", "write": true}' in text
     spins = re.findall(r"select\(\) returned at once (\d+) times with cli ready", output)
     assert spins and int(spins[0]) > 50, output
+
+
+def test_a_private_port_a_host_server_also_had_moves_in_the_replay(
+    lab: LabDriver, tmp_path: Path
+) -> None:
+    port = lab.server("hsrv", auto_accept=True)  # free on this machine
+    lab.ok({"op": "socket", "name": "psrv", "options": {"network": "private",
+                                                        "auto_accept": True}})  # fmt: skip
+    lab.ok({"op": "bind", "socket": "psrv", "address": ["127.0.0.1", port]})
+    lab.ok({"op": "listen", "socket": "psrv"})
+    for name, network in (("hcli", "host"), ("pcli", "private")):
+        lab.ok({"op": "socket", "name": name, "options": {"network": network}})
+        lab.ok({"op": "connect", "socket": name, "address": ["127.0.0.1", port]})
+    wait_until(lambda: len(lab.snapshot()["sockets"]) == 6, what="both servers to accept")
+
+    text, output = replay(lab, tmp_path)
+
+    assert_replayed(lab, output)  # both binds and both connects succeed here too
+    assert f"here a host socket of the lab uses it, so psrv uses {port + 1}" in text
+    assert f"here a host socket of the lab uses it, so pcli uses {port + 1}" in text
+    assert "EADDRINUSE" not in output and "ECONNREFUSED" not in output

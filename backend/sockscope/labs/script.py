@@ -678,13 +678,61 @@ def _socket(block: _Block, cmd: Command, calls: _Calls) -> None:
         block.add(f"auto({_q(name)}, {', '.join(flags)})")
 
 
+@dataclass(slots=True)
+class _Places:
+    """Private-network sockets, replayed on this machine's loopback, and the ports they move to.
+
+    The lab's private network has ports of its own: a private server may have the
+    port a host server of the same lab had. Replayed side by side they would clash,
+    so such a private port moves to one no bind of the lab used.
+    """
+
+    private: set[str]
+    moved: dict[int, int]
+
+    @classmethod
+    def plan(cls, entries: list[tuple[Command, list[Event]]]) -> _Places:
+        private: set[str] = set()
+        bound: dict[str, set[int]] = {"host": set(), "private": set()}
+        for cmd, events in entries:
+            if cmd.op == "socket" and cmd.options is not None and cmd.options.network == "private":
+                private.add(cmd.name or "")
+            elif cmd.op == "bind" and cmd.address is not None:
+                rec = _Calls(_recorded(events)[0]).take("bind")
+                port = _bound_port(rec) or cmd.address[1]
+                bound["private" if cmd.socket in private else "host"].add(port)
+        used = bound["host"] | bound["private"]
+        moved: dict[int, int] = {}
+        spare = max(used, default=0) + 1
+        for port in sorted(bound["private"] & bound["host"]):
+            while spare in used:
+                spare += 1
+            moved[port] = spare
+            used.add(spare)
+        return cls(private, moved)
+
+    def port(self, name: str, port: int) -> int:
+        """The port ``name`` uses in the script for the lab's ``port``."""
+        return self.moved.get(port, port) if name in self.private else port
+
+
 class _Ctx:
     """What a renderer needs: the command, its recorded calls, the ports bound so far."""
 
-    def __init__(self, cmd: Command, calls: _Calls, ports: list[str]) -> None:
-        self.cmd, self.calls, self.ports = cmd, calls, ports
+    def __init__(self, cmd: Command, calls: _Calls, ports: list[str], places: _Places) -> None:
+        self.cmd, self.calls, self.ports, self.places = cmd, calls, ports, places
         self.name = cmd.socket or ""
         self.p = _param(self.name)
+
+    def moved_port(self, block: _Block, port: int) -> int:
+        """The script's port for the lab's ``port`` (with a note when it differs)."""
+        mine = self.places.port(self.name, port)
+        if mine != port:
+            block.note(
+                f"the lab's private network had its own port {port}; here a host socket of"
+                f" the lab uses it, so {self.name} uses {mine}"
+            )
+        return mine
 
     def simple(self, block: _Block, op: str, args: str) -> None:
         """A call recorded as ``name.op(args)``."""
@@ -704,10 +752,17 @@ def _bind(block: _Block, c: _Ctx) -> None:
             block.note("the lab's port is unknown: port 0 lets the kernel choose")
     elif port == 0:
         block.note(f"the lab was asked for port 0 and got {real}: bind that port again")
+    real = c.moved_port(block, real)
     c.ports.append(f"{host or '0.0.0.0'}:{real} ({c.name})")
     address = address_text((host, real))
     line = rec.line if rec else f"{c.name}.bind({address})"
     block.show("bind", c.name, line, f"{c.p}.bind({address})", rec)
+
+
+def _connect(block: _Block, c: _Ctx) -> None:
+    assert c.cmd.address is not None
+    host, port = c.cmd.address
+    c.simple(block, "connect", address_text((host, c.moved_port(block, port))))
 
 
 def _accept(block: _Block, c: _Ctx) -> None:
@@ -812,7 +867,7 @@ _RENDERERS: dict[str, Callable[[_Block, _Ctx], None]] = {
         block, "listen", "" if c.cmd.backlog is None else str(c.cmd.backlog)
     ),
     "accept": _accept,
-    "connect": lambda block, c: c.simple(block, "connect", address_text(c.cmd.address)),
+    "connect": _connect,
     "send": _send,
     "sendall": _sendall,
     "recv": lambda block, c: c.simple(block, "recv", str(c.cmd.bufsize)),
@@ -862,6 +917,7 @@ def render_script(history: list[Ticket], *, lab_id: str, truncated: bool = False
     safe_id = re.sub(r"[^A-Za-z0-9_-]", "?", lab_id)
     entries = [(t.command, list(t.events)) for t in list(history) if t.command is not None]
     gap = _gap(len(entries))
+    places = _Places.plan(entries)
     ports: list[str] = []
     body: list[str] = []
     for number, (cmd, events) in enumerate(entries, 1):
@@ -873,7 +929,7 @@ def render_script(history: list[Ticket], *, lab_id: str, truncated: bool = False
         if render is None:
             block.note(f"not replayed: this script does not know the op {cmd.op!r}")
         else:
-            render(block, _Ctx(cmd, taken, ports))
+            render(block, _Ctx(cmd, taken, ports, places))
         for rec in taken.rest():
             block.note(f"lab also ran (not replayed): {rec.line}  ->  {_lab_said(rec)}")
         if loop:
