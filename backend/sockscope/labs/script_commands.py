@@ -1,0 +1,365 @@
+"""How each command of the lab becomes lines of the exported script (pure).
+
+A renderer gets the command and its recorded calls (:class:`Ctx`) and adds lines to a
+:class:`Block`: the call the script makes, under the line the lab printed and a comment
+with what the lab got.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sockscope.engine.calls import address_text
+from sockscope.engine.commands import READ_ONLY_SOCKOPTS, SOCKOPTS, Command, Payload
+from sockscope.engine.payload import literal
+from sockscope.events import Event
+from sockscope.labs.script_record import (
+    Calls,
+    Recorded,
+    accepted_name,
+    bound_port,
+    lab_said,
+    recorded,
+)
+
+INLINE_BYTES = 64  # longer literal payloads get their own variable, wrapped over lines
+
+# Names a call's lambda body may use besides its socket: a socket named like one of
+# them gets another parameter name.
+_BODY_NAMES = frozenset({"pattern", "sent", "socket", "struct", "bytes", "payload"})
+
+
+def comment(text: str) -> str:
+    """Text for a one-line comment (a line break in it would end the comment)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _q(text: str) -> str:
+    """A double-quoted Python string literal (JSON's escapes are Python's too)."""
+    return json.dumps(text, ensure_ascii=True)
+
+
+def _param(name: str) -> str:
+    """The lambda parameter that stands for socket ``name`` (its own name, if free)."""
+    if name in _BODY_NAMES or keyword.iskeyword(name) or not name.isidentifier():
+        return f"{name}_" if f"{name}_".isidentifier() else "sock"
+    return name
+
+
+def _bytes_literal(data: bytes) -> list[str]:
+    """A bytes literal, cut into lines of about 64 bytes when long."""
+    if len(data) <= INLINE_BYTES:
+        return [repr(data)]
+    return [repr(data[i : i + INLINE_BYTES]) for i in range(0, len(data), INLINE_BYTES)]
+
+
+class Block:
+    """The statements of one command, indented for main()."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, *lines: str) -> None:
+        self.lines += [f"    {line}" if line else "" for line in lines]
+
+    def note(self, text: str) -> None:
+        self.add(f"# {comment(text)}")
+
+    def show(
+        self,
+        op: str,
+        name: str,
+        line: str,
+        body: str,
+        rec: Recorded | None,
+        *,
+        param: str | None = None,
+        extra: str = "",
+    ) -> None:
+        """``show(op, name, line, lambda <socket>: <body>)`` with what the lab got above it."""
+        self.note(f"lab: -> {lab_said(rec)}")
+        self.add(
+            f"show({_q(op)}, {_q(name)}, {_q(line)},",
+            f"     lambda {param or _param(name)}: {body}{extra})",
+        )
+
+
+def _payload(block: Block, name: str, payload: Payload) -> tuple[str, str]:
+    """The payload as a Python expression (a variable for long ones), and its lab text."""
+    if payload.literal is None:
+        return f"pattern(sent({_q(name)}), {payload.size})", f"pattern({payload.size})"
+    data = payload.literal
+    if payload.source == "hex":
+        expr = f"bytes.fromhex({_q(data.hex(' ', -4))})"
+        if len(data) > INLINE_BYTES:
+            block.add("payload = bytes.fromhex(")
+            block.add(
+                *(f"    {_q(data[i : i + 32].hex(' ', -4) + ' ')}" for i in range(0, len(data), 32))
+            )
+            block.add(")")
+            expr = "payload"
+    else:
+        parts = _bytes_literal(data)
+        expr = parts[0]
+        if len(parts) > 1:
+            block.add("payload = (", *(f"    {part}" for part in parts), ")")
+            expr = "payload"
+    return expr, literal(data)
+
+
+def _socket(block: Block, cmd: Command, calls: Calls) -> None:
+    assert cmd.name is not None and cmd.options is not None
+    name, opts = cmd.name, cmd.options
+    create = "socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
+    rec = calls.take("socket")
+    if opts.network == "private":
+        block.note(
+            "in the lab this socket lived in its private network (a namespace of its own);"
+            " here it uses this machine's loopback"
+        )
+    block.show("socket", name, rec.line if rec else f"{name} = {create}", create, rec, param="_")
+    p = _param(name)
+    for option, value in opts.sockopts():
+        _setsockopt_call(block, name, option, str(value), calls)
+    if not opts.blocking:
+        rec = calls.take("setblocking")
+        line = rec.line if rec else f"{name}.setblocking(False)"
+        block.show("setblocking", name, line, f"{p}.setblocking(False)", rec)
+    flags = []
+    if opts.auto_accept:
+        flags.append("accept=True")
+    if opts.auto_recv != "off":
+        flags.append(f"recv={_q(opts.auto_recv)}")
+    if opts.bufsize != 65536:
+        flags.append(f"bufsize={opts.bufsize}")
+    if flags:
+        block.add(f"auto({_q(name)}, {', '.join(flags)})")
+
+
+@dataclass(slots=True)
+class Places:
+    """Private-network sockets, replayed on this machine's loopback, and the ports they move to.
+
+    The lab's private network has ports of its own: a private server may have the
+    port a host server of the same lab had. Replayed side by side they would clash,
+    so such a private port moves to one no bind of the lab used.
+    """
+
+    private: set[str]
+    moved: dict[int, int]
+
+    @classmethod
+    def plan(cls, entries: list[tuple[Command, list[Event]]]) -> Places:
+        private: set[str] = set()
+        bound: dict[str, set[int]] = {"host": set(), "private": set()}
+        for cmd, events in entries:
+            if cmd.op == "socket" and cmd.options is not None and cmd.options.network == "private":
+                private.add(cmd.name or "")
+            elif cmd.op == "bind" and cmd.address is not None:
+                rec = Calls(recorded(events)[0]).take("bind")
+                port = bound_port(rec) or cmd.address[1]
+                bound["private" if cmd.socket in private else "host"].add(port)
+        used = bound["host"] | bound["private"]
+        moved: dict[int, int] = {}
+        spare = max(used, default=0) + 1
+        for port in sorted(bound["private"] & bound["host"]):
+            while spare in used:
+                spare += 1
+            moved[port] = spare
+            used.add(spare)
+        return cls(private, moved)
+
+    def port(self, name: str, port: int) -> int:
+        """The port ``name`` uses in the script for the lab's ``port``."""
+        return self.moved.get(port, port) if name in self.private else port
+
+
+class Ctx:
+    """What a renderer needs: the command, its recorded calls, the ports bound so far."""
+
+    def __init__(self, cmd: Command, calls: Calls, ports: list[str], places: Places) -> None:
+        self.cmd, self.calls, self.ports, self.places = cmd, calls, ports, places
+        self.name = cmd.socket or ""
+        self.p = _param(self.name)
+
+    def moved_port(self, block: Block, port: int) -> int:
+        """The script's port for the lab's ``port`` (with a note when it differs)."""
+        mine = self.places.port(self.name, port)
+        if mine != port:
+            block.note(
+                f"the lab's private network had its own port {port}; here a host socket of"
+                f" the lab uses it, so {self.name} uses {mine}"
+            )
+        return mine
+
+    def simple(self, block: Block, op: str, args: str) -> None:
+        """A call recorded as ``name.op(args)``."""
+        rec = self.calls.take(op)
+        line = rec.line if rec else f"{self.name}.{op}({args})"
+        block.show(op, self.name, line, f"{self.p}.{op}({args})", rec)
+
+
+def _bind(block: Block, c: Ctx) -> None:
+    assert c.cmd.address is not None
+    rec = c.calls.take("bind")
+    host, port = c.cmd.address
+    real = bound_port(rec)
+    if real is None:
+        real = port
+        if port == 0:
+            block.note("the lab's port is unknown: port 0 lets the kernel choose")
+    elif port == 0:
+        block.note(f"the lab was asked for port 0 and got {real}: bind that port again")
+    real = c.moved_port(block, real)
+    c.ports.append(f"{host or '0.0.0.0'}:{real} ({c.name})")
+    address = address_text((host, real))
+    line = rec.line if rec else f"{c.name}.bind({address})"
+    block.show("bind", c.name, line, f"{c.p}.bind({address})", rec)
+
+
+def _connect(block: Block, c: Ctx) -> None:
+    assert c.cmd.address is not None
+    host, port = c.cmd.address
+    c.simple(block, "connect", address_text((host, c.moved_port(block, port))))
+
+
+def _accept(block: Block, c: Ctx) -> None:
+    rec = c.calls.take("accept")
+    new = accepted_name(rec, c.cmd.name)
+    line = rec.line if rec else f"{new}, addr = {c.name}.accept()"
+    block.show("accept", c.name, line, f"{c.p}.accept()", rec, extra=f", new={_q(new)}")
+
+
+def _send(block: Block, c: Ctx) -> None:
+    assert c.cmd.payload is not None
+    rec = c.calls.take("send")
+    expr, text = _payload(block, c.name, c.cmd.payload)
+    line = rec.line if rec else f"{c.name}.send({text})"
+    block.show("send", c.name, line, f"{c.p}.send({expr})", rec)
+
+
+def _sendall(block: Block, c: Ctx) -> None:
+    assert c.cmd.payload is not None
+    rec = c.calls.take("sendall", "send")  # non-blocking: the lab's first send(view[0:])
+    expr, text = _payload(block, c.name, c.cmd.payload)
+    if rec is not None and rec.op == "send":
+        block.note(f"lab: {rec.line}  ->  {lab_said(rec)}  (its loop sends the rest)")
+    else:
+        block.note(f"lab: -> {lab_said(rec)}")
+    block.add(f"sendall({_q(c.name)}, {_q(f'{c.name}.sendall({text})')}, lambda: {expr})")
+
+
+def _makefile(block: Block, c: Ctx) -> None:
+    rec = c.calls.take("makefile")
+    line = rec.line if rec else f"f_{c.name} = {c.name}.makefile('wb')"
+    block.show("makefile", c.name, line, f"{c.p}.makefile('wb')", rec)
+
+
+def _write(block: Block, c: Ctx) -> None:
+    assert c.cmd.payload is not None
+    rec = c.calls.take("write")
+    expr, text = _payload(block, c.name, c.cmd.payload)
+    line = rec.line if rec else f"f_{c.name}.write({text})"
+    body = f"f_{c.name}.write({expr})"
+    block.show("write", c.name, line, body, rec, param=f"f_{c.name}")
+
+
+def _flush(block: Block, c: Ctx) -> None:
+    rec = c.calls.take("flush")
+    line = rec.line if rec else f"f_{c.name}.flush()"
+    block.show("flush", c.name, line, f"f_{c.name}.flush()", rec, param=f"f_{c.name}")
+
+
+def _abort(block: Block, c: Ctx) -> None:
+    block.note("abort: SO_LINGER on, 0 seconds, then close(): the peer gets a RST")
+    _setsockopt_call(block, c.name, "SO_LINGER", "struct.pack('ii', 1, 0)", c.calls)
+    _close(block, c)
+
+
+def _close(block: Block, c: Ctx) -> None:
+    wake = c.calls.take("shutdown", prefix=f"{c.name}.shutdown(socket.SHUT_RDWR)")
+    if wake is not None:
+        block.note(
+            f"the lab: a thread was blocked in a call on {c.name}, and close() alone would"
+            " not wake it: shutdown(SHUT_RDWR) first"
+        )
+        block.show("shutdown", c.name, wake.line, f"{c.p}.shutdown(socket.SHUT_RDWR)", wake)
+    file = c.calls.take("close", prefix=f"f_{c.name}.close()")
+    if file is not None:
+        body = f"f_{c.name}.close()"
+        block.show("close_file", c.name, file.line, body, file, param=f"f_{c.name}")
+    rec = c.calls.take("close", prefix=f"{c.name}.close()")
+    line = rec.line if rec else f"{c.name}.close()"
+    block.show("close", c.name, line, f"{c.p}.close()", rec)
+
+
+def _setsockopt_call(block: Block, name: str, option: str, value: str, calls: Calls) -> None:
+    level = "SOL_SOCKET" if option == "SO_LINGER" else SOCKOPTS[option][0]
+    args = f"socket.{level}, socket.{option}, {value}"
+    rec = calls.take("setsockopt")
+    line = rec.line if rec else f"{name}.setsockopt({args})"
+    block.show("setsockopt", name, line, f"{_param(name)}.setsockopt({args})", rec)
+
+
+def _getsockopt(block: Block, c: Ctx) -> None:
+    assert c.cmd.option is not None
+    level = (SOCKOPTS | READ_ONLY_SOCKOPTS)[c.cmd.option][0]
+    c.simple(block, "getsockopt", f"socket.{level}, socket.{c.cmd.option}")
+
+
+def _auto(block: Block, c: Ctx) -> None:
+    flags = []
+    if c.cmd.auto_accept is not None:
+        flags.append(f"accept={c.cmd.auto_accept}")
+    if c.cmd.auto_recv is not None:
+        flags.append(f"recv={_q(c.cmd.auto_recv)}")
+    if c.cmd.bufsize is not None:
+        flags.append(f"bufsize={c.cmd.bufsize}")
+    block.add(f"auto({_q(c.name)}, {', '.join(flags)})")
+
+
+RENDERERS: dict[str, Callable[[Block, Ctx], None]] = {
+    "socket": lambda block, c: _socket(block, c.cmd, c.calls),
+    "bind": _bind,
+    "listen": lambda block, c: c.simple(
+        block, "listen", "" if c.cmd.backlog is None else str(c.cmd.backlog)
+    ),
+    "accept": _accept,
+    "connect": _connect,
+    "send": _send,
+    "sendall": _sendall,
+    "recv": lambda block, c: c.simple(block, "recv", str(c.cmd.bufsize)),
+    "shutdown": lambda block, c: c.simple(block, "shutdown", f"socket.{c.cmd.how}"),
+    "close": _close,
+    "abort": _abort,
+    "setblocking": lambda block, c: c.simple(block, "setblocking", str(bool(c.cmd.flag))),
+    "settimeout": lambda block, c: c.simple(block, "settimeout", str(c.cmd.timeout)),
+    "setsockopt": lambda block, c: _setsockopt_call(
+        block, c.name, str(c.cmd.option), str(c.cmd.value), c.calls
+    ),
+    "getsockopt": _getsockopt,
+    "auto": _auto,
+    "watch": lambda block, c: block.add(
+        f"watch({_q(c.name)}, "
+        + ", ".join(f"{k}={v}" for k, v in (c.cmd.faults or {}).items())
+        + ")"
+    ),
+    "makefile": _makefile,
+    "write": _write,
+    "flush": _flush,
+    "pause": lambda block, c: block.add("pause()"),
+    "resume": lambda block, c: block.add("resume()"),
+    "step": lambda block, c: block.add("step()"),
+    "cable": lambda block, c: block.note(
+        "not replayed: the lab "
+        + (
+            "plugged its private network's cable back in"
+            if c.cmd.flag
+            else "pulled out its private network's cable (ip link set lo down in a namespace)"
+        )
+        + "; pulling a cable needs root and a network namespace"
+    ),
+}
