@@ -338,6 +338,7 @@ def test_a_private_network_lab_replays_on_the_machines_loopback(
     text, output = replay(lab, tmp_path)
 
     assert_replayed(lab, output)
+    assert "takes any free port" not in text  # probe was closed: no clash, no move
     assert text.count("here it uses this machine's loopback") == 2
     assert '{"op": "cable", "plugged": false}' in text
     assert "not replayed: the lab pulled out its private network's cable" in text
@@ -382,6 +383,7 @@ def test_a_private_port_a_host_server_also_had_moves_in_the_replay(
     text, output = replay(lab, tmp_path)
 
     assert_replayed(lab, output)  # both binds and both connects succeed here too
-    assert f"here a host socket of the lab uses it, so psrv uses {port + 1}" in text
-    assert f"here a host socket of the lab uses it, so pcli uses {port + 1}" in text
+    assert f"psrv had port {port} to itself; here a host socket of the lab holds it" in text
+    assert f"pcli follows the private server of port {port} to its port here" in text
+    assert "hcli follows" not in text  # a host client stays with the host server
     assert "EADDRINUSE" not in output and "ECONNREFUSED" not in output

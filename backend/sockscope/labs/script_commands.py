@@ -141,40 +141,38 @@ def _socket(block: Block, cmd: Command, calls: Calls) -> None:
 
 @dataclass(slots=True)
 class Places:
-    """Private-network sockets, replayed on this machine's loopback, and the ports they move to.
+    """Private-network sockets, replayed on this machine's loopback, and the ports that move.
 
-    The lab's private network has ports of its own: a private server may have the
-    port a host server of the same lab had. Replayed side by side they would clash,
-    so such a private port moves to one no bind of the lab used.
+    The lab's private network has ports of its own: a private server may hold the
+    port a host server of the same lab holds at the same time. Replayed side by side
+    they would clash, so such a private server binds any free port instead (port 0),
+    and the private clients of that port follow it (``MOVED`` in the runtime).
     """
 
     private: set[str]
-    moved: dict[int, int]
+    moved: set[int]  # lab ports a private socket holds while a host socket holds them too
 
     @classmethod
     def plan(cls, entries: list[tuple[Command, list[Event]]]) -> Places:
         private: set[str] = set()
-        bound: dict[str, set[int]] = {"host": set(), "private": set()}
+        holding: dict[str, tuple[bool, int]] = {}  # socket name -> (private?, port), while open
+        moved: set[int] = set()
         for cmd, events in entries:
             if cmd.op == "socket" and cmd.options is not None and cmd.options.network == "private":
                 private.add(cmd.name or "")
             elif cmd.op == "bind" and cmd.address is not None:
                 rec = Calls(recorded(events)[0]).take("bind")
                 port = bound_port(rec) or cmd.address[1]
-                bound["private" if cmd.socket in private else "host"].add(port)
-        used = bound["host"] | bound["private"]
-        moved: dict[int, int] = {}
-        spare = max(used, default=0) + 1
-        for port in sorted(bound["private"] & bound["host"]):
-            while spare in used:
-                spare += 1
-            moved[port] = spare
-            used.add(spare)
+                mine = cmd.socket in private
+                if (not mine, port) in holding.values():
+                    moved.add(port)
+                holding[cmd.socket or ""] = (mine, port)
+            elif cmd.op in ("close", "abort"):
+                holding.pop(cmd.socket or "", None)
         return cls(private, moved)
 
-    def port(self, name: str, port: int) -> int:
-        """The port ``name`` uses in the script for the lab's ``port``."""
-        return self.moved.get(port, port) if name in self.private else port
+    def moves(self, name: str, port: int) -> bool:
+        return name in self.private and port in self.moved
 
 
 class Ctx:
@@ -184,16 +182,6 @@ class Ctx:
         self.cmd, self.calls, self.ports, self.places = cmd, calls, ports, places
         self.name = cmd.socket or ""
         self.p = _param(self.name)
-
-    def moved_port(self, block: Block, port: int) -> int:
-        """The script's port for the lab's ``port`` (with a note when it differs)."""
-        mine = self.places.port(self.name, port)
-        if mine != port:
-            block.note(
-                f"the lab's private network had its own port {port}; here a host socket of"
-                f" the lab uses it, so {self.name} uses {mine}"
-            )
-        return mine
 
     def simple(self, block: Block, op: str, args: str) -> None:
         """A call recorded as ``name.op(args)``."""
@@ -213,17 +201,32 @@ def _bind(block: Block, c: Ctx) -> None:
             block.note("the lab's port is unknown: port 0 lets the kernel choose")
     elif port == 0:
         block.note(f"the lab was asked for port 0 and got {real}: bind that port again")
-    real = c.moved_port(block, real)
+    line = rec.line if rec else f"{c.name}.bind({address_text((host, real))})"
+    if c.places.moves(c.name, real):
+        block.note(
+            f"in the lab's private network {c.name} had port {real} to itself; here a host"
+            f" socket of the lab holds it, so {c.name} takes any free port (its private"
+            " clients follow)"
+        )
+        c.ports.append(f"{host or '0.0.0.0'}:any free port, for {real} ({c.name})")
+        body = f"bind_elsewhere({c.p}, {address_text((host, real))})"
+        block.show("bind", c.name, line, body, rec)
+        return
     c.ports.append(f"{host or '0.0.0.0'}:{real} ({c.name})")
-    address = address_text((host, real))
-    line = rec.line if rec else f"{c.name}.bind({address})"
-    block.show("bind", c.name, line, f"{c.p}.bind({address})", rec)
+    block.show("bind", c.name, line, f"{c.p}.bind({address_text((host, real))})", rec)
 
 
 def _connect(block: Block, c: Ctx) -> None:
     assert c.cmd.address is not None
     host, port = c.cmd.address
-    c.simple(block, "connect", address_text((host, c.moved_port(block, port))))
+    if c.places.moves(c.name, port):
+        block.note(f"{c.name} follows the private server of port {port} to its port here")
+        rec = c.calls.take("connect")
+        line = rec.line if rec else f"{c.name}.connect({address_text((host, port))})"
+        body = f"{c.p}.connect(({_q(host)}, MOVED.get({port}, {port})))"
+        block.show("connect", c.name, line, body, rec)
+        return
+    c.simple(block, "connect", address_text((host, port)))
 
 
 def _accept(block: Block, c: Ctx) -> None:

@@ -20,6 +20,7 @@ DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)  # the loop's own calls must never
 SOCKS = {}  # name -> Sock: the program's sockets, under the lab's names
 BLOCKED = []  # calls blocked in a thread: (Sock, side, op, line, box, started, new, size)
 PAUSED = False  # pause(): the select() loop does nothing until resume()
+MOVED = {}  # a private-network port of the lab -> the port its replay got on this machine
 
 
 class Sock:
@@ -37,6 +38,12 @@ class Sock:
         self.file = None  # makefile('wb'): a buffer in Python, in front of the kernel's
         self.watch_read = self.watch_write = False  # kept in select()'s lists regardless
         self.spins = 0  # turns where select() reported it ready and the program did nothing
+
+
+def bind_elsewhere(sock, address):
+    """bind() to any free port, for a lab port that another of its sockets holds here."""
+    sock.bind((address[0], 0))
+    MOVED[address[1]] = sock.getsockname()[1]
 
 
 def pattern(offset, size):
