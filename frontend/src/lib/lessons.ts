@@ -53,4 +53,18 @@ export const CLAIMS: Record<number, string> = {
   12: "A length prefix can arrive split",
   13: "Under load, one send() pass is not enough",
   14: "Byte order: network vs host order",
+  15: "shutdown(SHUT_WR): done sending, still listening",
+  16: "Close your sockets; a peer that never closes leaves CLOSE_WAIT",
+  17: "A peer that dies hard leaves recv() hanging",
+  18: "A thread stuck in a blocking call is stuck",
+  19: "Non-blocking calls can return having done nothing",
+  20: "select() returns the sockets that are ready",
+  21: "A healthy socket is always writable: keep it out of writers",
+  22: "select() on blocking sockets: would a call block?",
+  23: "Three server shapes: thread, process, select()",
+};
+
+/** Labels for checks that prove a claim a second way (by check name). */
+export const CHECK_LABELS: Record<string, string> = {
+  tcp_gives_up: "With packets really lost, TCP retransmits, then gives up",
 };

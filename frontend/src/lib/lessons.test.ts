@@ -1,0 +1,15 @@
+import { describe, expect, it } from "vitest";
+import { CLAIMS, isSkipped } from "./lessons";
+
+describe("lesson labels", () => {
+  it("labels every claim of DESIGN.md, 1 to 23, in a few words", () => {
+    const numbers = Object.keys(CLAIMS).map(Number).sort((a, b) => a - b);
+    expect(numbers).toEqual(Array.from({ length: 23 }, (_, i) => i + 1));
+    for (const label of Object.values(CLAIMS)) expect(label.length).toBeGreaterThan(10);
+  });
+
+  it("tells a check the machine could not run from one not observed yet", () => {
+    expect(isSkipped("not possible on this machine: no namespaces")).toBe(true);
+    expect(isSkipped("not yet: no recv() has timed out")).toBe(false);
+  });
+});
