@@ -242,3 +242,17 @@ def test_content_type_is_read_as_a_media_type(live: LiveServer) -> None:
         headers={"content-type": "text/plain; x=application/json"},
     )
     assert sneaky.status_code == 415
+
+
+def test_the_private_network_over_rest(live: LiveServer) -> None:
+    lab = live.new_lab()
+    assert live.client.get(f"/api/labs/{lab}").json()["network"] is None
+    early = live.command(lab, {"op": "cable", "plugged": False})
+    assert early.status_code == 409 and early.json()["error"]["field"] == "plugged"
+    live.ok(lab, {"op": "socket", "name": "psrv", "options": {"network": "private"}})
+    pulled = live.ok(lab, {"op": "cable", "plugged": False})
+    assert pulled["result"] == {"plugged": False}
+    assert [e["state"] for e in pulled["events"] if e["kind"] == "network"] == ["cut"]
+    snapshot = live.client.get(f"/api/labs/{lab}").json()
+    assert snapshot["network"]["plugged"] is False
+    assert snapshot["sockets"][0]["network"] == "private"
