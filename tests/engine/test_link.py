@@ -182,3 +182,19 @@ def test_closing_a_link_frees_its_name(lab, outside: Outside) -> None:  # type: 
 def test_a_target_outside_the_policy_names_the_field(lab) -> None:  # type: ignore[no-untyped-def]
     refused = lab.run({"op": "link", "name": "lnk", "target": ["10.0.0.1", 40000]})
     assert refused.status == 403 and refused.error["field"] == "target"
+
+
+def test_a_second_client_is_reset_with_a_notice_and_the_first_goes_on(  # type: ignore[no-untyped-def]
+    lab, outside: Outside
+) -> None:
+    client, server = linked(lab, outside)
+    port = lab.snapshot()["links"][0]["listen"][1]
+    with socket.socket() as second:
+        second.settimeout(5)
+        with pytest.raises(ConnectionResetError):
+            second.connect(("127.0.0.1", port))
+            second.recv(100)  # the reset comes at connect() or at the first recv()
+    notices = [e.message for e in lab.events("notice")]  # type: ignore[attr-defined]
+    assert any("carries one connection" in m for m in notices), notices
+    client.sendall(b"still relayed")
+    assert read_exactly(server, 13) == b"still relayed"

@@ -14,11 +14,11 @@ import time
 from typing import Any
 
 import pytest
+from engine.conftest import LabDriver
 
 from sockscope.engine import privnet
 from sockscope.events import NetworkEvent, ProbeEvent
 
-from conftest import LabDriver
 from helpers import wait_until
 
 

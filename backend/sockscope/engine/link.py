@@ -1,9 +1,10 @@
 """A fault-injecting link: a relay in the lab's own select() loop that misbehaves on demand.
 
 Theory of operation. A link listens on a lab port. The first client that connects
-is accepted as leg ``<name>_a``; the link then connects leg ``<name>_b`` to its
-target. From then on the loop relays: what ``_a`` receives goes "up" to ``_b``,
-what ``_b`` receives goes "down" to ``_a``. Each direction is a queue of chunks,
+is accepted as leg ``<name>_a`` (a later one is reset: one connection per link);
+the link then connects leg ``<name>_b`` to its target. From then on the loop
+relays: what ``_a`` receives goes "up" to ``_b``, what ``_b`` receives goes "down"
+to ``_a``. Each direction is a queue of chunks,
 each released at ``arrival + latency``; a release sends at most ``slice`` bytes
 (with random ``jitter``) and no faster than ``rate`` bytes a second. A stalled
 direction neither reads nor writes: its bytes stay held and nothing (no FIN, no
@@ -216,15 +217,26 @@ def on_writable(lab: LabEngine, link: Link, leg: LabSocket) -> None:
 
 
 def attach(lab: LabEngine, link: Link, accepted: LabSocket) -> None:
-    """The first client arrived: it is leg a; connect leg b to the target."""
+    """The first client arrived: it is leg a; connect leg b to the target.
+
+    A link carries one connection: a later client is reset at once, with a notice,
+    rather than left waiting in the accept queue with nothing said.
+    """
     from sockscope.engine.sockets import FD_SETSIZE, LabSocket
 
+    if link.a is not None or link.dead:
+        lab.emit_notice(
+            link.name,
+            f"{link.name} carries one connection, and has had it: {accepted.name} gets a"
+            " reset. Make another link for another client.",
+        )
+        accepted.relay = None
+        _abort(lab, accepted, struct.pack("ii", 1, 0))
+        return
     link.a = accepted
     accepted.relay = link
     accepted.sock.setblocking(False)
     lab.sync(accepted)
-    link.listener.auto_accept = False  # one connection per link
-    lab.sync(link.listener)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if sock.fileno() >= FD_SETSIZE:
         sock.close()
