@@ -148,7 +148,10 @@ def test_recv_waits_check_fails_when_the_peer_talks(registry: LabRegistry) -> No
     silent = index(base, op="recv") + 1  # the second recv: the one that should wait
     variant = edit(
         base,
-        {silent: dataclasses.replace(base.steps[silent], expect=("ok",))},
+        {
+            silent: dataclasses.replace(base.steps[silent], expect=("ok",)),
+            index(base, do="wait", figure="eof"): None,  # no blocked recv() to wake
+        },
         inserts={silent: command(op="send", socket="cli", text="more\n")},
     )
     outcomes = run(registry, variant)
@@ -166,6 +169,7 @@ def test_end_of_stream_check_fails_for_a_local_shutdown(registry: LabRegistry) -
             index(base, do="pause"): None,
             close: command(op="shutdown", socket="conn", how="SHUT_RD"),
             index(base, do="wait", state="CLOSE_WAIT"): None,
+            index(base, do="wait", figure="eof"): None,  # no blocked recv() to wake
         },
     )
     outcomes = run(registry, variant)
