@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { CallEvent, LabEvent } from "../protocol/events";
 import type { Command, LabSnapshot, ServerMessage } from "../protocol/messages";
 import { LabStore } from "../store/lab";
+import { socketInfo } from "../testing/fixtures";
 import { LabLink, type LinkStatus, type SocketLike } from "./client";
 
 // --- fakes ------------------------------------------------------------------------------
@@ -65,23 +66,7 @@ function snapshot(seq: number): LabSnapshot {
     iteration: 0,
     sockets: [
       {
-        name: "cli",
-        fd: 6,
-        role: "connected",
-        local: ["127.0.0.1", 51234],
-        peer: ["127.0.0.1", 40000],
-        blocking: false,
-        timeout: null,
-        origin: "socket",
-        listener: null,
-        auto_accept: false,
-        auto_recv: "off",
-        bufsize: 4096,
-        eof: false,
-        pending_out: 0,
-        watch_read: false,
-        watch_write: false,
-        network: "host",
+        ...socketInfo("cli", { fd: 6, local: ["127.0.0.1", 51234], peer: ["127.0.0.1", 40000] }),
         figures: null,
         blocked: [],
       },

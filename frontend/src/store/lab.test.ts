@@ -20,6 +20,7 @@ import {
   type SocketInfo,
 } from "../protocol/events";
 import type { BlockedCallInfo, Gap, LabSnapshot, SocketSnapshot } from "../protocol/messages";
+import { socketInfo } from "../testing/fixtures";
 import { LIMITS, LabStore } from "./lab";
 
 // --- a small lab, as the engine would describe it --------------------------------------
@@ -50,28 +51,7 @@ function figures(over: Partial<Figures> = {}): Figures {
   };
 }
 
-function info(name: string, over: Partial<SocketInfo> = {}): SocketInfo {
-  return {
-    name,
-    fd: 7,
-    role: "connected",
-    local: null,
-    peer: null,
-    blocking: false,
-    timeout: null,
-    origin: "socket",
-    listener: null,
-    auto_accept: false,
-    auto_recv: "off",
-    bufsize: 4096,
-    eof: false,
-    pending_out: 0,
-    watch_read: false,
-    watch_write: false,
-    network: "host",
-    ...over,
-  };
-}
+const info = socketInfo;
 
 const srvInfo = (): SocketInfo =>
   info("srv", { fd: 5, role: "listening", local: SRV, auto_accept: true });
