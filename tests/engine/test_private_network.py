@@ -232,3 +232,16 @@ def test_a_reset_forgets_private_connections_without_calling_them_gone(lab) -> N
     time.sleep(1.0)  # four probe periods: before the fix, pcli was called gone within one
     gone = [e for e in lab.events("linger") if e.seq > after and e.state is None]  # type: ignore[attr-defined]
     assert gone == []
+
+
+def test_keepalive_lets_the_silent_side_notice_a_pulled_cable(lab) -> None:  # type: ignore[no-untyped-def]
+    """The side with nothing to send hears nothing, unless it probes: SO_KEEPALIVE."""
+    private_pair(lab)
+    for option, value in (("SO_KEEPALIVE", 1), ("TCP_KEEPIDLE", 1), ("TCP_KEEPINTVL", 1),
+                          ("TCP_KEEPCNT", 2)):  # fmt: skip
+        lab.ok({"op": "setsockopt", "socket": "pconn", "option": option, "value": value})
+    lab.ok({"op": "cable", "plugged": False})
+    started = time.monotonic()
+    ended = lab.run({"op": "recv", "socket": "pconn", "bufsize": 100}, timeout=15)
+    assert not ended.ok and ended.error["errno"] == "ETIMEDOUT"
+    assert 2.0 <= time.monotonic() - started < 10  # idle 1 s, then 2 unanswered probes
