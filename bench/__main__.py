@@ -1,6 +1,7 @@
 """Run every benchmark, print a table of medians and ratios; exit 1 if a check failed.
 
-``python -m bench`` runs all four; ``python -m bench 1 3`` runs a selection (4: the page).
+``python -m bench`` runs all five; ``python -m bench 1 3`` runs a selection (4: the lab page,
+5: the home page's first load).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import memory, stream, throughput, ui
+from . import memory, page, stream, throughput, ui
 from .common import BenchTimeout, Check, Row, print_table
 
 BENCHES: dict[str, Callable[[], tuple[list[Row], list[Check]]]] = {
@@ -18,8 +19,15 @@ BENCHES: dict[str, Callable[[], tuple[list[Row], list[Check]]]] = {
     "2": stream.run,
     "3": memory.run,
     "4": ui.run,
+    "5": page.run,
 }
-NAMES = {"1": "engine throughput", "2": "event stream", "3": "memory", "4": "lab page"}
+NAMES = {
+    "1": "engine throughput",
+    "2": "event stream",
+    "3": "memory",
+    "4": "lab page",
+    "5": "home page load",
+}
 
 
 def main(argv: list[str]) -> int:

@@ -10,11 +10,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse, Response
 
 from sockscope import __version__
 from sockscope.api import lessons, routes, workbench, ws
+from sockscope.api.static import mount_ui
 from sockscope.api.wire import origin_allowed
 from sockscope.engine.errors import CommandError
 from sockscope.labs.registry import LabRegistry
@@ -23,11 +23,6 @@ from sockscope.settings import Settings
 log = logging.getLogger(__name__)
 
 REAP_EVERY = 30.0
-
-_NO_UI = """<!doctype html><meta charset="utf-8"><title>Sockscope</title>
-<h1>Sockscope</h1><p>The API is running. The web interface has not been built:
-run <code>make run</code> (it builds it), or see <a href="/docs">the API documentation</a>.</p>
-"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -116,19 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _mount_ui(app: FastAPI, settings: Settings) -> None:
-    index = settings.static_dir / "index.html"
-    assets = settings.static_dir / "assets"
-    if assets.is_dir():
-        app.mount("/assets", StaticFiles(directory=assets), name="assets")
-
-    async def spa() -> Response:
-        if index.is_file():
-            return FileResponse(index)
-        return HTMLResponse(_NO_UI)
-
-    app.add_api_route("/", spa, include_in_schema=False)
-    app.add_api_route("/labs/{lab_id}", spa, include_in_schema=False)
-    app.add_api_route("/lessons", spa, include_in_schema=False)
+    """The built front end (gzip, cache policy, the page's routes): see api/static.py."""
+    mount_ui(app, settings.static_dir)
 
 
 async def _reap_forever(registry: LabRegistry) -> None:

@@ -1,0 +1,181 @@
+"""Bench 5: the home page's first load, in bytes on the wire and time until it is usable.
+
+A real server (``stream.LiveServer``) and Debian's headless Chromium (Playwright,
+1280x720). Each run opens ``/`` in a fresh browser context (an empty cache), twice: once
+as a browser normally asks (``Accept-Encoding: gzip, deflate, br``) and once asking for
+``identity`` (the same-run baseline: the same files, uncompressed). A script added to the
+page before it loads (nothing is added to the app) watches the DOM for the enabled
+"New lab" button and takes the time of the next animation frame after it appears, from
+the navigation's start (``performance.now()``): the home page is usable. The bytes are the
+Resource Timing API's ``transferSize`` (headers and body as sent) of the document and of
+every resource fetched until the lesson list is shown (its ``/api/lessons`` too).
+Then the same context opens ``/`` again: a repeat visit, with the hashed assets cached
+for a year and the shell revalidated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+
+from sockscope.settings import STATIC_DIR
+
+from .common import RUNS, Check, Row, median, ratio, runs_text
+from .stream import LiveServer
+from .ui import CHROMIUM_ARGS, chromium_path
+
+BUDGET_BYTES = 100 * 1000  # 100 KB compressed for the first load
+BUDGET_MS = 300.0  # home page usable
+KB = 1000
+
+# Runs before any script of the page: marks the first frame after "New lab" is usable.
+USABLE_JS = """
+(() => {
+  const usable = () => [...document.querySelectorAll("button")].some(
+    (b) => b.textContent.trim() === "New lab" && !b.disabled);
+  const observer = new MutationObserver(() => {
+    if (window.__homeUsable !== undefined || !usable()) return;
+    window.__homeUsable = null;
+    observer.disconnect();
+    requestAnimationFrame(() => { window.__homeUsable = performance.now(); });
+  });
+  observer.observe(document, { childList: true, subtree: true, attributes: true });
+})();
+"""
+RESULT_JS = """
+() => {
+  if (typeof window.__homeUsable !== "number") return null;
+  if (!document.querySelector('[data-testid="lesson-list"]')) return null;
+  const entries = [...performance.getEntriesByType("navigation"),
+                   ...performance.getEntriesByType("resource")];
+  const sum = (key) => entries.reduce((n, e) => n + e[key], 0);
+  return {
+    usableMs: window.__homeUsable,
+    transfer: sum("transferSize"),
+    encoded: sum("encodedBodySize"),
+    decoded: sum("decodedBodySize"),
+    files: entries.length,
+  };
+}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    usable_ms: float
+    transfer: int  # bytes on the wire: headers + (compressed) bodies
+    encoded: int  # bodies as sent
+    decoded: int  # bodies after decoding
+    files: int
+
+
+def load(browser: Browser, url: str, encoding: str | None) -> tuple[Load, Load, list[str]]:
+    """A first visit to ``url`` in a fresh context, then a repeat visit in the same one."""
+    headers = {"Accept-Encoding": encoding} if encoding else {}
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 720}, extra_http_headers=headers
+    )
+    context.set_default_timeout(10_000)
+    errors: list[str] = []
+    try:
+        context.add_init_script(USABLE_JS)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        visits = []
+        for _ in range(2):
+            page.goto(url)
+            result: dict[str, Any] = page.wait_for_function(RESULT_JS, timeout=10_000).json_value()
+            visits.append(
+                Load(
+                    usable_ms=float(result["usableMs"]),
+                    transfer=int(result["transfer"]),
+                    encoded=int(result["encoded"]),
+                    decoded=int(result["decoded"]),
+                    files=int(result["files"]),
+                )
+            )
+        return visits[0], visits[1], errors
+    finally:
+        context.close()
+
+
+def run() -> tuple[list[Row], list[Check]]:
+    print(
+        f"[5] home page first load in headless Chromium: {RUNS} runs x (gzip, identity),"
+        " each in a fresh context, then a repeat visit"
+    )
+    name = "5 home"
+    chromium = chromium_path()
+    if chromium is None or not (STATIC_DIR / "index.html").is_file():
+        missing = (
+            "Debian's chromium (apt-get install -y chromium, or set SOCKSCOPE_CHROMIUM)"
+            if chromium is None
+            else "the built front end (run `make ui`)"
+        )
+        return [], [Check(f"{name}: page measured", False, f"needs {missing}")]
+    first: list[Load] = []
+    again: list[Load] = []
+    plain: list[Load] = []
+    errors: list[str] = []
+    try:
+        with LiveServer() as live, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium, args=CHROMIUM_ARGS, timeout=30_000
+            )
+            url = f"http://127.0.0.1:{live.port}/"
+            try:
+                load(browser, url, None)  # warm-up: the server's caches, Chromium's processes
+                for _ in range(RUNS):
+                    a, b, e1 = load(browser, url, None)
+                    p, _repeat, e2 = load(browser, url, "identity")
+                    first.append(a)
+                    again.append(b)
+                    plain.append(p)
+                    errors += e1 + e2
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        text = str(exc).strip()
+        first_line = text.splitlines()[0] if text else type(exc).__name__
+        return [], [Check(f"{name}: page measured", False, first_line)]
+
+    ms = [x.usable_ms for x in first]
+    ms_plain = [x.usable_ms for x in plain]
+    sent = [x.transfer / KB for x in first]
+    sent_plain = [x.transfer / KB for x in plain]
+    decoded = [x.decoded / KB for x in first]
+    repeat = [x.transfer / KB for x in again]
+    print(f"    usable ms, gzip / identity:        {runs_text(ms)}  /  {runs_text(ms_plain)}")
+    print(f"    KB sent, gzip / identity:          {runs_text(sent, digits=1)}  /  "
+          f"{runs_text(sent_plain, digits=1)}")  # fmt: skip
+    print(f"    KB decoded (gzip runs):            {runs_text(decoded, digits=1)}")
+    print(f"    KB sent on a repeat visit:         {runs_text(repeat, digits=1)}")
+    print(f"    files fetched (first / repeat):    {first[0].files} / {again[0].files}")
+    rows = [
+        Row(name, "first load, bytes sent (transferSize)", median(sent), "KB",
+            median(sent_plain), "identity", tuple(sent)),
+        Row(name, "first load, bytes decoded", median(decoded), "KB", runs=tuple(decoded)),
+        Row(name, "home page usable (New lab enabled)", median(ms), "ms",
+            median(ms_plain), "identity", tuple(ms)),
+        Row(name, "repeat visit, bytes sent", median(repeat), "KB",
+            median(sent), "first load", tuple(repeat)),
+    ]  # fmt: skip
+    bytes_ok = median(sent) <= BUDGET_BYTES / KB
+    ms_ok = median(ms) <= BUDGET_MS
+    checks = [
+        Check(
+            f"{name}: first load <= {BUDGET_BYTES // KB} KB sent",
+            bytes_ok,
+            f"{median(sent):.1f} KB ({ratio(median(sent), median(sent_plain)):.2f}x identity)",
+        ),
+        Check(
+            f"{name}: home page usable in <= {BUDGET_MS:g} ms (median)",
+            ms_ok,
+            f"{median(ms):.0f} ms (runs {runs_text(ms)})",
+        ),
+        Check(f"{name}: no page errors", not errors, "; ".join(errors[:3]) or "none"),
+    ]
+    return rows, checks
