@@ -6,7 +6,9 @@ as a browser normally asks (``Accept-Encoding: gzip, deflate, br``) and once ask
 ``identity`` (the same-run baseline: the same files, uncompressed). A script added to the
 page before it loads (nothing is added to the app) watches the DOM for the enabled
 "New lab" button and takes the time of the next animation frame after it appears, from
-the navigation's start (``performance.now()``): the home page is usable. The bytes are the
+the navigation's start (``performance.now()``): the home page is usable (the budget is
+checked on this; the same moment counted from Playwright's ``goto()`` call, which adds
+the browser's own navigation work, is shown below it). The bytes are the
 Resource Timing API's ``transferSize`` (headers and body as sent) of the document and of
 every resource fetched until the lesson list is shown (its ``/api/lessons`` too).
 Then the same context opens ``/`` again: a repeat visit, with the hashed assets cached
@@ -15,6 +17,7 @@ for a year and the shell revalidated.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +57,7 @@ RESULT_JS = """
   const sum = (key) => entries.reduce((n, e) => n + e[key], 0);
   return {
     usableMs: window.__homeUsable,
+    usableAt: performance.timeOrigin + window.__homeUsable,
     transfer: sum("transferSize"),
     encoded: sum("encodedBodySize"),
     decoded: sum("decodedBodySize"),
@@ -65,7 +69,8 @@ RESULT_JS = """
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    usable_ms: float
+    usable_ms: float  # from the navigation's start
+    wall_ms: float  # from the moment Playwright was asked to open the page
     transfer: int  # bytes on the wire: headers + (compressed) bodies
     encoded: int  # bodies as sent
     decoded: int  # bodies after decoding
@@ -86,11 +91,13 @@ def load(browser: Browser, url: str, encoding: str | None) -> tuple[Load, Load, 
         page.on("pageerror", lambda error: errors.append(str(error)))
         visits = []
         for _ in range(2):
+            asked = time.time() * 1000
             page.goto(url)
             result: dict[str, Any] = page.wait_for_function(RESULT_JS, timeout=10_000).json_value()
             visits.append(
                 Load(
                     usable_ms=float(result["usableMs"]),
+                    wall_ms=float(result["usableAt"]) - asked,
                     transfer=int(result["transfer"]),
                     encoded=int(result["encoded"]),
                     decoded=int(result["decoded"]),
@@ -144,11 +151,14 @@ def run() -> tuple[list[Row], list[Check]]:
 
     ms = [x.usable_ms for x in first]
     ms_plain = [x.usable_ms for x in plain]
+    wall = [x.wall_ms for x in first]
+    wall_plain = [x.wall_ms for x in plain]
     sent = [x.transfer / KB for x in first]
     sent_plain = [x.transfer / KB for x in plain]
     decoded = [x.decoded / KB for x in first]
     repeat = [x.transfer / KB for x in again]
     print(f"    usable ms, gzip / identity:        {runs_text(ms)}  /  {runs_text(ms_plain)}")
+    print(f"    ... from goto(), gzip / identity:  {runs_text(wall)}  /  {runs_text(wall_plain)}")
     print(f"    KB sent, gzip / identity:          {runs_text(sent, digits=1)}  /  "
           f"{runs_text(sent_plain, digits=1)}")  # fmt: skip
     print(f"    KB decoded (gzip runs):            {runs_text(decoded, digits=1)}")
@@ -160,6 +170,8 @@ def run() -> tuple[list[Row], list[Check]]:
         Row(name, "first load, bytes decoded", median(decoded), "KB", runs=tuple(decoded)),
         Row(name, "home page usable (New lab enabled)", median(ms), "ms",
             median(ms_plain), "identity", tuple(ms)),
+        Row(name, "... counted from Playwright's goto()", median(wall), "ms",
+            median(wall_plain), "identity", tuple(wall)),
         Row(name, "repeat visit, bytes sent", median(repeat), "KB",
             median(sent), "first load", tuple(repeat)),
     ]  # fmt: skip
