@@ -323,7 +323,7 @@ class LabEngine:
             ls.blocked_in = blocked
         else:
             ls.blocked_out = blocked
-        ticket.blocked_call = call_id
+        ticket.hand_off(call_id)
         self.emit(CallStartedEvent, call_id=call_id, socket=ls.name, op=op, line=line)
 
         def done(outcome: Outcome) -> None:
@@ -336,6 +336,11 @@ class LabEngine:
                 ticket.resolve(finish(outcome, call_id))
                 self.sync(ls)
                 self.probe_now(ls, *filter(None, [self.local_peer(ls)]))
+            except Exception:  # the answer must still come, and say what happened
+                log.exception("lab %s: finishing %s() failed", self.id, op)
+                message = f"internal error finishing {op}() (logged on the server)"
+                self.emit_notice(ls.name, message)
+                ticket.fail({"errno": None, "field": None, "message": message}, 500)
             finally:
                 self._ticket = None
                 ticket.publish()

@@ -169,6 +169,14 @@ def auto_accept(lab: LabEngine, ls: LabSocket) -> None:
     record_accept(lab, ls, perform(ls.sock.accept), name, via="loop")
 
 
+def fd_limit_text(fd: int) -> str:
+    return (
+        f"accept() gave the new connection file descriptor {fd}, and select() can only watch"
+        f" descriptors below {FD_SETSIZE} (FD_SETSIZE): the lab closed it at once; too many"
+        " sockets are open in the playground, close some"
+    )
+
+
 def record_accept(
     lab: LabEngine,
     ls: LabSocket,
@@ -177,11 +185,15 @@ def record_accept(
     *,
     via: str,
     call_id: int | None = None,
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Record an accept() and keep its connection: (result, None), or (None, why not).
+
+    A failed call gives (None, None): its outcome has the errno.
+    """
     if not outcome.ok:
         line = f"conn, addr = {ls.name}.accept()"
         lab.record_call(ls, "accept", line, outcome, via=via, call_id=call_id)
-        return None
+        return None, None
     conn, addr = outcome.value
     if name is None or name in lab.sockets:
         name = lab.free_name("conn")
@@ -189,16 +201,13 @@ def record_accept(
     result = {"socket": name, "address": list(addr)}
     text = f"({name}, {address_text(addr)})"
     if conn.fileno() >= FD_SETSIZE:
+        why = fd_limit_text(conn.fileno())
         conn.close()
         lab.record_call(
             ls, "accept", line, outcome, via=via, call_id=call_id, result=result, result_text=text
         )
-        lab.emit_notice(
-            ls.name,
-            "accepted connection closed at once: its file descriptor is"
-            f" not below {FD_SETSIZE}, so select() could not watch it",
-        )
-        return None
+        lab.emit_notice(ls.name, why)
+        return None, why
     new = LabSocket(
         name,
         conn,
@@ -220,4 +229,4 @@ def record_accept(
 
         link.attach(lab, ls.relay, new)
     lab.probe_now(ls, new, *filter(None, [lab.local_peer(new)]))
-    return result
+    return result, None

@@ -97,8 +97,10 @@ def op_accept(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> No
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
         from sockscope.engine.loopcalls import record_accept
 
-        result = record_accept(lab, ls, outcome, cmd.name, via="command", call_id=call_id)
-        return answer(ticket, outcome.ok and result is not None, result, outcome)
+        result, refused = record_accept(lab, ls, outcome, cmd.name, via="command", call_id=call_id)
+        if refused is not None:  # the kernel gave a connection; the lab could not keep it
+            return CommandResult(False, None, {"errno": None, "message": refused}, ticket.events)
+        return answer(ticket, outcome.ok, result, outcome)
 
     call(lab, ls, ticket, "in", "accept", line, ls.sock.accept, finish)
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+import contextlib
+import logging
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sockscope.engine.commands import Command
 from sockscope.events import Event
+
+log = logging.getLogger(__name__)
+
+UNEXPLAINED = "internal error: the lab answered that the command failed without saying why"
 
 
 @dataclass(slots=True)
@@ -18,6 +24,18 @@ class CommandResult:
     events: list[Event]
     status: int = 200
 
+    def __post_init__(self) -> None:
+        # A failure that does not say what happened is a bug: it must not reach anyone
+        # as such. Say so instead, and log where it was made.
+        if self.ok or (self.error is not None and self.error.get("message")):
+            return
+        log.error("an answer with ok false and no error message: %r", self.error, stack_info=True)
+        error = dict(self.error or {"errno": None})
+        error["message"] = f"{UNEXPLAINED} (logged on the server)"
+        self.error = error
+        if self.status < 400:
+            self.status = 500
+
 
 @dataclass(slots=True, eq=False)
 class Ticket:
@@ -27,7 +45,15 @@ class Ticket:
     # (list.append and list() are atomic under the GIL).
     events: list[Event] = field(default_factory=list)
     blocked_call: int | None = None  # call id, once the call went to a worker thread
+    # Resolves with that call id when it does: a waiter learns the call may block.
+    handed_off: Future[int] = field(default_factory=Future)
     result: CommandResult | None = None
+
+    def hand_off(self, call_id: int) -> None:
+        """The call went to a worker thread: it may block (engine thread)."""
+        self.blocked_call = call_id
+        with contextlib.suppress(InvalidStateError):
+            self.handed_off.set_result(call_id)
 
     def resolve(self, result: CommandResult) -> None:
         """Decide the answer; it is published once the command's last event is recorded."""

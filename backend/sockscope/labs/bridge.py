@@ -19,7 +19,7 @@ from typing import Any
 from sockscope.engine.commands import parse_command
 from sockscope.engine.errors import CommandError, LabClosed, RateLimited
 from sockscope.engine.log import EventLog
-from sockscope.engine.tickets import CommandResult
+from sockscope.engine.tickets import CommandResult, Ticket
 from sockscope.events import Event
 from sockscope.labs.registry import Lab
 
@@ -34,9 +34,23 @@ class Answer:
     blocked: bool = False
 
 
-async def run_command(lab: Lab, raw: Any, wait: float, *, limited: bool = True) -> Answer:
+BUSY_WAIT = 30.0  # how long an answer waits for a lab thread that has not reached its command
+CLOSED_CHECK = 0.5  # while it waits, how often it looks whether the lab closed
+
+
+class LabBusy(CommandError):
+    status = 503
+
+
+async def run_command(
+    lab: Lab, raw: Any, wait: float, *, limited: bool = True, busy_wait: float | None = None
+) -> Answer:
     """Check, run and answer one command; a call still blocked after ``wait`` s says so.
 
+    Only a call that went to a worker thread can be answered "blocked". A command the
+    lab thread has not reached (or finished) after ``wait`` s is waited for, up to
+    ``busy_wait`` s in all (default BUSY_WAIT), and then refused with 503: it cannot
+    block, the lab is busy.
     ``limited`` applies the lab's command rate (a lesson's own steps are not limited).
     """
     lab.touch()
@@ -55,12 +69,8 @@ async def run_command(lab: Lab, raw: Any, wait: float, *, limited: bool = True) 
         ticket = engine.reject(op if isinstance(op, str) else None, exc)
     else:
         ticket = engine.submit(command)
-    future = asyncio.wrap_future(ticket.future)
-    try:
-        result: CommandResult = await asyncio.wait_for(asyncio.shield(future), wait)
-    except TimeoutError:
-        if engine.closed.is_set():
-            raise LabClosed(None, "the lab closed") from None
+    result = await _settle(lab, ticket, op, wait, BUSY_WAIT if busy_wait is None else busy_wait)
+    if result is None:
         # The call goes on; its end comes as an event (no cancel: the future is shared).
         return Answer(
             200,
@@ -71,6 +81,46 @@ async def run_command(lab: Lab, raw: Any, wait: float, *, limited: bool = True) 
             blocked=True,
         )
     return Answer(result.status, result.ok, result.result, result.error, result.events)
+
+
+async def _settle(
+    lab: Lab, ticket: Ticket, op: Any, wait: float, busy_wait: float
+) -> CommandResult | None:
+    """The command's result; None when its call is blocked on a worker thread."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(wait, busy_wait)
+    future = asyncio.wrap_future(ticket.future)
+    with contextlib.suppress(TimeoutError):
+        return await asyncio.wait_for(asyncio.shield(future), wait)
+    if lab.engine.closed.is_set():
+        raise LabClosed(None, "the lab closed")
+    if ticket.blocked_call is not None:
+        return None  # blocked on its worker thread for ``wait`` s
+    # Not reached yet, or not finished: such a command is waited for, it cannot block.
+    # Never cancelled: cancelling a wrapper would cancel the ticket's own future.
+    handed_off = asyncio.wrap_future(ticket.handed_off)
+    what = f"{op}() command" if isinstance(op, str) else "command"
+    either: set[asyncio.Future[Any]] = {future, handed_off}
+    while not future.done() and not handed_off.done():
+        if lab.engine.closed.is_set():
+            raise LabClosed(None, "the lab closed")
+        left = deadline - loop.time()
+        if left <= 0:
+            raise LabBusy(
+                None,
+                f"the lab is busy: its thread has not got to this {what} in"
+                f" {max(wait, busy_wait):g} s (the server is overloaded); the command is"
+                " still queued and may yet run, so look at the lab, then try again",
+            )
+        await asyncio.wait(either, timeout=min(left, CLOSED_CHECK), return_when="FIRST_COMPLETED")
+    if future.done():
+        return future.result()
+    # Handed to a worker only now: give the call its ``wait`` to return, as any call gets.
+    with contextlib.suppress(TimeoutError):
+        return await asyncio.wait_for(asyncio.shield(future), wait)
+    if lab.engine.closed.is_set():
+        raise LabClosed(None, "the lab closed")
+    return None
 
 
 class Subscription:
