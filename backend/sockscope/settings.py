@@ -12,6 +12,21 @@ from sockscope.engine.policy import LabPolicy
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+def detect_in_container(root: Path = Path("/")) -> bool:
+    """Does this process run in a container? (Docker's /.dockerenv, Podman's
+    /run/.containerenv, or docker/containerd in the cgroup of process 1.)
+
+    ``root`` is the file system to look at, so a test can hand in a fake one.
+    """
+    if (root / ".dockerenv").exists() or (root / "run" / ".containerenv").exists():
+        return True
+    try:
+        cgroup = (root / "proc" / "1" / "cgroup").read_text(errors="replace")
+    except OSError:
+        return False
+    return "docker" in cgroup or "containerd" in cgroup
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -26,6 +41,8 @@ class Settings:
     event_log_capacity: int = 20000
     command_wait: float = 1.0  # how long a command answer waits for a blocking call
     static_dir: Path = field(default=STATIC_DIR)
+    # In a container a lab server on 127.0.0.1 is out of reach of the host's programs.
+    in_container: bool = field(default_factory=detect_in_container)
 
     def lab_policy(self) -> LabPolicy:
         return LabPolicy(
@@ -63,6 +80,15 @@ def parse_port_range(text: str) -> tuple[int, int]:
         raise ValueError(f"lab ports: expected FROM-TO such as 40000-40199, got {text!r}") from None
 
 
+def parse_flag(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}: expected 1 or 0, got {text!r}")
+
+
 def from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
     """The settings the environment gives (SOCKSCOPE_HOST, SOCKSCOPE_PORT, ...)."""
     env = os.environ if environ is None else environ
@@ -76,6 +102,8 @@ def from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
     for name in ("idle_timeout", "commands_per_second"):
         if name in text:
             found[name] = float(text[name])
+    if "in_container" in text:
+        found["in_container"] = parse_flag("SOCKSCOPE_IN_CONTAINER", text["in_container"])
     if "lab_ports" in text:
         found["lab_ports"] = parse_port_range(text["lab_ports"])
     for name in ("allow_connect", "allowed_origins"):

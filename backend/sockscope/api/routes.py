@@ -10,12 +10,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from sockscope import __version__
 from sockscope.api.wire import answer_body
 from sockscope.engine.errors import CommandError
 from sockscope.events import SCHEMA_VERSION, to_wire
 from sockscope.labs.bridge import run_command
 from sockscope.labs.registry import Lab, LabRegistry
 from sockscope.labs.script import render_script
+from sockscope.settings import Settings
 
 router = APIRouter(prefix="/api")
 
@@ -61,6 +63,24 @@ async def snapshot_of(lab: Lab) -> dict[str, Any]:
     return await asyncio.wait_for(future, SNAPSHOT_WAIT)
 
 
+@router.get("/server", tags=["server"])
+async def get_server(request: Request) -> dict[str, Any]:
+    """Where this server runs: its version, the lab port range, the address it listens on,
+    and whether it runs in a container.
+
+    In a container, a lab server bound to 127.0.0.1 is out of reach of programs on the
+    host; one bound to 0.0.0.0 is reached through the published lab ports.
+    """
+    settings: Settings = request.app.state.settings
+    low, high = settings.lab_ports
+    return {
+        "version": __version__,
+        "lab_ports": [low, high],
+        "in_container": settings.in_container,
+        "host": settings.host,
+    }
+
+
 @router.post("/labs", status_code=201, tags=["labs"])
 async def create_lab(request: Request) -> dict[str, Any]:
     """Create a lab; its `id` is the key to everything else (keep it private)."""
@@ -94,7 +114,8 @@ async def post_command(
     `{"errno": "EAGAIN", "message": ...}` for a failed call, or `{"errno": null,
     "field": ..., "message": ...}` (with a 4xx status) for a refused command. A call
     on a blocking socket that has not returned within about a second answers
-    `"blocked": true`; its completion arrives later as a `call` event.
+    `"blocked": true`; its completion arrives later as a `call` event. A lab too busy
+    to get to the command at all (about 30 s) answers 503.
     """
     lab = lab_or_404(request, lab_id)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
