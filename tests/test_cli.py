@@ -58,3 +58,39 @@ def test_the_installed_command_answers_help() -> None:
         check=False,
     )
     assert done.returncode == 0 and "--lab-ports" in done.stdout
+
+
+def test_the_command_serves_names_its_real_port_and_stops_cleanly_on_sigterm() -> None:
+    """Port 0 gets a free port and the banner names it; health checks leave no access line."""
+    import re
+    import signal
+    import time
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sockscope", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 20
+        banner = ""
+        while not (found := re.search(r"open http://127\.0\.0\.1:(\d+)/", banner)):
+            assert time.monotonic() < deadline, f"no banner with a port: {banner!r}"
+            banner += proc.stdout.readline()
+        port = int(found.group(1))
+        assert port != 0
+        for path in ("/healthz", "/healthz", "/api/lessons"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+                assert resp.status == 200
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 0, rest
+    assert '"GET /api/lessons HTTP/1.1" 200' in rest, rest
+    assert "/healthz" not in rest, rest

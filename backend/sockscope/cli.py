@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from sockscope import __version__
@@ -78,20 +79,47 @@ def main(argv: list[str] | None = None) -> int:
     from sockscope.api.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
-    low, high = settings.lab_ports
-    print(f"Sockscope {__version__}: open http://{shown}:{settings.port}/ in a browser", flush=True)
-    print(f"  API documentation: http://{shown}:{settings.port}/docs", flush=True)
-    print(f"  lab sockets use ports {low}-{high}", flush=True)
-    if settings.host in ("0.0.0.0", ""):
-        print(
-            "  listening on every address: participants use this machine's LAN address", flush=True
-        )
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         ws_per_message_deflate=False,  # deflate costs CPU for little gain on a LAN
         log_level="info",
     )
+    # The container's health check asks every second or two: one access line each would bury
+    # the log an instructor reads.
+    logging.getLogger("uvicorn.access").addFilter(_not_health_checks)
+    try:
+        sock = config.bind_socket()  # bound here, so the banner shows the real port (even for 0)
+    except SystemExit:
+        return 1  # uvicorn has logged why (address in use, ...)
+    sock.listen(config.backlog)  # a browser opened from the banner waits instead of being refused
+    _banner(settings, sock.getsockname()[1])
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for the
+    # handler it found. A stop asked for is a clean exit (code 0, as `docker compose down`
+    # expects), so the handler it finds is one that does nothing.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _stopped)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """The server has already shut down when this runs (see main)."""
+
+
+def _not_health_checks(record: logging.LogRecord) -> bool:
+    args = record.args
+    return not (isinstance(args, tuple) and len(args) > 2 and args[2] == "/healthz")
+
+
+def _banner(settings: Settings, port: int) -> None:
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    low, high = settings.lab_ports
+    print(f"Sockscope {__version__}: open http://{shown}:{port}/ in a browser", flush=True)
+    print(f"  API documentation: http://{shown}:{port}/docs", flush=True)
+    print(f"  lab sockets use ports {low}-{high}", flush=True)
+    if settings.host in ("0.0.0.0", ""):
+        print(
+            "  listening on every address: participants use this machine's LAN address", flush=True
+        )
