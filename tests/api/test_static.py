@@ -141,6 +141,13 @@ def test_a_rebuilt_shell_gets_a_new_etag(built: tuple[LiveServer, Path]) -> None
     assert after.headers["etag"] != before.headers["etag"]
 
 
+def test_an_asset_removed_by_a_rebuild_is_404(built: tuple[LiveServer, Path]) -> None:
+    live, root = built
+    assert get(live, "/assets/index-AbC123.js", GZIP).status_code == 200  # now in memory
+    (root / "assets" / "index-AbC123.js").unlink()
+    assert get(live, "/assets/index-AbC123.js", GZIP).status_code == 404
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -134,7 +134,8 @@ class BuiltUI:
     async def file(self, path: Path) -> BuiltFile | None:
         try:
             stat = path.stat()
-        except OSError:
+        except OSError:  # gone with a rebuild: so is its copy in memory
+            self._files.pop(path, None)
             return None
         cached = self._files.get(path)
         if cached is not None and cached.stamp == (stat.st_mtime_ns, stat.st_size):
