@@ -181,6 +181,8 @@ def recv_waits(run: RunRecord, *, socket: str, seconds: float) -> Verdict:
                 if done
                 else f"{call.line} still blocked after {waited:.1f} s"
             )
+    if longest < seconds and any(c.call_id not in ended for c in started):
+        return None, f"not yet: {observed}, of the {seconds:g} s the lesson waits"
     return longest >= seconds, observed
 
 

@@ -4,7 +4,9 @@ A step is either a command (the same JSON the API takes, with ``{port:NAME}``
 standing for the port a socket of the lab is bound to) or an action of the
 lesson's own (wait for a condition, pause, measure IPC, run the framing or
 byte-order workbench). A step may ask a question before it runs (``predict``)
-and reveal the answer, and ``why``, after. Checks name a function of
+and reveal the answer, and ``why``, after; its ``key`` lists the words that would give
+the answer away, which no text shown before the reveal may contain (a test reads every
+step up to each question). Checks name a function of
 :mod:`sockscope.lessons.checks` and the claim (DESIGN.md numbering) it proves.
 """
 
@@ -33,6 +35,8 @@ class Prediction:
     choices: tuple[str, ...]
     answer: int  # index into choices
     why: str  # shown once the kernel has answered
+    # Words that give the answer away: no step text up to the question may contain them.
+    key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +136,9 @@ def _step(raw: dict[str, Any], where: str) -> Step:
             choices=tuple(str(c) for c in predict["choices"]),
             answer=int(predict["answer"]),
             why=str(predict["why"]).strip(),
+            key=tuple(
+                [predict["key"]] if isinstance(predict.get("key"), str) else predict.get("key", [])
+            ),
         )
         if not 0 <= prediction.answer < len(prediction.choices):
             raise LessonError(f"{where}: predict.answer is not one of the choices")

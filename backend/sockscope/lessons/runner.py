@@ -99,6 +99,10 @@ class LessonRun:
                 outcomes.append(CheckOutcome(claim=spec.claim, passed=None, observed=why))
                 continue
             passed, observed = getattr(checks, spec.check)(self.record, **spec.params)
+            if passed is False and not self.finished:
+                # The evidence may still be on its way (the 2 s wait has not run yet): a
+                # claim is judged false only once the lesson is over, never before.
+                passed, observed = None, f"not yet judged; so far: {observed}"
             outcomes.append(CheckOutcome(claim=spec.claim, passed=passed, observed=observed))
         return outcomes
 

@@ -512,6 +512,18 @@ describe("LabStore.applyEvents", () => {
     expect(store.log.last(1)[0]?.kind).toBe("socket_closed");
   });
 
+  it("a closed socket's totals stay (the history is the lesson) until its name is reused", () => {
+    const { store, ev } = storeAt(10);
+    store.applyEvents([ev.send("cli", 0, 1000), ev.recv("conn", 0, 600), ev.socketClosed("cli")]);
+    expect(store.closedTotals.get("cli")).toEqual({ sent: 1000, received: 0 });
+    expect(store.closedTotals.has("conn")).toBe(false); // still open: its state has them
+    store.applySnapshot(labSnapshot(store.seq, { sockets: [entry(srvInfo())] })); // conn gone too
+    expect(store.closedTotals.get("conn")).toEqual({ sent: 0, received: 600 });
+    store.applyEvents([ev.socket(cliInfo())]); // a new cli: a new stream
+    expect(store.closedTotals.has("cli")).toBe(false);
+    expect(store.closedTotals.get("conn")).toEqual({ sent: 0, received: 600 });
+  });
+
   it("a loop event toggles paused: paused and step pause, running resumes", () => {
     const { store, ev } = storeAt(10);
     store.applyEvents([ev.loop("paused")]);

@@ -101,6 +101,8 @@ export class LabStore {
   network: { plugged: boolean; how: string } | null = null;
   /** Closed sockets whose connection the kernel still keeps (TIME_WAIT, FIN_WAIT2, ...). */
   lingering = new Map<string, { local: [string, number]; peer: [string, number]; state: string; since: number }>();
+  /** What each closed socket sent and received in all: its history stays the lesson. */
+  closedTotals = new Map<string, { sent: number; received: number }>();
   /** Bumped on every change; views compare it to decide to redraw. */
   version = 0;
 
@@ -136,10 +138,7 @@ export class LabStore {
       seen.add(info.name);
     }
     for (const [name, state] of this.sockets) {
-      if (!seen.has(name)) {
-        state.closed = true;
-        this.sockets.delete(name);
-      }
+      if (!seen.has(name)) this.forget(state);
     }
     this.changed();
   }
@@ -189,6 +188,7 @@ export class LabStore {
         break;
       case "socket": {
         this.lingering.delete(event.info.name); // the name is a live socket again
+        if (!this.sockets.has(event.info.name)) this.closedTotals.delete(event.info.name);
         const state = this.socket(event.info);
         state.info = event.info;
         state.closed = false;
@@ -196,8 +196,7 @@ export class LabStore {
       }
       case "socket_closed": {
         const state = this.sockets.get(event.socket);
-        if (state) state.closed = true;
-        this.sockets.delete(event.socket);
+        if (state) this.forget(state);
         this.log.push(event);
         break;
       }
@@ -284,6 +283,15 @@ export class LabStore {
     } else if (event.op === "recv") {
       state.recvs.push(segment);
       state.receivedBytes = Math.max(state.receivedBytes, data.offset + data.len);
+    }
+  }
+
+  /** A socket is gone: drop its live state, keep what it moved. */
+  private forget(state: SocketState): void {
+    state.closed = true;
+    this.sockets.delete(state.info.name);
+    if (state.sentBytes || state.receivedBytes) {
+      this.closedTotals.set(state.info.name, { sent: state.sentBytes, received: state.receivedBytes });
     }
   }
 

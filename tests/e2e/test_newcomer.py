@@ -1,0 +1,233 @@
+"""What a newcomer hit in the first ten minutes (issue 8, item 9), in a real browser.
+
+A refused create leaves nothing behind; a lesson's answers stay hidden until asked;
+choosing a lesson asks before it clears the lab; the socket picker, its errors and the
+transfer totals follow the sockets; a server bound to 127.0.0.1 in a container says
+who can reach it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+from sockscope.settings import Settings
+
+from helpers import shot
+from live import LiveServer, serve
+
+
+def new_lab(page: Page, server: LiveServer) -> str:
+    page.goto(server.url + "/")
+    page.get_by_role("button", name="New lab").click()
+    page.wait_for_url(re.compile(r"/labs/[A-Za-z0-9_-]+$"))
+    expect(page.get_by_test_id("link-status")).to_have_text("live")
+    return page.url.rsplit("/", 1)[1]
+
+
+def click_until(page: Page, button: str, shows: str, text: str, tries: int = 25) -> None:
+    """Click ``button`` until the element ``shows`` contains ``text`` (a bounded loop)."""
+    for _ in range(tries):
+        page.get_by_test_id(button).click()
+        try:
+            expect(page.get_by_test_id(shows)).to_contain_text(text, timeout=1500)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"{shows} never showed {text!r} after {tries} clicks of {button}")
+
+
+def problems(page: Page) -> list[str]:
+    """Console problems, but for the browser's own line about each refused command (a 4xx)."""
+    refused = "Failed to load resource: the server responded with a status of 4"
+    found: list[str] = page.console.problems  # type: ignore[attr-defined]
+    return [p for p in found if refused not in p]
+
+
+def picker_options(page: Page) -> list[str]:
+    options: list[str] = page.get_by_test_id("socket-picker").locator("option").all_inner_texts()
+    return options
+
+
+def test_a_refused_bind_closes_the_half_made_socket(page: Page, server: LiveServer) -> None:
+    lab = new_lab(page, server)
+    page.get_by_test_id("server-port").fill("1")  # outside the lab's port range
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("server-error")).to_contain_text("bind()")
+    expect(page.get_by_test_id("server-cleanup")).to_contain_text("srv.close()")
+    expect(page.get_by_test_id("server-cleanup")).to_contain_text("the name srv is free again")
+    expect(page.get_by_test_id("map-srv")).to_have_count(0)
+    expect(page.get_by_test_id("event-log")).to_contain_text("srv.close()")
+    assert picker_options(page) == []
+    shot(page, "newcomer-refused-bind")
+
+    page.get_by_test_id("server-port").fill("0")
+    page.get_by_test_id("create-server").click()  # the same name, at once
+    expect(page.get_by_test_id("acceptq-srv")).to_have_text("0 of backlog 5")
+    expect(page.get_by_test_id("server-error")).to_have_count(0)
+    expect(page.get_by_test_id("server-cleanup")).to_have_count(0)
+
+    # A port in use: EADDRINUSE from the kernel, and srv2 is closed again.
+    snapshot = server.client.get(f"/api/labs/{lab}").json()
+    port = next(s["local"][1] for s in snapshot["sockets"] if s["name"] == "srv")
+    page.get_by_test_id("server-port").fill(str(port))
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("server-error")).to_contain_text("EADDRINUSE")
+    expect(page.get_by_test_id("server-cleanup")).to_contain_text("srv2.close()")
+    expect(page.get_by_test_id("map-srv2")).to_have_count(0)
+    assert picker_options(page) == ["srv"]
+    assert problems(page) == []
+
+
+def free_lab_port(server: LiveServer) -> int:
+    low, high = server.client.get("/api/server").json()["lab_ports"]
+    return int(low) + (int(high) - int(low)) // 2  # nothing of this test listens there
+
+
+def test_a_refused_connect_leaves_no_new_socket(page: Page, server: LiveServer) -> None:
+    new_lab(page, server)
+    port = free_lab_port(server)
+    client = page.locator("details", has=page.get_by_role("heading", name="New client"))
+    client.get_by_label("Port").fill(str(port))
+    client.get_by_label("blocking").check()
+    page.get_by_test_id("create-client").click()
+    expect(page.get_by_test_id("client-error")).to_contain_text("ECONNREFUSED")
+    expect(page.get_by_test_id("client-cleanup")).to_contain_text("cli.close()")
+    expect(page.get_by_test_id("map-cli")).to_have_count(0)
+    assert picker_options(page) == []
+
+    # Non-blocking: connect() answers EINPROGRESS, the refusal comes later. The client
+    # stays, failed, with the reason next to the form and a close() button.
+    client.get_by_label("blocking").uncheck()
+    page.get_by_test_id("create-client").click()
+    late = page.get_by_test_id("client-late-error")
+    expect(late).to_contain_text("cli.connect() failed after all: ECONNREFUSED")
+    expect(page.get_by_test_id("map-cli")).to_have_count(1)  # the same name: it was free
+    shot(page, "newcomer-refused-connect")
+    late.get_by_test_id("close-failed").click()
+    expect(page.get_by_test_id("map-cli")).to_have_count(0)
+    expect(late).to_have_count(0)
+    assert problems(page) == []
+
+
+def test_picker_errors_and_totals_follow_the_sockets(page: Page, server: LiveServer) -> None:
+    new_lab(page, server)
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("acceptq-srv")).to_have_text("0 of backlog 5")
+    page.get_by_test_id("create-client").click()
+    expect(page.get_by_test_id("state-conn")).to_have_text("ESTABLISHED")
+    picker = page.get_by_test_id("socket-picker")
+    expect(picker).to_have_value("cli")
+    click_until(page, "send", "send-error", "EAGAIN")
+
+    picker.select_option("conn")  # conn's send box has no error of its own
+    expect(page.get_by_test_id("send-error")).to_have_count(0)
+    expect(page.get_by_test_id("send-result")).to_have_count(0)
+    picker.select_option("cli")
+    expect(page.get_by_test_id("send-error")).to_contain_text("EAGAIN")
+
+    summary = page.get_by_test_id("transfer-summary")
+    expect(page.get_by_test_id("totals-cli")).to_contain_text(re.compile(r"sent [1-9]"))
+    sent = page.get_by_test_id("totals-cli").inner_text().split("sent ", 1)[1].split(",")[0]
+    page.get_by_test_id("close").click()
+    expect(page.get_by_test_id("map-cli")).to_have_count(0)
+    expect(picker).to_have_value("conn")  # the closed socket's peer, never a blank picker
+    expect(page.get_by_test_id("send")).to_be_visible()
+    totals = page.get_by_test_id("totals-cli")
+    expect(totals).to_have_text(f"cli (closed): sent {sent}, received 0 B")
+    expect(summary).to_be_visible()
+    shot(page, "newcomer-after-close")
+    assert problems(page) == []
+
+
+def test_choosing_a_lesson_asks_before_it_clears_the_lab(page: Page, server: LiveServer) -> None:
+    new_lab(page, server)
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("acceptq-srv")).to_have_text("0 of backlog 5")
+    page.get_by_test_id("lesson-picker").select_option("partial-send")
+    dialog = page.get_by_test_id("confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("This closes every socket in this lab")
+    expect(page.get_by_test_id("confirm-sockets")).to_contain_text("srv")
+    expect(page.get_by_test_id("confirm-cancel")).to_be_focused()
+    shot(page, "newcomer-lesson-confirm")
+    page.keyboard.press("Enter")  # Enter on the focused Cancel: nothing happens
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_test_id("lesson")).to_have_count(0)
+    expect(page.get_by_test_id("acceptq-srv")).to_have_text("0 of backlog 5")
+    assert "lesson=" not in page.url
+
+    page.get_by_test_id("lesson-picker").select_option("partial-send")
+    page.get_by_test_id("confirm-ok").click()
+    expect(page.get_by_test_id("lesson")).to_contain_text("send() and recv() take what fits")
+    expect(page.get_by_test_id("map-srv")).to_have_count(0)
+    assert problems(page) == []
+
+
+def step_to_prediction(page: Page) -> None:
+    for _ in range(15):
+        if page.get_by_test_id("prediction").count():
+            return
+        before = page.get_by_test_id("lesson-progress").inner_text()
+        page.get_by_test_id("lesson-next").click()
+        expect(page.get_by_test_id("lesson-progress")).not_to_have_text(before)
+    raise AssertionError("no prediction within 15 steps")
+
+
+def test_run_to_end_stops_at_an_unanswered_question(page: Page, server: LiveServer) -> None:
+    page.goto(server.url + "/")
+    page.get_by_test_id("start-partial-send").click()
+    step_to_prediction(page)
+    expect(page.get_by_test_id("prediction")).to_contain_text("cli.send(pattern(1048576))")
+    page.get_by_test_id("lesson-run").click()  # not answered: it does not run, it says why
+    expect(page.get_by_test_id("lesson-stopped")).to_be_visible()
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 8 of 13")
+    page.get_by_test_id("prediction").get_by_label("1048576: all of it").check()
+    page.get_by_test_id("lesson-run").click()
+    # It runs step 8 and 9, then stops before step 10's question, unrevealed.
+    expect(page.get_by_test_id("prediction")).to_contain_text("conn.recv(65536)")
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 10 of 13")
+    expect(page.get_by_test_id("lesson-stopped")).to_be_visible()
+    expect(page.get_by_test_id("lesson-reveal")).not_to_contain_text("conn.recv(65536)")
+    shot(page, "newcomer-run-stops")
+    page.get_by_test_id("prediction").get_by_label("65536", exact=True).check()
+    page.get_by_test_id("lesson-run").click()
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("done", timeout=30_000)
+    assert problems(page) == []
+
+
+@pytest.fixture(scope="module")
+def container_server() -> Iterator[LiveServer]:
+    yield from serve(Settings(in_container=True))
+
+
+def test_a_loopback_server_in_a_container_says_who_can_reach_it(
+    page: Page, container_server: LiveServer
+) -> None:
+    new_lab(page, container_server)
+    note = page.get_by_test_id("container-note")
+    expect(note).to_contain_text("only by the lab's own sockets")
+    expect(note).to_contain_text("choose 0.0.0.0")
+    shot(page, "newcomer-container-note")
+    page.locator("details", has=page.get_by_role("heading", name="New server")).get_by_label(
+        "Address"
+    ).select_option("0.0.0.0")
+    expect(note).to_have_count(0)
+    assert problems(page) == []
+
+
+def test_no_note_when_the_server_does_not_say(page: Page, server: LiveServer) -> None:
+    def missing(route: Route) -> None:
+        route.fulfill(status=404, json={"error": {"message": "no such route"}})
+
+    page.route("**/api/server", missing)
+    new_lab(page, server)
+    expect(page.get_by_test_id("create-server")).to_be_visible()
+    expect(page.get_by_test_id("container-note")).to_have_count(0)
+    page.route("**/api/server", lambda route: route.abort())
+    page.reload()
+    expect(page.get_by_test_id("link-status")).to_have_text("live")
+    expect(page.get_by_test_id("container-note")).to_have_count(0)

@@ -1,0 +1,84 @@
+"""No lesson gives a prediction's answer away before the participant has answered.
+
+Each prediction marks its answer with ``key`` (model.py): the words that would give it
+away. Up to a question the panel has shown the text of every step so far, the question
+itself and the ``why`` of the earlier reveals; none of them may hold a key phrase.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sockscope.lessons.model import Lesson, Prediction, all_lessons, parse_lesson
+
+QUESTIONS = [
+    pytest.param(lesson, index, id=f"{lesson.id}-step{index + 1}")
+    for lesson in all_lessons()
+    for index, step in enumerate(lesson.steps)
+    if step.predict is not None
+]
+
+
+def shown_before_reveal(lesson: Lesson, index: int) -> list[tuple[str, str]]:
+    """(where, text) of everything the panel has shown when step ``index`` asks."""
+    shown: list[tuple[str, str]] = []
+    for i, step in enumerate(lesson.steps[: index + 1]):
+        shown.append((f"step {i + 1} text", step.text))
+        if step.predict is not None and i < index:
+            shown.append((f"step {i + 1} why", step.predict.why))
+    question = lesson.steps[index].predict
+    assert question is not None
+    shown.append((f"step {index + 1} question", question.question))
+    return shown
+
+
+def spoilers(lesson: Lesson, index: int) -> list[str]:
+    question = lesson.steps[index].predict
+    assert question is not None
+    return [
+        f"{where} says {phrase!r}: {text!r}"
+        for where, text in shown_before_reveal(lesson, index)
+        for phrase in question.key
+        if phrase.casefold() in text.casefold()
+    ]
+
+
+@pytest.mark.parametrize(("lesson", "index"), QUESTIONS)
+def test_no_text_before_the_question_gives_its_answer(lesson: Lesson, index: int) -> None:
+    question = lesson.steps[index].predict
+    assert isinstance(question, Prediction)
+    assert question.key, "a prediction names the words that give its answer away (key)"
+    revealed = (question.choices[question.answer] + " " + question.why).casefold()
+    assert any(phrase.casefold() in revealed for phrase in question.key), (
+        f"none of {question.key} is in the answer or its why: the key marks another answer"
+    )
+    assert spoilers(lesson, index) == []
+
+
+def test_the_check_catches_a_step_that_answers_its_own_question() -> None:
+    raw = {
+        "id": "spoiled",
+        "title": "t",
+        "howto_sections": ["x"],
+        "claims": [],
+        "summary": "s",
+        "steps": [
+            {
+                "text": "Two seconds later, nothing has changed.",
+                "action": {"do": "pause", "seconds": 2},
+                "predict": {
+                    "question": "In which state is conn two seconds later?",
+                    "choices": ["CLOSED", "Still CLOSE_WAIT"],
+                    "answer": 1,
+                    "key": "nothing has changed",
+                    "why": "w",
+                },
+            }
+        ],
+    }
+    lesson = parse_lesson(raw, "spoiled.toml")
+    assert lesson.steps[0].predict is not None
+    assert lesson.steps[0].predict.key == ("nothing has changed",)
+    assert spoilers(lesson, 0) == [
+        "step 1 text says 'nothing has changed': 'Two seconds later, nothing has changed.'"
+    ]
