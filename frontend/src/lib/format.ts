@@ -66,3 +66,89 @@ export function hexBytes(hex: string, limit = 40): string {
   const shown = pairs.slice(0, limit).map((p) => `\\x${p.toLowerCase()}`).join("");
   return `b'${shown}'${pairs.length > limit ? "..." : ""}`;
 }
+
+/**
+ * Break `text` at spaces into lines no wider than `max`, as `width` measures them; a word
+ * wider than `max` gets a line of its own. Each line but the last keeps its trailing space,
+ * so the lines joined give `text` back (a test reading the text sees one sentence).
+ */
+export function wrap(text: string, max: number, width: (s: string) => number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && width(next) > max) {
+      lines.push(`${line} `);
+      line = word;
+    } else {
+      line = next;
+    }
+  }
+  if (line || !lines.length) lines.push(line);
+  return lines;
+}
+
+/**
+ * Like `wrap`, but a line too long breaks first between its " · " parts, then between
+ * words: "8.0 KiB not sent yet · 0 B sent, not acknowledged" keeps each fact on one line.
+ */
+export function wrapParts(text: string, max: number, width: (s: string) => number): string[] {
+  // A line may end in its " ·" separator: that much may stick out into the box's margin.
+  const bare = (s: string) => width(s.replace(/ · $/, "").trimEnd());
+  if (width(text) <= max) return [text];
+  const parts = text.split(" · ");
+  const lines: string[] = [];
+  let line = "";
+  parts.forEach((part, i) => {
+    const piece = i < parts.length - 1 ? `${part} · ` : part;
+    if (line && bare(line + piece) > max) {
+      lines.push(line);
+      line = "";
+    }
+    line += piece;
+  });
+  lines.push(line);
+  // A part still too long on its own is broken between words.
+  return lines.flatMap((l) => (bare(l) > max ? wrap(l, max, width) : [l]));
+}
+
+/** The word on a socket's state badge: TCP's CLOSE also names a socket that never connected. */
+export function stateBadge(role: string, state: string | undefined): string {
+  if (state === undefined || state === "CLOSE") {
+    if (role === "new") return "new (not connected)";
+    if (role === "bound") return "bound (not connected)";
+    if (role === "failed") return "connect failed";
+  }
+  return state ?? role;
+}
+
+/** TCP_INFO's retransmissions, in words: what was sent again, and why. */
+export function retransText(total: number, inARow: number): string {
+  if (!total) return "";
+  const what = `retransmitted: ${total} segment${total === 1 ? "" : "s"} sent again (no ACK came)`;
+  // TCP_INFO's retransmits: timeouts of the current segment in a row, each wait twice as long.
+  return inARow > 1 ? `${what} · ${inARow} timeouts in a row` : what;
+}
+
+export const RETRANS_TITLE =
+  "TCP sent these segments again because no acknowledgement (ACK) came back in time:" +
+  " the peer or the network lost them. Each retry waits twice as long; after too many," +
+  " the connection fails with ETIMEDOUT.";
+
+/** SIOCOUTQ split by SIOCOUTQNSD: bytes still waiting to go out, and bytes out but not acked. */
+export function sendQueueText(sendQueue: number | null, unsent: number | null): string {
+  if (!sendQueue) return "";
+  if (unsent === null) return `${bytes(sendQueue)} sent, not acknowledged or not sent yet`;
+  return `${bytes(unsent)} not sent yet · ${bytes(Math.max(0, sendQueue - unsent))} sent, not acknowledged`;
+}
+
+export const SEND_QUEUE_TITLE =
+  "Bytes send() handed to the kernel that the peer has not acknowledged yet (SIOCOUTQ)." +
+  " Not sent yet (SIOCOUTQNSD): waiting for room in the peer's window. Sent, not" +
+  " acknowledged: on the wire, kept in case they must be sent again.";
+
+export const ZERO_WINDOW_TEXT = "peer's window is 0: it takes no more bytes";
+export const ZERO_WINDOW_TITLE =
+  "The peer's receive buffer is full (its program is not reading), so it advertises a zero" +
+  " window (TCP_INFO snd_wnd 0): TCP sends nothing more, only small probes, until the peer" +
+  " reads and the window opens again.";

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { retransText, sendQueueText, stateBadge, wrap, wrapParts } from "./format";
+
+describe("wrap", () => {
+  const width = (s: string) => s.length;
+  it("breaks at spaces and gives the text back when joined", () => {
+    const lines = wrap("one two three four", 9, width);
+    expect(lines).toEqual(["one two ", "three ", "four"]);
+    expect(lines.join("")).toBe("one two three four");
+  });
+  it("keeps a word too long for a line on a line of its own", () => {
+    expect(wrap("a verylongword b", 4, width)).toEqual(["a ", "verylongword ", "b"]);
+  });
+  it("keeps short text on one line", () => {
+    expect(wrap("short", 40, width)).toEqual(["short"]);
+  });
+});
+
+describe("wrapParts", () => {
+  const width = (s: string) => s.length;
+  it("breaks between the · parts before it breaks words", () => {
+    const text = "8.0 KiB not sent yet · 0 B sent, not acknowledged";
+    const lines = wrapParts(text, 30, width);
+    expect(lines).toEqual(["8.0 KiB not sent yet · ", "0 B sent, not acknowledged"]);
+    expect(lines.join("")).toBe(text);
+  });
+  it("lets a line's trailing separator stick out rather than break it off", () => {
+    expect(wrapParts("twenty characters.. · more", 20, width)).toEqual(["twenty characters.. · ", "more"]);
+  });
+  it("breaks a part too long on its own between words", () => {
+    const lines = wrapParts("short · a much longer part than fits", 12, width);
+    expect(lines.join("")).toBe("short · a much longer part than fits");
+    expect(lines.every((l) => l.trimEnd().length <= 12)).toBe(true);
+  });
+});
+
+describe("labels", () => {
+  it("names a socket that never connected instead of CLOSE", () => {
+    expect(stateBadge("new", "CLOSE")).toBe("new (not connected)");
+    expect(stateBadge("failed", "CLOSE")).toBe("connect failed");
+    expect(stateBadge("connected", "CLOSE")).toBe("CLOSE");
+    expect(stateBadge("connected", "ESTABLISHED")).toBe("ESTABLISHED");
+  });
+  it("says what was retransmitted", () => {
+    expect(retransText(0, 0)).toBe("");
+    expect(retransText(1, 1)).toBe("retransmitted: 1 segment sent again (no ACK came)");
+    expect(retransText(3, 3)).toContain("3 segments sent again (no ACK came) · 3 timeouts in a row");
+  });
+  it("splits the send queue into not sent and not acknowledged", () => {
+    expect(sendQueueText(0, 0)).toBe("");
+    expect(sendQueueText(6144, 4096)).toBe("4.0 KiB not sent yet · 2.0 KiB sent, not acknowledged");
+  });
+});
