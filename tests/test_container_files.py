@@ -8,10 +8,9 @@ import tomllib
 from pathlib import Path
 
 from sockscope.api.app import create_app
-from sockscope.settings import Settings, parse_port_range
+from sockscope.settings import Settings, from_env, parse_port_range
 
 ROOT = Path(__file__).resolve().parents[1]
-LAB_RANGE = "{}-{}".format(*Settings().lab_ports)
 
 
 def dockerfile() -> list[tuple[str, str]]:
@@ -41,40 +40,88 @@ def block(lines: list[str], key: str) -> list[str]:
     raise AssertionError(f"docker-compose.yml has no {key!r} block")
 
 
-def compose_service() -> list[str]:
-    text = (ROOT / "docker-compose.yml").read_text()
+def compose_service(name: str = "docker-compose.yml") -> list[str]:
+    text = (ROOT / name).read_text()
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     return block(block(lines, "services"), "sockscope")
 
 
-def published() -> dict[str, str]:
+def published(name: str = "docker-compose.yml") -> dict[str, str]:
     """container port (or range) -> host port (or range), from the service's `ports:`."""
     found = {}
-    for line in block(compose_service(), "ports"):
+    for line in block(compose_service(name), "ports"):
         spec = line.strip().removeprefix("-").strip().strip("'\"").removesuffix("/tcp")
-        *host, container = spec.split(":")
-        found[container] = host[-1] if host else container
+        # HOST:CONTAINER, either side possibly a ${VARIABLE:-default} with colons inside
+        parts = re.findall(r"(?:\$\{[^}]*\}|[^:])+", spec)
+        found[parts[-1]] = parts[-2] if len(parts) > 1 else parts[-1]
     return found
 
 
-def test_compose_publishes_the_web_port_and_the_lab_range() -> None:
-    assert published() == {"8000": "8000", LAB_RANGE: LAB_RANGE}
-
-
-def test_compose_lab_ports_match_settings() -> None:
+def environment(name: str = "docker-compose.yml") -> dict[str, str]:
     # either `KEY: "value"` or `- KEY=value`
     item = r"""^\s*-?\s*["']?(\w+)["']?\s*[:=]\s*["']?([^"'\s]*)"""
-    env = dict(re.findall(item, "\n".join(block(compose_service(), "environment")), re.M))
-    assert parse_port_range(env["SOCKSCOPE_LAB_PORTS"]) == Settings().lab_ports
+    return dict(re.findall(item, "\n".join(block(compose_service(name), "environment")), re.M))
+
+
+def default_of(value: str) -> str:
+    """The default of a compose ${VARIABLE:-default}."""
+    found = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", value)
+    assert found, f"{value!r} is not ${{VARIABLE:-default}}"
+    return found.group(2)
+
+
+def test_compose_publishes_only_the_web_port_by_default() -> None:
+    # Publishing the lab range costs a proxy per port and ~50 ms at every stop.
+    assert published() == {"8000": "${SOCKSCOPE_HTTP_PORT:-8000}"}
+
+
+def test_one_variable_sets_the_lab_ports_and_the_published_range() -> None:
+    lab_ports = environment()["SOCKSCOPE_LAB_PORTS"]
+    assert lab_ports == "${SOCKSCOPE_LAB_PORTS:-40000-40199}"
+    assert parse_port_range(default_of(lab_ports)) == Settings().lab_ports
+    assert published("compose.lab-ports.yml") == {lab_ports: lab_ports}
+    assert environment("compose.lab-ports.yml")["SOCKSCOPE_LAB_PORTS_PUBLISHED"] == "1"
+
+
+def test_every_setting_the_compose_file_passes_is_read_by_the_server() -> None:
+    names = set(environment()) | set(environment("compose.lab-ports.yml"))
+    read = {k.removeprefix("SOCKSCOPE_").lower() for k in names}
+    values = from_env({f"SOCKSCOPE_{k.upper()}": "1" for k in read - {"lab_ports"}})
+    unread = read - {"lab_ports"} - set(values)
+    assert not unread, f"compose passes settings the server ignores: {unread}"
+
+
+def test_the_overlays_name_what_they_change() -> None:
+    assert any("network_mode: host" in ln for ln in compose_service("compose.host-network.yml"))
+    grants = "\n".join(compose_service("compose.private-network.yml"))
+    assert "cap_add: [SYS_ADMIN]" in grants and "unconfined" not in grants
+    base = "\n".join(compose_service())
+    assert "cap_drop: [ALL]" in base and "no-new-privileges:true" in base
+
+
+def health_command(text: str) -> str:
+    found = re.search(r"import socket,sys;[^\]]*readline\(\)\)", text)
+    assert found, text
+    return found.group()
 
 
 def test_compose_healthcheck_matches_the_dockerfile() -> None:
     (health,) = [arg for word, arg in final_stage() if word == "HEALTHCHECK"]
     compose_test = next(ln for ln in block(compose_service(), "healthcheck") if "test:" in ln)
-    url = re.search(r"http://127\.0\.0\.1:8000/healthz", health)
-    assert url, health
-    assert url.group() in compose_test
+    assert health_command(health) == health_command(compose_test)
+    assert "('127.0.0.1',8000)" in health and "/healthz" in health
     assert "/healthz" in {getattr(route, "path", None) for route in create_app().routes}
+
+
+def test_dependencies_install_in_a_layer_before_the_code() -> None:
+    steps = final_stage()
+    copies = [i for i, (word, arg) in enumerate(steps) if word == "COPY"]
+    lock = next(i for i in copies if "requirements/run.txt" in steps[i][1])
+    code = next(i for i in copies if steps[i][1].startswith("backend/"))
+    install = next(i for i, (w, a) in enumerate(steps) if w == "RUN" and "--require-hashes" in a)
+    assert lock < install < code, "the pinned dependencies must be installed before the code"
+    project = next(i for i, (w, a) in enumerate(steps) if w == "RUN" and "--no-deps" in a)
+    assert code < project and "--no-build-isolation" in steps[project][1]
 
 
 def test_dockerfile_stages_user_and_ports() -> None:
@@ -88,7 +135,7 @@ def test_dockerfile_stages_user_and_ports() -> None:
     last_run = max(i for i, (word, _) in enumerate(steps) if word == "RUN")
     assert users[-1][0] > last_run, "USER must come after the install steps"
     exposed = {p for word, arg in steps if word == "EXPOSE" for p in arg.split()}
-    assert {"8000", LAB_RANGE} <= exposed, exposed
+    assert exposed == {"8000"}, exposed
 
 
 def test_cmd_runs_the_sockscope_command() -> None:

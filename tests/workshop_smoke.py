@@ -149,17 +149,27 @@ class Smoke:
         return "snapshot, answer and live events"
 
     def host_program_reaches(self, lab: str, port: int, host: str) -> str:
-        """A program outside the server (nc, python) connects to a lab server's port."""
+        """A program outside the server (nc, python) connects to a lab server and is read.
+
+        Through Docker's published ports the lab sees docker-proxy's address as the peer, so
+        the accepted connection is found as the new one, and proven by the bytes it carries.
+        """
+        known = {s["name"] for s in self.ok("GET", f"/api/labs/{lab}")["sockets"]}
+        hello = b"hello from outside\n"
         with socket.create_connection((host, port), timeout=self.timeout) as conn:
-            conn.sendall(b"hello from outside\n")
-            self.wait_for(
-                lambda: any(
-                    s.get("peer") and s["peer"][1] == conn.getsockname()[1]
-                    for s in self.ok("GET", f"/api/labs/{lab}")["sockets"]
-                ),
-                "the lab to accept the outside program",
-            )
-        return f"{host}:{port} accepted a connection from this machine"
+            conn.sendall(hello)
+            accepted: list[str] = []
+
+            def new_connection() -> bool:
+                sockets = self.ok("GET", f"/api/labs/{lab}")["sockets"]
+                accepted[:] = [s["name"] for s in sockets if s["name"] not in known]
+                return bool(accepted)
+
+            self.wait_for(new_connection, "the lab to accept the outside program")
+            got = self.command(lab, {"op": "recv", "socket": accepted[0], "bufsize": 100})
+            if got["result"].get("head") != repr(hello):
+                raise SmokeFailure(f"the lab read {got['result']!r}, not {hello!r}")
+        return f"{host}:{port} accepted a program on this machine and read its bytes"
 
     # -- helpers ---------------------------------------------------------------------
     def state_of(self, lab: str, name: str) -> str | None:

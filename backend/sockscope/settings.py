@@ -43,6 +43,9 @@ class Settings:
     static_dir: Path = field(default=STATIC_DIR)
     # In a container a lab server on 127.0.0.1 is out of reach of the host's programs.
     in_container: bool = field(default_factory=detect_in_container)
+    # The container's lab ports are reachable from outside it (compose.lab-ports.yml, or
+    # host networking); only the deployment knows, so it says so.
+    lab_ports_published: bool = False
 
     def lab_policy(self) -> LabPolicy:
         return LabPolicy(
@@ -102,8 +105,9 @@ def from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
     for name in ("idle_timeout", "commands_per_second"):
         if name in text:
             found[name] = float(text[name])
-    if "in_container" in text:
-        found["in_container"] = parse_flag("SOCKSCOPE_IN_CONTAINER", text["in_container"])
+    for name in ("in_container", "lab_ports_published"):
+        if name in text:
+            found[name] = parse_flag(f"SOCKSCOPE_{name.upper()}", text[name])
     if "lab_ports" in text:
         found["lab_ports"] = parse_port_range(text["lab_ports"])
     for name in ("allow_connect", "allowed_origins"):

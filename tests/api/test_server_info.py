@@ -20,7 +20,9 @@ from live import LiveServer, serve
 
 @pytest.fixture(scope="module")
 def in_a_container() -> Iterator[LiveServer]:
-    settings = Settings(host="0.0.0.0", lab_ports=(41000, 41099), in_container=True)
+    settings = Settings(
+        host="0.0.0.0", lab_ports=(41000, 41099), in_container=True, lab_ports_published=True
+    )
     yield from serve(settings)
 
 
@@ -31,6 +33,7 @@ def test_the_server_says_where_it_runs(in_a_container: LiveServer) -> None:
         "version": __version__,
         "lab_ports": [41000, 41099],
         "in_container": True,
+        "lab_ports_published": True,
         "host": "0.0.0.0",
     }
 
@@ -76,6 +79,7 @@ def test_detection_reads_the_cgroup_of_process_1(tmp_path: Path, cgroup: str, in
 def test_the_environment_overrides_detection() -> None:
     assert from_env({"SOCKSCOPE_IN_CONTAINER": "1"}) == {"in_container": True}
     assert from_env({"SOCKSCOPE_IN_CONTAINER": "0"}) == {"in_container": False}
+    assert from_env({"SOCKSCOPE_LAB_PORTS_PUBLISHED": "1"}) == {"lab_ports_published": True}
     assert Settings(**from_env({"SOCKSCOPE_IN_CONTAINER": "0"})).in_container is False  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="SOCKSCOPE_IN_CONTAINER"):
         from_env({"SOCKSCOPE_IN_CONTAINER": "maybe"})

@@ -245,3 +245,13 @@ def test_keepalive_lets_the_silent_side_notice_a_pulled_cable(lab) -> None:  # t
     ended = lab.run({"op": "recv", "socket": "pconn", "bufsize": 100}, timeout=15)
     assert not ended.ok and ended.error["errno"] == "ETIMEDOUT"
     assert 2.0 <= time.monotonic() - started < 10  # idle 1 s, then 2 unanswered probes
+
+
+def test_a_refusal_in_a_container_names_the_compose_file_that_allows_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOCKSCOPE_IN_CONTAINER", "1")
+    assert "compose.private-network.yml" in privnet._how_to_allow()
+    monkeypatch.setenv("SOCKSCOPE_IN_CONTAINER", "0")
+    if not os.path.exists("/.dockerenv"):
+        assert "compose" not in privnet._how_to_allow()

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from installed.wheel import ROOT, build_wheel, package_files, wheel_files  # noqa: E402
-from workshop_smoke import SmokeFailure, run_all  # noqa: E402
+from installed.wheel import ROOT, build_wheel, package_files, wheel_files
+from workshop_smoke import SmokeFailure, run_all
 
 START_TIMEOUT = 30.0
 

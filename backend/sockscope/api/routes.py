@@ -66,10 +66,11 @@ async def snapshot_of(lab: Lab) -> dict[str, Any]:
 @router.get("/server", tags=["server"])
 async def get_server(request: Request) -> dict[str, Any]:
     """Where this server runs: its version, the lab port range, the address it listens on,
-    and whether it runs in a container.
+    whether it runs in a container, and whether its lab ports are published.
 
     In a container, a lab server bound to 127.0.0.1 is out of reach of programs on the
-    host; one bound to 0.0.0.0 is reached through the published lab ports.
+    host; one bound to 0.0.0.0 is reached only when the lab ports are published
+    (compose.lab-ports.yml, or host networking).
     """
     settings: Settings = request.app.state.settings
     low, high = settings.lab_ports
@@ -77,6 +78,7 @@ async def get_server(request: Request) -> dict[str, Any]:
         "version": __version__,
         "lab_ports": [low, high],
         "in_container": settings.in_container,
+        "lab_ports_published": settings.lab_ports_published,
         "host": settings.host,
     }
 

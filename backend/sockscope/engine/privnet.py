@@ -68,9 +68,20 @@ def enter() -> str:
         return "an unprivileged user and network namespace"
     raise Unavailable(
         f"unshare(CLONE_NEWNET) was refused ({first}), and so was an unprivileged user"
-        f" namespace ({os.strerror(failed)}): run Sockscope as root, or where the kernel"
-        " allows user namespaces (a container usually forbids both)"
+        f" namespace ({os.strerror(failed)}): " + _how_to_allow()
     )
+
+
+def _how_to_allow() -> str:
+    if os.environ.get("SOCKSCOPE_IN_CONTAINER") == "1" or os.path.exists("/.dockerenv"):
+        # Docker's default seccomp profile is what refuses; compose.private-network.yml
+        # holds the smallest grant measured, with the reasons.
+        return (
+            "Docker's default seccomp profile forbids namespaces. The instructor can allow"
+            " them: docker compose -f docker-compose.yml -f compose.private-network.yml up"
+            " (it adds `cap_add: [SYS_ADMIN]`; the server still holds no capability)"
+        )
+    return "run Sockscope as root, or where the kernel allows user namespaces"
 
 
 def serve(channel: socket.socket) -> None:

@@ -1,0 +1,318 @@
+"""`make docker-test`: the image and the compose files, run for real, as a workshop uses them.
+
+Needs a Docker engine with compose v2 (CI starts one with ../shared/ci/docker/start-dockerd and
+builds stand-ins for the base images with standin-bases; see the Makefile). For each way of
+starting the room it runs `docker compose up -d`, waits for Docker to call the container
+healthy, runs the workshop smoke check through the published ports, then stops it and checks
+the exit code. Prints the times measured; exits non-zero, saying why, on the first failure.
+
+  default            docker-compose.yml: the web port only
+  lab-ports          + compose.lab-ports.yml, SOCKSCOPE_LAB_PORTS=10 free ports: one variable
+                     sets both the lab range and the published range; a program on the
+                     host reaches a lab server
+  host-network       + compose.host-network.yml (Linux): every lab port, no proxies
+  private-network    + compose.private-network.yml: the lab's private network works
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from installed.wheel import ROOT
+from workshop_smoke import SmokeFailure, run_all, wait_until_serving
+
+PROJECT = "sockscope-ci"  # never the instructor's own compose project
+HEALTHY_TIMEOUT = 60.0
+CABLE_LESSON = "when-sockets-die"
+LESSONS = len(list((ROOT / "backend/sockscope/lessons/data").glob("*.toml")))
+
+
+class Said(list[str]):
+    """Lines printed as they are said, so a failure shows how far a scenario got."""
+
+    def __init__(self, first: str) -> None:
+        super().__init__()
+        self.append(first)
+
+    def append(self, line: str) -> None:
+        print(line, flush=True)
+        super().append(line)
+
+    def extend(self, lines: object) -> None:
+        for line in lines:  # type: ignore[attr-defined]
+            self.append(line)
+
+
+@dataclass
+class Scenario:
+    name: str
+    files: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    http_port: int = 0  # 0: a free one
+    reach: bool = False  # a program on the host connects to a lab server
+    lab_ports: tuple[int, int] = (40000, 40199)
+    private_network: bool = False  # True: must work; False: refused with the compose hint
+
+
+def compose(scenario: Scenario, *args: str, timeout: float = 600, check: bool = True) -> str:
+    command = ["docker", "compose", "-p", PROJECT]
+    for name in scenario.files:
+        command += ["-f", str(ROOT / name)]
+    env = {**os.environ, "COMPOSE_BAKE": "false", **scenario.env}
+    env["SOCKSCOPE_HTTP_PORT"] = str(scenario.http_port)
+    done = subprocess.run(
+        [*command, *args], check=False, cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    if check and done.returncode != 0:
+        raise SmokeFailure(f"{' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return done.stdout + done.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def free_range(count: int, low: int = 40000, high: int = 40199) -> tuple[int, int]:
+    """``count`` consecutive ports of the lab range that no program here holds (from the top).
+
+    A host program on a published port stops the container from starting, so the test
+    publishes a range it has just found free (tests elsewhere may be using lab ports).
+    """
+    start = high - count + 1
+    while start >= low:
+        busy = [p for p in range(start, start + count) if not _free(p)]
+        if not busy:
+            return start, start + count - 1
+        start = min(busy) - count
+    raise SmokeFailure(f"no {count} consecutive free ports in {low}-{high}")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+        return True
+
+
+def inspect(container: str, template: str) -> str:
+    return subprocess.run(
+        ["docker", "inspect", "-f", template, container],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def wait_healthy(container: str, started: float) -> float:
+    while True:
+        status = inspect(container, "{{.State.Health.Status}}")
+        if status == "healthy":
+            return time.monotonic() - started
+        if status == "unhealthy" or time.monotonic() - started > HEALTHY_TIMEOUT:
+            log = inspect(container, "{{json .State.Health.Log}}")
+            raise SmokeFailure(f"the container is {status} after {HEALTHY_TIMEOUT} s: {log}")
+        time.sleep(0.05)
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.load(resp)
+
+
+def post_json(url: str, body: object) -> dict[str, object]:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            answer: dict[str, object] = json.load(resp)
+    except urllib.error.HTTPError as exc:
+        answer = json.load(exc)
+    return answer
+
+
+def check_private_network(base: str, expected: bool) -> str:
+    lab = post_json(base + "/api/labs", {})["id"]
+    answer = post_json(
+        f"{base}/api/labs/{lab}/commands",
+        {"op": "socket", "name": "p", "options": {"network": "private"}},
+    )
+    message = str((answer.get("error") or {}).get("message", ""))  # type: ignore[union-attr]
+    if expected and not answer.get("ok"):
+        raise SmokeFailure(f"the private network was refused: {message}")
+    if not expected and ("compose.private-network.yml" not in message or answer.get("ok")):
+        raise SmokeFailure(f"a refused private network must name the compose file: {answer}")
+    return "works" if expected else "refused, naming compose.private-network.yml"
+
+
+def check_pulled_cable_lesson(base: str, expected: bool) -> str:
+    """Lesson 9 pulls a private network's cable: in full where allowed, else skipped saying how."""
+    lab = post_json(base + "/api/labs", {})["id"]
+    done = post_json(f"{base}/api/labs/{lab}/lessons/{CABLE_LESSON}/run", {})
+    checks = done.get("checks")
+    if not isinstance(checks, list) or not checks:
+        raise SmokeFailure(f"lesson {CABLE_LESSON} gave no checks: {done}")
+    skipped = [c for c in checks if c.get("passed") is None]
+    failed = [c for c in checks if c.get("passed") is False]
+    if failed:
+        raise SmokeFailure(f"lesson {CABLE_LESSON}: checks failed: {failed}")
+    if expected and skipped:
+        raise SmokeFailure(f"lesson {CABLE_LESSON} skipped checks: {skipped}")
+    if not expected and not all("compose.private-network.yml" in str(c) for c in skipped):
+        raise SmokeFailure(f"skipped checks must say which compose file to add: {skipped}")
+    if not expected and not skipped:
+        raise SmokeFailure(f"lesson {CABLE_LESSON} ran its private-network steps: {checks}")
+    return f"{len(checks) - len(skipped)} checks passed, {len(skipped)} skipped"
+
+
+def run(scenario: Scenario) -> None:
+    if scenario.http_port == 0:
+        scenario.http_port = free_port()
+    if scenario.name == "lab-ports":  # one variable sets both the lab and the published range
+        scenario.lab_ports = free_range(10)
+        scenario.env["SOCKSCOPE_LAB_PORTS"] = "{}-{}".format(*scenario.lab_ports)
+    base = f"http://127.0.0.1:{scenario.http_port}"
+    said = Said(f"[{scenario.name}]")
+    compose(scenario, "down", "--remove-orphans", timeout=120, check=False)  # a stale run
+    try:
+        started = time.monotonic()
+        compose(scenario, "up", "-d", "--no-build", timeout=180)
+        container = compose(scenario, "ps", "-q", "sockscope").split()[0]
+        serving = wait_until_serving(base, HEALTHY_TIMEOUT)
+        healthy = wait_healthy(container, started)
+        said.append(f"ok  up: serving after {serving:.1f} s, healthy after {healthy:.1f} s")
+        info = get_json(base + "/api/server")
+        if not isinstance(info, dict) or tuple(info["lab_ports"]) != scenario.lab_ports:
+            raise SmokeFailure(f"expected lab ports {scenario.lab_ports}, /api/server: {info}")
+        if not info.get("in_container"):
+            raise SmokeFailure(f"the server does not know it runs in a container: {info}")
+        said.extend(
+            run_all(base, lessons=LESSONS, reach_host="127.0.0.1" if scenario.reach else None)
+        )
+        said.append(f"ok  private network: {check_private_network(base, scenario.private_network)}")
+        if scenario.name in ("default", "private-network"):
+            result = check_pulled_cable_lesson(base, scenario.private_network)
+            said.append(f"ok  lesson {CABLE_LESSON}: {result}")
+        time.sleep(2.5)  # two more health checks, which must leave no access line
+        logs = compose(scenario, "logs", "--no-color", "sockscope", timeout=60)
+        if "/healthz" in logs:
+            raise SmokeFailure("health checks write to the access log")
+        said.append("ok  health checks leave the log alone")
+        stopping = time.monotonic()
+        compose(scenario, "stop", timeout=120)
+        stopped = time.monotonic() - stopping
+        code = inspect(container, "{{.State.ExitCode}}")
+        if code != "0":
+            raise SmokeFailure(f"the container exited {code} on SIGTERM: {logs[-1500:]}")
+        said.append(f"ok  stop: {stopped:.1f} s, exit code 0")
+    finally:
+        downing = time.monotonic()
+        compose(scenario, "down", "--remove-orphans", timeout=180, check=False)
+        said.append(f"ok  down: {time.monotonic() - downing:.1f} s")
+
+
+SCENARIOS = [
+    Scenario("default", ["docker-compose.yml"]),
+    Scenario("lab-ports", ["docker-compose.yml", "compose.lab-ports.yml"], reach=True),
+    Scenario(
+        "host-network",
+        ["docker-compose.yml", "compose.host-network.yml"],
+        http_port=8000,  # the host's own port: host networking publishes nothing
+        reach=True,
+    ),
+    Scenario(
+        "private-network",
+        ["docker-compose.yml", "compose.private-network.yml"],
+        private_network=True,
+    ),
+]
+
+
+def check_offline_rebuild() -> str:
+    """After a code edit the image rebuilds with no network: the dependencies' layers hold.
+
+    Builds a copy of the tree with one edited module on the cache of the build just made,
+    and reads BuildKit's plain log: the pinned pip install and `npm ci` must come from the
+    cache, and nothing may be downloaded. (A build with `network: none` cannot show this:
+    the network mode is part of each step's cache key, so nothing would be reused.)
+    """
+    with tempfile.TemporaryDirectory(prefix="sockscope-offline-") as tmp:
+        copy = Path(tmp)
+        skip = shutil.ignore_patterns("node_modules", "static", "__pycache__", "*.egg-info")
+        for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, copy / name)
+        for name in ("backend", "frontend", "requirements"):
+            shutil.copytree(ROOT / name, copy / name, ignore=skip)
+        init = copy / "backend/sockscope/__init__.py"
+        init.write_text(init.read_text() + "# edited by the offline rebuild check\n")
+        (copy / "compose.yml").write_text(
+            f"services:\n  offline:\n    build: .\n    image: {PROJECT}-offline:latest\n"
+        )
+        started = time.monotonic()
+        done = subprocess.run(
+            ["docker", "compose", "--progress", "plain", "-p", f"{PROJECT}-offline", "build"],
+            check=False, cwd=copy, env={**os.environ, "COMPOSE_BAKE": "false"},
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        took = time.monotonic() - started
+        subprocess.run(["docker", "image", "rm", f"{PROJECT}-offline:latest"],
+                       check=False, capture_output=True, timeout=120)  # fmt: skip
+    log = done.stdout + done.stderr
+    if done.returncode != 0:
+        raise SmokeFailure(f"the edited tree did not build: {log[-2000:]}")
+    for step in ("--require-hashes -r requirements/run.txt", "npm ci"):
+        if not re.search(
+            rf"^#(\d+) \[[^\]]*\] RUN [^\n]*{re.escape(step)}.*\n#\1 CACHED", log, re.M
+        ):
+            raise SmokeFailure(
+                f"a code edit re-ran `{step}`, which needs the network: {log[-3000:]}"
+            )
+    if re.search(r"Downloading|Collecting|added \d+ packages", log):
+        raise SmokeFailure(f"a code edit downloaded packages: {log[-3000:]}")
+    return f"a code edit rebuilt in {took:.1f} s from cached dependency layers, no download"
+
+
+def main(argv: list[str]) -> int:
+    chosen = [s for s in SCENARIOS if not argv or s.name in argv]
+    if not chosen:
+        print(f"FAILED: no scenario named {argv}; there are {[s.name for s in SCENARIOS]}")
+        return 2
+    try:
+        subprocess.run(["docker", "info"], capture_output=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"FAILED: no Docker engine answers ({exc})", file=sys.stderr)
+        return 1
+    try:
+        building = time.monotonic()
+        compose(SCENARIOS[0], "build", timeout=1500)
+        print(f"ok  image built in {time.monotonic() - building:.1f} s", flush=True)
+        print(f"ok  {check_offline_rebuild()}", flush=True)
+        for scenario in chosen:
+            run(scenario)
+    except (SmokeFailure, subprocess.SubprocessError, OSError) as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    print("docker-test: OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
