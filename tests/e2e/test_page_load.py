@@ -94,3 +94,14 @@ def test_a_lab_link_opened_directly_loads_the_lab_view(page: Page, server: LiveS
     names = [e["name"] for e in entries(page)]
     assert sum(1 for n in names if n.startswith("/assets/") and n.endswith(".js")) >= 2, names
     assert page.console.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_lab_view_that_fails_to_arrive_says_so(page: Page, server: LiveServer) -> None:
+    lab = server.new_lab()
+    lab_chunk = re.compile(r"/assets/Lab-[^/]*\.js$")
+    page.route(lab_chunk, lambda route: route.abort())
+    page.goto(f"{server.url}/labs/{lab}")
+    expect(page.get_by_role("alert")).to_contain_text("Could not load the lab view")
+    page.unroute(lab_chunk)
+    page.reload()
+    expect(page.get_by_test_id("link-status")).to_have_text("live")
