@@ -58,8 +58,21 @@ def test_a_fresh_socket_and_an_outside_peer_say_what_they_are(
     expect(page.get_by_test_id("outside-out")).to_have_text(
         f"peer outside this lab: 127.0.0.1:{port}"
     )
-    shot(page, "lab-outside-peer")
     server.client.delete(f"/api/labs/{other}")
+
+    # A server here that does not accept: its client's peer is waiting in the accept queue.
+    server.ok(lab, {"op": "socket", "name": "slow", "options": {"auto_accept": False}})
+    server.ok(lab, {"op": "bind", "socket": "slow", "address": ["127.0.0.1", 0]})
+    server.ok(lab, {"op": "listen", "socket": "slow", "backlog": 5})
+    snapshot = server.client.get(f"/api/labs/{lab}").json()
+    port = next(s["local"][1] for s in snapshot["sockets"] if s["name"] == "slow")
+    server.ok(lab, {"op": "socket", "name": "early"})
+    server.command(lab, {"op": "connect", "socket": "early", "address": ["127.0.0.1", port]})
+    expect(page.get_by_test_id("acceptq-slow")).to_have_text("1 of backlog 5")
+    expect(page.get_by_test_id("outside-early")).to_have_text(
+        "in slow's accept queue: not accepted yet"
+    )
+    shot(page, "lab-outside-peer")
     assert page.console.problems == []  # type: ignore[attr-defined]
 
 
@@ -98,6 +111,7 @@ def test_retransmissions_say_what_was_sent_again_and_why(page: Page, server: Liv
         re.compile(r"\d+ segments? sent again \(no ACK came\)"), timeout=5000
     )
     expect(retrans).to_contain_text("retransmitted")
+    shot(page, "lab-retransmitted")
     expect(retrans.locator("title")).to_contain_text("acknowledg")
     page.get_by_test_id("cable-plug").click()
     expect(page.get_by_test_id("cable-state")).to_have_text("cable in")
