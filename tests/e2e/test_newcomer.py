@@ -186,6 +186,28 @@ def test_choosing_a_lesson_asks_before_it_clears_the_lab(page: Page, server: Liv
     assert problems(page) == []
 
 
+def test_a_lesson_by_its_address_asks_before_it_clears_a_busy_lab(
+    page: Page, server: LiveServer
+) -> None:
+    lab = server.new_lab()
+    server.ok(lab, {"op": "socket", "name": "mine"})
+    page.goto(f"{server.url}/labs/{lab}?lesson=partial-send")
+    expect(page.get_by_test_id("confirm-sockets")).to_contain_text("mine")
+    expect(page.get_by_test_id("confirm-cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("confirm-dialog")).to_have_count(0)
+    expect(page.get_by_test_id("lesson")).to_have_count(0)
+    expect(page.get_by_test_id("map-mine")).to_have_count(1)
+    assert server.client.get(f"/api/labs/{lab}/lesson").json() is None
+
+    page.reload()
+    page.get_by_test_id("confirm-ok").click()
+    expect(page.get_by_test_id("map-mine")).to_have_count(0)
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 1 of 13")
+    assert server.client.get(f"/api/labs/{lab}/lesson").json()["lesson"] == "partial-send"
+    assert problems(page) == []
+
+
 def step_to_prediction(page: Page) -> None:
     for _ in range(15):
         if page.get_by_test_id("prediction").count():

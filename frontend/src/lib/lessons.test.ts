@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CLAIMS, isSkipped } from "./lessons";
+import { CLAIMS, agreeToClear, isSkipped, takeAgreedClear } from "./lessons";
 
 describe("lesson labels", () => {
   it("labels every claim of DESIGN.md, 1 to 23, in a few words", () => {
@@ -11,5 +11,14 @@ describe("lesson labels", () => {
   it("tells a check the machine could not run from one not observed yet", () => {
     expect(isSkipped("not possible on this machine: no namespaces")).toBe(true);
     expect(isSkipped("not yet: no recv() has timed out")).toBe(false);
+  });
+});
+
+describe("agreeToClear / takeAgreedClear", () => {
+  it("an agreement to clear the lab is taken once, for that lesson only", () => {
+    agreeToClear("partial-send");
+    expect(takeAgreedClear("framing")).toBe(false);
+    expect(takeAgreedClear("partial-send")).toBe(true);
+    expect(takeAgreedClear("partial-send")).toBe(false); // a second start asks again
   });
 });

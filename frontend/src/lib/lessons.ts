@@ -68,3 +68,11 @@ export const CLAIMS: Record<number, string> = {
 export const CHECK_LABELS: Record<string, string> = {
   tcp_gives_up: "With packets really lost, TCP retransmits, then gives up",
 };
+
+/**
+ * Lessons whose "this clears the lab" question was already answered yes (by the Lessons…
+ * menu), so the lesson panel does not ask a second time. Taking an id removes it.
+ */
+const clearAgreed = new Set<string>();
+export const agreeToClear = (lessonId: string): void => void clearAgreed.add(lessonId);
+export const takeAgreedClear = (lessonId: string): boolean => clearAgreed.delete(lessonId);
