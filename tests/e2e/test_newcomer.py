@@ -244,7 +244,12 @@ def test_run_to_end_stops_at_an_unanswered_question(page: Page, server: LiveServ
 
 @pytest.fixture(scope="module")
 def container_server() -> Iterator[LiveServer]:
-    yield from serve(Settings(in_container=True))
+    yield from serve(Settings(in_container=True, lab_ports_published=True))
+
+
+@pytest.fixture(scope="module")
+def unpublished_server() -> Iterator[LiveServer]:
+    yield from serve(Settings(in_container=True, lab_ports_published=False))
 
 
 def test_a_loopback_server_in_a_container_says_who_can_reach_it(
@@ -257,6 +262,18 @@ def test_a_loopback_server_in_a_container_says_who_can_reach_it(
     shot(page, "newcomer-container-note")
     form(page, "New server").get_by_label("Address").select_option("0.0.0.0")
     expect(note).to_have_count(0)
+    assert problems(page) == []
+
+
+def test_a_container_whose_lab_ports_are_not_published_says_so_for_any_address(
+    page: Page, unpublished_server: LiveServer
+) -> None:
+    new_lab(page, unpublished_server)
+    note = page.get_by_test_id("container-note")
+    expect(note).to_contain_text("lab ports are not published")
+    expect(note).to_contain_text("compose.lab-ports.yml")
+    form(page, "New server").get_by_label("Address").select_option("0.0.0.0")
+    expect(note).to_contain_text("whatever its address")
     assert problems(page) == []
 
 
