@@ -7,24 +7,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sockscope.engine import machine
 from sockscope.engine.policy import LabPolicy
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def detect_in_container(root: Path = Path("/")) -> bool:
-    """Does this process run in a container? (Docker's /.dockerenv, Podman's
-    /run/.containerenv, or docker/containerd in the cgroup of process 1.)
+    """Does this process run in a container, by the files that say so (see engine.machine)?
 
-    ``root`` is the file system to look at, so a test can hand in a fake one.
+    SOCKSCOPE_IN_CONTAINER is read with the other variables, by :func:`from_env`.
     """
-    if (root / ".dockerenv").exists() or (root / "run" / ".containerenv").exists():
-        return True
-    try:
-        cgroup = (root / "proc" / "1" / "cgroup").read_text(errors="replace")
-    except OSError:
-        return False
-    return "docker" in cgroup or "containerd" in cgroup
+    return machine.in_container(root, environ={})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

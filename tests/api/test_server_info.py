@@ -12,6 +12,7 @@ import pytest
 
 from sockscope import __version__
 from sockscope.api.app import create_app
+from sockscope.engine import machine
 from sockscope.labs import bridge
 from sockscope.settings import Settings, detect_in_container, from_env
 
@@ -115,3 +116,10 @@ def test_a_lab_too_busy_to_reach_a_command_answers_503(monkeypatch: pytest.Monke
     body = response.json()
     assert body["ok"] is False and body["error"]["message"].startswith("the lab is busy")
     assert "try again" in body["error"]["message"]
+
+
+def test_the_engine_reads_the_variable_and_the_files_alike(tmp_path: Path) -> None:
+    assert machine.in_container(tmp_path, environ={"SOCKSCOPE_IN_CONTAINER": "1"}) is True
+    (tmp_path / ".dockerenv").touch()
+    assert machine.in_container(tmp_path, environ={"SOCKSCOPE_IN_CONTAINER": "0"}) is False
+    assert machine.in_container(tmp_path, environ={}) is True

@@ -253,5 +253,4 @@ def test_a_refusal_in_a_container_names_the_compose_file_that_allows_it(
     monkeypatch.setenv("SOCKSCOPE_IN_CONTAINER", "1")
     assert "compose.private-network.yml" in privnet._how_to_allow()
     monkeypatch.setenv("SOCKSCOPE_IN_CONTAINER", "0")
-    if not os.path.exists("/.dockerenv"):
-        assert "compose" not in privnet._how_to_allow()
+    assert "compose" not in privnet._how_to_allow()

@@ -26,6 +26,8 @@ import struct
 import subprocess
 import sys
 
+from sockscope.engine import machine
+
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
 SIOCGIFFLAGS = 0x8913
@@ -73,9 +75,9 @@ def enter() -> str:
 
 
 def _how_to_allow() -> str:
-    if os.environ.get("SOCKSCOPE_IN_CONTAINER") == "1" or os.path.exists("/.dockerenv"):
-        # Docker's default seccomp profile is what refuses; compose.private-network.yml
-        # holds the smallest grant measured, with the reasons.
+    if machine.in_container():
+        # Docker's default seccomp profile is what refuses (Podman's too);
+        # compose.private-network.yml holds the smallest grant measured, with the reasons.
         return (
             "Docker's default seccomp profile forbids namespaces. The instructor can allow"
             " them: docker compose -f docker-compose.yml -f compose.private-network.yml up"
