@@ -85,7 +85,9 @@ def test_a_call_that_cannot_block_waits_for_the_busy_lab_thread(lab: Lab, raw: A
         try:
             done, _ = await asyncio.wait({task}, timeout=0.3)
             assert not done, f"answered while the lab thread was held: {task.result()}"
-            assert gate.entered.is_set()
+            assert await asyncio.to_thread(gate.entered.wait, 10), (
+                "the lab thread never got to the gate"
+            )
         finally:
             gate.release()
         return await task

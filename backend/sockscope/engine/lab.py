@@ -333,9 +333,10 @@ class LabEngine:
                 ls.blocked_out = None
             self._ticket = ticket
             try:
-                ticket.resolve(finish(outcome, call_id))
+                result = finish(outcome, call_id)
                 self.sync(ls)
                 self.probe_now(ls, *filter(None, [self.local_peer(ls)]))
+                ticket.resolve(result)  # last: a failure above must not follow an ok answer
             except Exception:  # the answer must still come, and say what happened
                 log.exception("lab %s: finishing %s() failed", self.id, op)
                 message = f"internal error finishing {op}() (logged on the server)"

@@ -99,7 +99,8 @@ def op_accept(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> No
 
         result, refused = record_accept(lab, ls, outcome, cmd.name, via="command", call_id=call_id)
         if refused is not None:  # the kernel gave a connection; the lab could not keep it
-            return CommandResult(False, None, {"errno": None, "message": refused}, ticket.events)
+            error = {"errno": None, "field": None, "message": refused}
+            return CommandResult(False, None, error, ticket.events)
         return answer(ticket, outcome.ok, result, outcome)
 
     call(lab, ls, ticket, "in", "accept", line, ls.sock.accept, finish)
