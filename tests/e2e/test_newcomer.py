@@ -8,7 +8,9 @@ who can reach it.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -17,27 +19,8 @@ from playwright.sync_api import Locator, Page, Route, expect
 from sockscope.settings import Settings
 
 from helpers import shot
+from labpage import click_until, new_lab
 from live import LiveServer, serve
-
-
-def new_lab(page: Page, server: LiveServer) -> str:
-    page.goto(server.url + "/")
-    page.get_by_role("button", name="New lab").click()
-    page.wait_for_url(re.compile(r"/labs/[A-Za-z0-9_-]+$"))
-    expect(page.get_by_test_id("link-status")).to_have_text("live")
-    return page.url.rsplit("/", 1)[1]
-
-
-def click_until(page: Page, button: str, shows: str, text: str, tries: int = 25) -> None:
-    """Click ``button`` until the element ``shows`` contains ``text`` (a bounded loop)."""
-    for _ in range(tries):
-        page.get_by_test_id(button).click()
-        try:
-            expect(page.get_by_test_id(shows)).to_contain_text(text, timeout=1500)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError(f"{shows} never showed {text!r} after {tries} clicks of {button}")
 
 
 def problems(page: Page) -> list[str]:
@@ -88,14 +71,29 @@ def test_a_refused_bind_closes_the_half_made_socket(page: Page, server: LiveServ
     assert problems(page) == []
 
 
-def free_lab_port(server: LiveServer) -> int:
+@contextlib.contextmanager
+def refusing_lab_port(server: LiveServer) -> Iterator[int]:
+    """A lab port bound here but never listened on: a connect to it is refused, and no
+    other test or lab can start listening there meanwhile."""
     low, high = server.client.get("/api/server").json()["lab_ports"]
-    return int(low) + (int(high) - int(low)) // 2  # nothing of this test listens there
+    with socket.socket() as holder:
+        for port in range(int(high), int(low) - 1, -1):
+            try:
+                holder.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            yield port
+            return
+    raise AssertionError(f"no free port in the lab range {low}-{high}")
 
 
 def test_a_refused_connect_leaves_no_new_socket(page: Page, server: LiveServer) -> None:
     new_lab(page, server)
-    port = free_lab_port(server)
+    with refusing_lab_port(server) as port:
+        refused_connect_leaves_nothing(page, port)
+
+
+def refused_connect_leaves_nothing(page: Page, port: int) -> None:
     client = form(page, "New client")
     client.get_by_label("Port").fill(str(port))
     client.get_by_label("blocking").check()
@@ -138,6 +136,13 @@ def test_an_error_stays_with_its_socket(page: Page, server: LiveServer) -> None:
     expect(page.get_by_test_id("send-result")).to_have_count(0)
     picker.select_option("cli")
     expect(page.get_by_test_id("send-error")).to_contain_text("EAGAIN")
+    # A new socket under the old name starts with no error of the old one's.
+    page.get_by_test_id("close").click()
+    expect(page.get_by_test_id("map-cli")).to_have_count(0)
+    page.get_by_test_id("create-client").click()
+    expect(page.get_by_test_id("state-cli")).to_have_text("ESTABLISHED")
+    picker.select_option("cli")
+    expect(page.get_by_test_id("send-error")).to_have_count(0)
     assert problems(page) == []
 
 
@@ -282,7 +287,8 @@ def test_no_note_when_the_server_does_not_say(page: Page, server: LiveServer) ->
         route.fulfill(status=404, json={"error": {"message": "no such route"}})
 
     page.route("**/api/server", missing)
-    new_lab(page, server)
+    with page.expect_response("**/api/server"):  # the note could only come after the answer
+        new_lab(page, server)
     expect(page.get_by_test_id("create-server")).to_be_visible()
     expect(page.get_by_test_id("container-note")).to_have_count(0)
     page.route("**/api/server", lambda route: route.abort())
