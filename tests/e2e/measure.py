@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.sync_api import Page, expect
-from test_lab_ui import click_until, new_lab
-
-from live import LiveServer
+from playwright.sync_api import Page
 
 # Every element with text of its own inside `root`: its font size as rendered, in CSS px.
 # Inside an SVG the user units are scaled to the screen: getScreenCTM() gives that scale.
@@ -60,18 +57,3 @@ def width(page: Page, selector: str) -> float:
     box = page.locator(selector).first.bounding_box()
     assert box is not None, f"{selector} is not shown"
     return float(box["width"])
-
-
-def flooded_lab(page: Page, server: LiveServer) -> str:
-    """A server, its client, 1 MiB sent into a 4 KiB receive buffer until EAGAIN; nobody reads."""
-    lab = new_lab(page, server)
-    page.get_by_test_id("create-server").click()
-    expect(page.get_by_test_id("acceptq-srv")).to_have_text("0 of backlog 5")
-    page.get_by_test_id("create-client").click()
-    expect(page.get_by_test_id("state-cli")).to_have_text("ESTABLISHED")
-    expect(page.get_by_test_id("state-conn")).to_have_text("ESTABLISHED")
-    expect(page.get_by_test_id("socket-picker")).to_have_value("cli")
-    page.get_by_test_id("send").click()
-    expect(page.get_by_test_id("send-result")).to_contain_text("→")
-    click_until(page, "send", "send-error", "EAGAIN")
-    return lab

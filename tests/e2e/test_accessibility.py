@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from measure import flooded_lab
 from playwright.sync_api import Page, expect
 
+from labpage import flooded_lab
 from live import LiveServer
 
 AXE = Path(__file__).resolve().parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"

@@ -7,28 +7,8 @@ import re
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from helpers import shot
+from labpage import click_until, new_lab
 from live import LiveServer
-
-
-def new_lab(page: Page, server: LiveServer) -> str:
-    page.goto(server.url + "/")
-    expect(page.get_by_role("heading", name="Watch real TCP sockets work.")).to_be_visible()
-    page.get_by_role("button", name="New lab").click()
-    page.wait_for_url(re.compile(r"/labs/[A-Za-z0-9_-]+$"))
-    expect(page.get_by_test_id("link-status")).to_have_text("live")
-    return page.url.rsplit("/", 1)[1]
-
-
-def click_until(page: Page, button: str, shows: str, text: str, tries: int = 25) -> None:
-    """Click ``button`` until the element ``shows`` contains ``text`` (a bounded loop)."""
-    for _ in range(tries):
-        page.get_by_test_id(button).click()
-        try:
-            expect(page.get_by_test_id(shows)).to_contain_text(text, timeout=1500)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError(f"{shows} never showed {text!r} after {tries} clicks of {button}")
 
 
 def test_flood_partial_sends_queues_close_wait_and_reload(page: Page, server: LiveServer) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-from measure import flooded_lab
 from playwright.sync_api import Page, expect
-from test_lab_ui import new_lab
 
 from helpers import shot, wait_until
+from labpage import flooded_lab, new_lab
 from live import LiveServer
 
 
