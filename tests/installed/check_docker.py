@@ -132,6 +132,19 @@ def wait_healthy(container: str, started: float) -> float:
         time.sleep(0.05)
 
 
+def wait_health_checks(container: str, count: int) -> None:
+    """Until Docker has run ``count`` more health checks (it keeps the last five)."""
+
+    def starts() -> set[str]:
+        return {e["Start"] for e in json.loads(inspect(container, "{{json .State.Health.Log}}"))}
+
+    seen, deadline = starts(), time.monotonic() + 30
+    while len(starts() - seen) < count:
+        if time.monotonic() > deadline:
+            raise SmokeFailure(f"Docker ran fewer than {count} health checks in 30 s")
+        time.sleep(0.1)
+
+
 def get_json(url: str) -> object:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return json.load(resp)
@@ -192,6 +205,9 @@ def run(scenario: Scenario) -> None:
     base = f"http://127.0.0.1:{scenario.http_port}"
     said = Said(f"[{scenario.name}]")
     compose(scenario, "down", "--remove-orphans", timeout=120, check=False)  # a stale run
+    if scenario.name == "host-network" and not _free(scenario.http_port):
+        # Another program would answer the health check in the container's place.
+        raise SmokeFailure(f"host networking needs port {scenario.http_port}, which is in use")
     try:
         started = time.monotonic()
         compose(scenario, "up", "-d", "--no-build", timeout=180)
@@ -202,6 +218,8 @@ def run(scenario: Scenario) -> None:
         info = get_json(base + "/api/server")
         if not isinstance(info, dict) or tuple(info["lab_ports"]) != scenario.lab_ports:
             raise SmokeFailure(f"expected lab ports {scenario.lab_ports}, /api/server: {info}")
+        # The image sets SOCKSCOPE_IN_CONTAINER=1, so this proves the setting reaches the
+        # server, not the detection (tests/api/test_server_info.py tests that on fake files).
         if not info.get("in_container"):
             raise SmokeFailure(f"the server does not know it runs in a container: {info}")
         said.extend(
@@ -211,7 +229,7 @@ def run(scenario: Scenario) -> None:
         if scenario.name in ("default", "private-network"):
             result = check_pulled_cable_lesson(base, scenario.private_network)
             said.append(f"ok  lesson {CABLE_LESSON}: {result}")
-        time.sleep(2.5)  # two more health checks, which must leave no access line
+        wait_health_checks(container, 2)  # two more, which must leave no access line
         logs = compose(scenario, "logs", "--no-color", "sockscope", timeout=60)
         if "/healthz" in logs:
             raise SmokeFailure("health checks write to the access log")
@@ -223,6 +241,10 @@ def run(scenario: Scenario) -> None:
         if code != "0":
             raise SmokeFailure(f"the container exited {code} on SIGTERM: {logs[-1500:]}")
         said.append(f"ok  stop: {stopped:.1f} s, exit code 0")
+    except SmokeFailure:
+        tail = compose(scenario, "logs", "--no-color", "--tail", "200", timeout=60, check=False)
+        print(f"--- the container's log ({scenario.name}):\n{tail}", file=sys.stderr)
+        raise
     finally:
         downing = time.monotonic()
         compose(scenario, "down", "--remove-orphans", timeout=180, check=False)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from installed.wheel import ROOT, build_wheel, package_files, wheel_files
+from installed.wheel import ROOT, build_wheel, missing_from, wheel_files
 from workshop_smoke import SmokeFailure, run_all
 
 START_TIMEOUT = 30.0
@@ -33,26 +33,36 @@ def install(wheel: Path, venv: Path) -> Path:
     return venv / "bin" / "sockscope"
 
 
-def start(command: Path, cwd: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [str(command), "--port", "0"], cwd=cwd, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    deadline, seen = time.monotonic() + START_TIMEOUT, ""
-    while not (found := re.search(r"open (http://127\.0\.0\.1:\d+)/", seen)):
+def start(command: Path, cwd: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Starts the command with its output in ``log`` (a pipe nobody reads would fill up and
+    stop the server), and reads its URL from the banner, with a deadline."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(command), "--port", "0"], cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while not (found := re.search(r"open (http://127\.0\.0\.1:\d+)/", log.read_text())):
         if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise SmokeFailure(f"the installed sockscope did not start: {seen}")
-        seen += proc.stdout.readline()
+            stop(proc)
+            raise SmokeFailure(f"the installed sockscope did not start: {log.read_text()}")
+        time.sleep(0.05)
     return proc, found.group(1)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sockscope-wheel-") as tmp:
         work = Path(tmp)
         wheel = build_wheel(work / "dist")
-        missing = sorted(package_files() - wheel_files(wheel))
+        missing = missing_from(wheel_files(wheel))
         if missing:
             print(f"FAILED: the wheel lacks {missing}", file=sys.stderr)
             return 1
@@ -66,20 +76,17 @@ def main() -> int:
             print(f"FAILED: sockscope imports from {where}, not the fresh venv", file=sys.stderr)
             return 1
         print(f"ok  installed, not editable: {where}")
-        proc, url = start(command, work)
+        log = work / "sockscope.log"
+        proc, url = start(command, work, log)
         try:
             lessons = len(list((ROOT / "backend/sockscope/lessons/data").glob("*.toml")))
             for line in run_all(url, lessons=lessons):
                 print(line, flush=True)
         except SmokeFailure as exc:
-            print(f"FAILED: {exc}", file=sys.stderr)
+            print(f"FAILED: {exc}\nthe server said:\n{log.read_text()[-3000:]}", file=sys.stderr)
             return 1
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
         if proc.returncode != 0:
             print(f"FAILED: sockscope exited {proc.returncode} on SIGTERM", file=sys.stderr)
             return 1

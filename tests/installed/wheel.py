@@ -23,8 +23,9 @@ def build_wheel(out: Path) -> Path:
         raise RuntimeError("the front end is not built: run `make ui` first")
     # A copy of just what the build reads: an in-tree build would reuse a stale build/ folder.
     source = out / "source"
+    source.mkdir(parents=True)
     for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name if source.exists() else _mkdir(source) / name)
+        shutil.copy(ROOT / name, source / name)
     shutil.copytree(
         ROOT / "backend", source / "backend",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
@@ -38,11 +39,6 @@ def build_wheel(out: Path) -> Path:
     return wheel
 
 
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True)
-    return path
-
-
 def package_files() -> set[str]:
     """Every file of the package in this tree, as the wheel names it (sockscope/...)."""
     return {
@@ -52,6 +48,11 @@ def package_files() -> set[str]:
         and not NOT_SHIPPED & set(path.relative_to(PACKAGE).parts)
         and path.suffix not in {".pyc", ".pyo"}
     }
+
+
+def missing_from(shipped: set[str]) -> list[str]:
+    """The package's files that a wheel holding ``shipped`` lacks."""
+    return sorted(package_files() - shipped)
 
 
 def wheel_files(wheel: Path) -> set[str]:
