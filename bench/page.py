@@ -25,11 +25,9 @@ from typing import Any
 from playwright.sync_api import Browser, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from sockscope.settings import STATIC_DIR
-
 from .common import RUNS, Check, Row, median, ratio, runs_text
 from .stream import LiveServer
-from .ui import CHROMIUM_ARGS, chromium_path
+from .ui import CHROMIUM_ARGS, page_prerequisites
 
 BUDGET_BYTES = 100 * 1000  # 100 KB compressed for the first load
 BUDGET_MS = 300.0  # home page usable
@@ -166,14 +164,9 @@ def run() -> tuple[list[Row], list[Check]]:
         " (this machine, an emulated Wi-Fi), each in a fresh context; then a repeat visit"
     )
     name = "5 home"
-    chromium = chromium_path()
-    if chromium is None or not (STATIC_DIR / "index.html").is_file():
-        missing = (
-            "Debian's chromium (apt-get install -y chromium, or set SOCKSCOPE_CHROMIUM)"
-            if chromium is None
-            else "the built front end (run `make ui`)"
-        )
-        return [], [Check(f"{name}: page measured", False, f"needs {missing}")]
+    chromium, missing = page_prerequisites(name)
+    if chromium is None:
+        return [], missing
     try:
         loads = measure(chromium)
     except PlaywrightError as exc:

@@ -103,6 +103,19 @@ def chromium_path() -> str | None:
     return os.environ.get("SOCKSCOPE_CHROMIUM") or shutil.which("chromium")
 
 
+def page_prerequisites(name: str) -> tuple[str | None, list[Check]]:
+    """Chromium's path, or None and the failed check that says what is missing."""
+    chromium = chromium_path()
+    if chromium is None or not (STATIC_DIR / "index.html").is_file():
+        missing = (
+            "Debian's chromium (apt-get install -y chromium, or set SOCKSCOPE_CHROMIUM)"
+            if chromium is None
+            else "the built front end (run `make ui`)"
+        )
+        return None, [Check(f"{name}: page measured", False, f"needs {missing}")]
+    return chromium, []
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     fps: float
@@ -273,14 +286,9 @@ def run() -> tuple[list[Row], list[Check]]:
         f" {BUFSIZE} ({event_cap(Settings().lab_policy())})"
     )
     name = "4 ui"
-    chromium = chromium_path()
-    if chromium is None or not (STATIC_DIR / "index.html").is_file():
-        missing = (
-            "Debian's chromium (apt-get install -y chromium, or set SOCKSCOPE_CHROMIUM)"
-            if chromium is None
-            else "the built front end (run `make ui`)"
-        )
-        return [], [Check(f"{name}: page measured", False, f"needs {missing}")]
+    chromium, missing = page_prerequisites(name)
+    if chromium is None:
+        return [], missing
     try:
         with LiveServer() as live, sync_playwright() as playwright:
             browser = playwright.chromium.launch(
