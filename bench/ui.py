@@ -174,7 +174,7 @@ class UiLab:
     def shown_iteration(self) -> int:
         """The iteration the page shows (bounded: wait_for_function has a timeout)."""
         text = str(self.page.wait_for_function(SHOWN_ITERATION_JS, timeout=5_000).json_value())
-        found = re.search(r"iteration (\d+)", text)
+        found = re.search(r"iteration ~?(\d+)", text)  # "~": counted while select() waits
         if not found:
             raise RuntimeError(f"no iteration in the page's loop state: {text!r}")
         return int(found.group(1))
