@@ -14,9 +14,9 @@ from sockscope import __version__
 from sockscope.api.wire import answer_body
 from sockscope.engine.errors import CommandError
 from sockscope.events import SCHEMA_VERSION, to_wire
+from sockscope.export.script import render_script
 from sockscope.labs.bridge import run_command
 from sockscope.labs.registry import Lab, LabRegistry
-from sockscope.labs.script import render_script
 from sockscope.settings import Settings
 
 router = APIRouter(prefix="/api")

@@ -1,20 +1,18 @@
 """The steps of a lesson that are not a single command: waits, measurements, workbenches.
 
 Everything here that touches a socket does it through lab commands (so every view
-shows it); what is pure (framing, byte order) comes from the engine's pure modules.
+shows it); what is pure (framing, byte order) comes from the workbench.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from sockscope.engine import byteorder, framing, ipc, shapes
 from sockscope.events import CallEvent
-
-if TYPE_CHECKING:
-    from sockscope.lessons.runner import LessonRun
+from sockscope.labs.bridge import Answer
+from sockscope.workbench import byteorder, framing, ipc, shapes
 
 Result = tuple[bool, str, Any]
 RECV_CHUNK = 256  # framing reads stay small: each recv() is recorded whole
@@ -27,7 +25,19 @@ STRATEGIES: dict[str, framing.Strategy] = {
 }
 
 
-async def run(lesson: LessonRun, action: dict[str, Any]) -> Result:
+class LessonContext(Protocol):
+    """What an action needs of the lesson that runs it (lessons.runner.LessonRun is one)."""
+
+    async def command(self, raw: dict[str, Any], wait: float = ...) -> Answer: ...
+
+    async def figure(self, socket: str, figure: str) -> Any: ...
+
+    async def wait_for(self, socket: str, test: Any, timeout: float, what: str) -> None: ...
+
+    def port_of(self, name: str) -> int: ...
+
+
+async def run(lesson: LessonContext, action: dict[str, Any]) -> Result:
     kind = action["do"]
     if kind == "wait":
         return await wait(lesson, action)
@@ -48,7 +58,7 @@ async def run(lesson: LessonRun, action: dict[str, Any]) -> Result:
     raise ValueError(f"unknown action {kind!r}")
 
 
-async def wait(lesson: LessonRun, action: dict[str, Any]) -> Result:
+async def wait(lesson: LessonContext, action: dict[str, Any]) -> Result:
     """Wait until a socket has a role, a TCP state, or a figure at least some value."""
     socket = action["socket"]
     timeout = float(action.get("timeout", 5.0))
@@ -97,7 +107,7 @@ async def measure_ipc(action: dict[str, Any]) -> Result:
     return True, ipc.verdict(results), data
 
 
-async def queued(lesson: LessonRun, receiver: str, count: int) -> None:
+async def queued(lesson: LessonContext, receiver: str, count: int) -> None:
     """Wait until ``count`` bytes sit in ``receiver``'s receive queue."""
 
     def arrived(entry: dict[str, Any]) -> bool:
@@ -106,7 +116,9 @@ async def queued(lesson: LessonRun, receiver: str, count: int) -> None:
     await lesson.wait_for(receiver, arrived, 5.0, f"{count} bytes to reach {receiver}")
 
 
-async def _received(lesson: LessonRun, receiver: str, until_eof: bool, total: int) -> list[bytes]:
+async def _received(
+    lesson: LessonContext, receiver: str, until_eof: bool, total: int
+) -> list[bytes]:
     """recv() on ``receiver`` until ``total`` bytes (or b'') came; the chunks as recorded."""
     chunks: list[bytes] = []
     got = 0
@@ -125,7 +137,7 @@ async def _received(lesson: LessonRun, receiver: str, until_eof: bool, total: in
     return chunks
 
 
-async def framing_bench(lesson: LessonRun, action: dict[str, Any]) -> Result:
+async def framing_bench(lesson: LessonContext, action: dict[str, Any]) -> Result:
     """Send messages framed one way, read them as recv() cuts them, decode both ways."""
     sender, receiver = action["sender"], action["receiver"]
     name = action["strategy"]
@@ -184,7 +196,7 @@ async def framing_bench(lesson: LessonRun, action: dict[str, Any]) -> Result:
     return data["framed_ok"] is True, message, data
 
 
-async def byteorder_bench(lesson: LessonRun, action: dict[str, Any]) -> Result:
+async def byteorder_bench(lesson: LessonContext, action: dict[str, Any]) -> Result:
     """Send an int packed with ``fmt`` over the connection; read it back both ways."""
     value, fmt = int(action["value"]), str(action.get("fmt", "!I"))
     sender, receiver = action["sender"], action["receiver"]
@@ -236,7 +248,7 @@ _EXIT_SCRIPT = (
 )
 
 
-async def endings_side_by_side(lesson: LessonRun, action: dict[str, Any]) -> Result:
+async def endings_side_by_side(lesson: LessonContext, action: dict[str, Any]) -> Result:
     """One connection per way of ending it; what the peer's recv() sees after each."""
     server = action["server"]
     port = lesson.port_of(server)

@@ -27,9 +27,9 @@ import re
 from datetime import UTC, datetime
 
 from sockscope.engine.tickets import Ticket
-from sockscope.labs.script_commands import RENDERERS, Block, Ctx, Places
-from sockscope.labs.script_record import Calls, describe, lab_said, recorded
-from sockscope.labs.script_runtime import RUNTIME
+from sockscope.export.commands import RENDERERS, Block, Ctx, Places
+from sockscope.export.record import Calls, describe, lab_said, recorded
+from sockscope.export.runtime import RUNTIME
 
 GAP = 0.1  # seconds the script's loop runs between two commands (the kernel settles too)
 GAP_BUDGET = 20.0  # a long history gets shorter gaps, so the whole replay stays short

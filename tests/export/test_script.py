@@ -22,7 +22,7 @@ from sockscope.engine.commands import parse_command
 from sockscope.engine.payload import pattern
 from sockscope.engine.policy import LabPolicy
 from sockscope.events import CallEvent, CallStartedEvent
-from sockscope.labs.script import RUNTIME, render_script
+from sockscope.export.script import RUNTIME, render_script
 
 from helpers import wait_until
 

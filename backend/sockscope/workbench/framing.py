@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import assert_never
 
-from sockscope.engine.byteorder import parse_int_format
+from sockscope.workbench.byteorder import parse_int_format
 
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 

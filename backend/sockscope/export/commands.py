@@ -16,7 +16,7 @@ from sockscope.engine.calls import address_text
 from sockscope.engine.commands import READ_ONLY_SOCKOPTS, SOCKOPTS, Command, Payload
 from sockscope.engine.payload import literal
 from sockscope.events import Event
-from sockscope.labs.script_record import (
+from sockscope.export.record import (
     Calls,
     Recorded,
     accepted_name,

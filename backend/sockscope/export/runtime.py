@@ -1,6 +1,6 @@
 """The program an exported script carries: its own sockets, select() loop and printing.
 
-:func:`sockscope.labs.script.render_script` puts this text at the top of every script,
+:func:`sockscope.export.script.render_script` puts this text at the top of every script,
 then one block per command that calls these functions. It must run on Python 3.8+ with
 the standard library only (a test checks its imports), so it is text here, not code
 this package imports.

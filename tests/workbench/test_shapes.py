@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sockscope.engine import shapes
+from sockscope.workbench import shapes
 
 
 def test_each_shape_serves_every_client() -> None:

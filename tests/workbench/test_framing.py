@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sockscope.engine.framing import (
+from sockscope.workbench.framing import (
     MAX_MESSAGE_SIZE,
     Delimited,
     FixedLength,

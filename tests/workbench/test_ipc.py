@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sockscope.engine.ipc import (
+from sockscope.workbench.ipc import (
     CHANNELS,
     MIB,
     Channel,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sockscope.engine.byteorder import (
+from sockscope.workbench.byteorder import (
     decode_both,
     encode_value,
     hexdump,

@@ -1,0 +1,1 @@
+"""Workshop experiments: framing, byte order, IPC and server shapes, apart from the lab core."""
