@@ -1,15 +1,16 @@
 /**
- * The live link to one lab: a websocket that delivers a snapshot, then event
+ * The channel to one lab: a websocket that delivers a snapshot, then event
  * batches. It asks for `?after=<last seq>` (0 at first); on a drop it reconnects and resumes with
  * nothing lost (or takes the fresh snapshot the server sends when the gap is
  * too old). Commands go over REST, so an answer never waits on the stream.
  * No DOM here: the socket factory and timers are injectable for tests.
+ * (A "link", in this code base, is the lab's fault-injecting relay; this is the page's channel.)
  */
 import { SCHEMA_VERSION } from "../protocol/events";
 import type { Command, CommandAnswer, ServerMessage } from "../protocol/messages";
 import type { LabStore } from "../store/lab";
 
-export type LinkStatus = "connecting" | "live" | "reconnecting" | "gone" | "closed";
+export type ChannelStatus = "connecting" | "live" | "reconnecting" | "gone" | "closed";
 
 export interface SocketLike {
   onopen: ((ev: unknown) => void) | null;
@@ -19,28 +20,28 @@ export interface SocketLike {
   close(): void;
 }
 
-export interface LinkOptions {
+export interface ChannelOptions {
   base?: string; // "" in the browser: same origin
   openSocket?: (url: string) => SocketLike;
   fetchImpl?: typeof fetch;
   setTimer?: (fn: () => void, ms: number) => unknown;
-  onStatus?: (status: LinkStatus, detail: string) => void;
+  onStatus?: (status: ChannelStatus, detail: string) => void;
 }
 
 const GONE = 4404;
 const LAB_CLOSED = 4410;
 
-export class LabLink {
-  status: LinkStatus = "connecting";
+export class LabChannel {
+  status: ChannelStatus = "connecting";
   private socket: SocketLike | null = null;
   private attempts = 0;
   private stopped = false;
-  private readonly opts: Required<LinkOptions>;
+  private readonly opts: Required<ChannelOptions>;
 
   constructor(
     readonly labId: string,
     readonly store: LabStore,
-    options: LinkOptions = {},
+    options: ChannelOptions = {},
   ) {
     this.opts = {
       base: options.base ?? "",
@@ -147,7 +148,7 @@ export class LabLink {
     }
   }
 
-  private setStatus(status: LinkStatus, detail: string): void {
+  private setStatus(status: ChannelStatus, detail: string): void {
     this.status = status;
     this.opts.onStatus(status, detail);
   }

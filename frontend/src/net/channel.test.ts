@@ -3,7 +3,7 @@ import type { CallEvent, LabEvent } from "../protocol/events";
 import type { Command, LabSnapshot, ServerMessage } from "../protocol/messages";
 import { LabStore } from "../store/lab";
 import { socketInfo } from "../testing/fixtures";
-import { LabLink, type LinkStatus, type SocketLike } from "./client";
+import { LabChannel, type ChannelStatus, type SocketLike } from "./channel";
 
 // --- fakes ------------------------------------------------------------------------------
 
@@ -113,9 +113,9 @@ function batch(from: number, to: number): ServerMessage {
 function setup(base = "http://lab.test", labId = "lab-1") {
   const sockets: FakeSocket[] = [];
   const timers = new FakeTimers();
-  const statuses: Array<[LinkStatus, string]> = [];
+  const statuses: Array<[ChannelStatus, string]> = [];
   const store = new LabStore(() => {});
-  const link = new LabLink(labId, store, {
+  const channel = new LabChannel(labId, store, {
     base,
     openSocket: (url) => {
       const socket = new FakeSocket(url);
@@ -127,10 +127,10 @@ function setup(base = "http://lab.test", labId = "lab-1") {
   });
   const latest = (): FakeSocket => {
     const socket = sockets.at(-1);
-    if (!socket) throw new Error("the link opened no socket");
+    if (!socket) throw new Error("the channel opened no socket");
     return socket;
   };
-  return { sockets, timers, statuses, store, link, latest };
+  return { sockets, timers, statuses, store, channel, latest };
 }
 
 const seqsOf = (store: LabStore): number[] => store.calls.toArray().map((c) => c.seq);
@@ -139,26 +139,26 @@ const range = (from: number, to: number): number[] =>
 
 // --- the stream ----------------------------------------------------------------------------
 
-describe("LabLink stream", () => {
+describe("LabChannel stream", () => {
   it("first connects with ?after=0, asking for the whole log (a reload shows the history)", () => {
-    const { link, sockets, statuses } = setup();
-    link.start();
+    const { channel, sockets, statuses } = setup();
+    channel.start();
     expect(sockets.map((s) => s.url)).toEqual(["ws://lab.test/api/labs/lab-1/ws?after=0"]);
-    expect(link.status).toBe("connecting");
+    expect(channel.status).toBe("connecting");
     expect(statuses).toEqual([["connecting", ""]]);
   });
 
   it("uses wss for an https base and escapes the lab id", () => {
-    const { link, latest } = setup("https://lab.test", "a b/c");
-    link.start();
+    const { channel, latest } = setup("https://lab.test", "a b/c");
+    channel.start();
     expect(latest().url).toBe("wss://lab.test/api/labs/a%20b%2Fc/ws?after=0");
   });
 
   it("goes live on open; a snapshot then batches fill the store", () => {
-    const { link, latest, store } = setup();
-    link.start();
+    const { channel, latest, store } = setup();
+    channel.start();
     latest().opened();
-    expect(link.status).toBe("live");
+    expect(channel.status).toBe("live");
 
     latest().deliver(snapshotMessage(5));
     expect(store.seq).toBe(5);
@@ -172,14 +172,14 @@ describe("LabLink stream", () => {
   });
 
   it("after an unexpected close, reconnects with ?after=<store.seq> and resumes with nothing lost", () => {
-    const { link, sockets, timers, statuses, store, latest } = setup();
-    link.start();
+    const { channel, sockets, timers, statuses, store, latest } = setup();
+    channel.start();
     latest().opened();
     latest().deliver(snapshotMessage(5));
     latest().deliver(batch(6, 12));
 
     latest().closed(1006);
-    expect(link.status).toBe("reconnecting");
+    expect(channel.status).toBe("reconnecting");
     expect(statuses.at(-1)?.[1]).toMatch(/connection lost; retrying in \d/);
     expect(sockets).toHaveLength(1); // waits for its timer
     expect(timers.pending).toHaveLength(1);
@@ -187,9 +187,9 @@ describe("LabLink stream", () => {
     timers.runAll();
     expect(sockets).toHaveLength(2);
     expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=12");
-    expect(link.status).toBe("reconnecting");
+    expect(channel.status).toBe("reconnecting");
     latest().opened();
-    expect(link.status).toBe("live");
+    expect(channel.status).toBe("live");
 
     latest().deliver(batch(13, 20)); // the server resumes after 12, no snapshot
     expect(seqsOf(store)).toEqual(range(6, 20));
@@ -203,8 +203,8 @@ describe("LabLink stream", () => {
   });
 
   it("a drop before any event reconnects from the start again (?after=0)", () => {
-    const { link, timers, latest } = setup();
-    link.start();
+    const { channel, timers, latest } = setup();
+    channel.start();
     latest().opened();
     latest().closed(1006);
     timers.runAll();
@@ -212,8 +212,8 @@ describe("LabLink stream", () => {
   });
 
   it("takes a fresh snapshot with a gap when the server could not resume", () => {
-    const { link, timers, store, latest } = setup();
-    link.start();
+    const { channel, timers, store, latest } = setup();
+    channel.start();
     latest().opened();
     latest().deliver(snapshotMessage(5));
     latest().closed(1006);
@@ -226,8 +226,8 @@ describe("LabLink stream", () => {
   });
 
   it("backs off longer after each failed attempt, within 5 s, and starts over once connected", () => {
-    const { link, timers, latest } = setup();
-    link.start();
+    const { channel, timers, latest } = setup();
+    channel.start();
     const delays: number[] = [];
     for (let i = 0; i < 8; i++) {
       latest().closed(1006);
@@ -248,28 +248,28 @@ describe("LabLink stream", () => {
     [4404, "no such lab"],
     [4410, "lab closed"],
   ])("close code %i: status gone, with the reason, and no reconnect", (code, reason) => {
-    const { link, sockets, timers, statuses, latest } = setup();
-    link.start();
+    const { channel, sockets, timers, statuses, latest } = setup();
+    channel.start();
     latest().opened();
     latest().deliver(snapshotMessage(5));
     latest().closed(code, reason);
-    expect(link.status).toBe("gone");
+    expect(channel.status).toBe("gone");
     expect(statuses.at(-1)).toEqual(["gone", reason]);
     expect(timers.pending).toHaveLength(0);
     expect(sockets).toHaveLength(1);
   });
 
   it("close code 4404 without a reason still says why", () => {
-    const { link, statuses, latest } = setup();
-    link.start();
+    const { channel, statuses, latest } = setup();
+    channel.start();
     latest().closed(4404);
-    expect(link.status).toBe("gone");
+    expect(channel.status).toBe("gone");
     expect(statuses.at(-1)?.[1]).not.toBe("");
   });
 
   it("a batch with a hole closes the socket and resumes from the store's cursor", () => {
-    const { link, sockets, timers, store, latest } = setup();
-    link.start();
+    const { channel, sockets, timers, store, latest } = setup();
+    channel.start();
     latest().opened();
     latest().deliver(snapshotMessage(5));
     latest().deliver(batch(6, 10));
@@ -280,7 +280,7 @@ describe("LabLink stream", () => {
     expect(store.seq).toBe(10); // nothing of the bad batch applied
     expect(seqsOf(store)).toEqual(range(6, 10));
 
-    first.closed(1005); // the browser reports the close the link asked for
+    first.closed(1005); // the browser reports the close the channel asked for
     timers.runAll();
     expect(sockets).toHaveLength(2);
     expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=10");
@@ -290,22 +290,22 @@ describe("LabLink stream", () => {
   });
 
   it("stop() closes the socket and never reconnects, even with a retry pending", () => {
-    const { link, sockets, timers, latest } = setup();
-    link.start();
+    const { channel, sockets, timers, latest } = setup();
+    channel.start();
     latest().opened();
     latest().closed(1006); // a retry is now pending
-    link.stop();
-    expect(link.status).toBe("closed");
+    channel.stop();
+    expect(channel.status).toBe("closed");
     timers.runAll();
     expect(sockets).toHaveLength(1);
 
     const other = setup();
-    other.link.start();
+    other.channel.start();
     other.latest().opened();
-    other.link.stop();
+    other.channel.stop();
     expect(other.latest().closeCalls).toBe(1);
     other.latest().closed(1000);
-    expect(other.link.status).toBe("closed");
+    expect(other.channel.status).toBe("closed");
     expect(other.timers.pending).toHaveLength(0);
   });
 });
@@ -327,8 +327,8 @@ function fakeFetch(answer: () => Response): { calls: FetchCall[]; fetchImpl: typ
   return { calls, fetchImpl };
 }
 
-function linkWith(fetchImpl: typeof fetch, labId = "lab-1"): LabLink {
-  return new LabLink(labId, new LabStore(() => {}), {
+function channelWith(fetchImpl: typeof fetch, labId = "lab-1"): LabChannel {
+  return new LabChannel(labId, new LabStore(() => {}), {
     base: "http://lab.test",
     fetchImpl,
     openSocket: () => {
@@ -343,14 +343,14 @@ function linkWith(fetchImpl: typeof fetch, labId = "lab-1"): LabLink {
 const json = (body: unknown, status: number): Response =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
-describe("LabLink.command", () => {
+describe("LabChannel.command", () => {
   it("POSTs the command as JSON to /api/labs/<id>/commands and returns the answer with its status", async () => {
     const event = sendCall(7);
     const { calls, fetchImpl } = fakeFetch(() =>
       json({ ok: true, result: 10, error: null, events: [event] }, 200),
     );
     const command: Command = { op: "send", socket: "cli", size: 10 };
-    const answer = await linkWith(fetchImpl, "lab 1").command(command);
+    const answer = await channelWith(fetchImpl, "lab 1").command(command);
 
     expect(calls).toHaveLength(1);
     expect(calls[0]?.url).toBe("http://lab.test/api/labs/lab%201/commands");
@@ -363,7 +363,7 @@ describe("LabLink.command", () => {
   it("passes a refused command's error and 4xx status through", async () => {
     const error = { errno: null, field: "size", message: "size must be at most 16777216" };
     const { fetchImpl } = fakeFetch(() => json({ ok: false, result: null, error, events: [] }, 400));
-    const answer = await linkWith(fetchImpl).command({ op: "send", socket: "cli", size: 1e12 });
+    const answer = await channelWith(fetchImpl).command({ op: "send", socket: "cli", size: 1e12 });
     expect(answer.status).toBe(400);
     expect(answer.ok).toBe(false);
     expect(answer.error).toEqual(error);
@@ -373,7 +373,7 @@ describe("LabLink.command", () => {
     const { fetchImpl } = fakeFetch(
       () => new Response("<html><body>502 Bad Gateway</body></html>", { status: 502 }),
     );
-    const answer = await linkWith(fetchImpl).command({ op: "recv", socket: "cli", bufsize: 4096 });
+    const answer = await channelWith(fetchImpl).command({ op: "recv", socket: "cli", bufsize: 4096 });
     expect(answer).toEqual({
       ok: false,
       result: null,
@@ -390,7 +390,7 @@ describe("LabLink.command", () => {
   // fallback as for a non-JSON body.
   it("turns a JSON body that is not a command answer into a readable error", async () => {
     const { fetchImpl } = fakeFetch(() => json({ detail: "Not Found" }, 404));
-    const answer = await linkWith(fetchImpl).command({ op: "recv", socket: "cli", bufsize: 4096 });
+    const answer = await channelWith(fetchImpl).command({ op: "recv", socket: "cli", bufsize: 4096 });
     expect(answer.ok).toBe(false);
     expect(answer.error?.message).toMatch(/404|Not Found/);
     expect(answer.events).toEqual([]);
