@@ -1,7 +1,7 @@
 // The websocket and REST envelopes around events (backend/sockscope/api/wire.py,
 // api/routes.py and engine/lab.py `_snapshot`). Event types themselves are generated.
+// Wire types only: the store imports them from here, never the other way round.
 import type { Figures, LabEvent, SocketInfo } from "./events";
-import type { LinkState } from "../store/lab";
 
 export interface BlockedCallInfo {
   call_id: number;
@@ -26,7 +26,37 @@ export interface LabSnapshot {
   sockets: SocketSnapshot[];
   port_range: [number, number];
   links?: LinkState[];
-  network?: { plugged: boolean; how: string } | null;
+  network?: NetworkState | null;
+}
+
+/** One direction of a fault-injecting link (engine/link.py Link.public()). */
+export interface FlowState {
+  latency_ms: number;
+  rate: number;
+  slice: number;
+  jitter: number;
+  stalled: boolean;
+  closing: boolean;
+  held: number;
+  moved: number;
+}
+
+/** A fault-injecting link as the engine describes it (engine/link.py Link.public()). */
+export interface LinkState {
+  name: string;
+  listen: [string, number];
+  target: [string, number];
+  a: string | null;
+  b: string | null;
+  dead: boolean;
+  up: FlowState;
+  down: FlowState;
+}
+
+/** The lab's private network: whether its cable is in, and how the lab made it (engine/privnet.py). */
+export interface NetworkState {
+  plugged: boolean;
+  how: string;
 }
 
 export interface Gap {

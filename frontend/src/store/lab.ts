@@ -14,7 +14,7 @@ import type {
   SelectEvent,
   SocketInfo,
 } from "../protocol/events";
-import type { BlockedCallInfo, Gap, LabSnapshot } from "../protocol/messages";
+import type { BlockedCallInfo, Gap, LabSnapshot, LinkState, NetworkState } from "../protocol/messages";
 import { Ring, Series } from "./ring";
 
 export interface SocketState {
@@ -54,29 +54,6 @@ export interface LessonProgress {
   steps: Map<number, { ok: boolean; message: string; data: unknown; seq: number }>;
 }
 
-/** A fault-injecting link as the engine describes it (engine/link.py Link.public()). */
-export interface FlowState {
-  latency_ms: number;
-  rate: number;
-  slice: number;
-  jitter: number;
-  stalled: boolean;
-  closing: boolean;
-  held: number;
-  moved: number;
-}
-
-export interface LinkState {
-  name: string;
-  listen: [string, number];
-  target: [string, number];
-  a: string | null;
-  b: string | null;
-  dead: boolean;
-  up: FlowState;
-  down: FlowState;
-}
-
 export type Scheduler = (flush: () => void) => void;
 
 export const LIMITS = { calls: 4000, log: 4000, selects: 1000, series: 1200, segments: 400 };
@@ -98,7 +75,7 @@ export class LabStore {
   lesson: LessonProgress | null = null;
   links = new Map<string, LinkState>();
   /** The lab's private network (its own 127.0.0.1 whose cable can be pulled out), once made. */
-  network: { plugged: boolean; how: string } | null = null;
+  network: NetworkState | null = null;
   /** Closed sockets whose connection the kernel still keeps (TIME_WAIT, FIN_WAIT2, ...). */
   lingering = new Map<string, { local: [string, number]; peer: [string, number]; state: string; since: number }>();
   /** What each closed socket sent and received in all: its history stays the lesson. */
