@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sockscope.engine.commands import parse_command
+from sockscope.engine.core.commands import parse_command
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.lab import LabEngine
-from sockscope.engine.policy import LabPolicy
 from sockscope.engine.tickets import CommandResult
 from sockscope.events import CallEvent, Event
 

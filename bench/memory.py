@@ -15,9 +15,9 @@ import tracemalloc
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from sockscope.engine.commands import parse_command
+from sockscope.engine.core.commands import parse_command
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.log import EventLog
-from sockscope.engine.policy import LabPolicy
 
 from .common import Check, Deadline, EngineLab, LogReader, MiB, Row, event_cap, received_to
 

@@ -13,8 +13,8 @@ import socket
 import time
 from dataclasses import dataclass
 
-from sockscope.engine.payload import pattern
-from sockscope.engine.policy import LabPolicy
+from sockscope.engine.core.payload import pattern
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.events import CallEvent, Event, SelectEvent
 
 from .common import (

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sockscope.engine import machine
-from sockscope.engine.policy import LabPolicy
+from sockscope.engine.core.policy import LabPolicy
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from sockscope.engine.commands import parse_command
-from sockscope.engine.errors import CommandError
+from sockscope.engine.core.commands import parse_command
+from sockscope.engine.core.errors import CommandError
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.lab import LabEngine
-from sockscope.engine.policy import LabPolicy
 from sockscope.engine.tickets import CommandResult
 from sockscope.events import CallEvent, Event
 

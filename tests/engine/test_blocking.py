@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sockscope.engine.commands import parse_command
+from sockscope.engine.core.commands import parse_command
 
 from helpers import wait_until
 

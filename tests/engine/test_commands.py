@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sockscope.engine.commands import (
+from sockscope.engine.core.commands import (
     _FIELDS_BY_OP,
     OPS,
     Command,
@@ -14,8 +14,8 @@ from sockscope.engine.commands import (
     SocketOptions,
     parse_command,
 )
-from sockscope.engine.errors import CommandError, InvalidCommand, TooLarge
-from sockscope.engine.policy import LabPolicy
+from sockscope.engine.core.errors import CommandError, InvalidCommand, TooLarge
+from sockscope.engine.core.policy import LabPolicy
 
 POLICY = LabPolicy()
 ADDRESS = ("127.0.0.1", 40001)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sockscope.engine.lingering import parse_proc_net_tcp
+from sockscope.engine.core.tcptable import parse_proc_net_tcp
 
 from helpers import wait_until
 

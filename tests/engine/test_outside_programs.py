@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from sockscope.engine.policy import LabPolicy
+from sockscope.engine.core.policy import LabPolicy
 
 from helpers import wait_until
 

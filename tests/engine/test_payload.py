@@ -7,7 +7,7 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sockscope.engine.payload import PREVIEW_BYTES, literal, pattern, preview
+from sockscope.engine.core.payload import PREVIEW_BYTES, literal, pattern, preview
 
 PAGE = 256 * 8  # the generator builds the pattern 2048 bytes (256 blocks) at a time
 BLOCKS = 12 * 256 + 37  # twelve pages and a part

@@ -7,8 +7,8 @@ from ipaddress import ip_network
 
 import pytest
 
-from sockscope.engine.errors import ForbiddenError, InvalidCommand
-from sockscope.engine.policy import LabPolicy
+from sockscope.engine.core.errors import ForbiddenError, InvalidCommand
+from sockscope.engine.core.policy import LabPolicy
 
 POLICY = LabPolicy(port_min=40000, port_max=40199)
 OPEN = LabPolicy(port_min=40000, port_max=40199, allow_connect=(ip_network("0.0.0.0/0"),))

@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
+from sockscope.engine.core.tcpinfo import TcpInfo, decode_tcp_info, state_name
 from sockscope.engine.probes import figures_from
-from sockscope.engine.tcpinfo import TcpInfo, decode_tcp_info, state_name
 
 # The layout of include/uapi/linux/tcp.h, written out here independently of the decoder's
 # own table: (field, offset, struct format, a value that only fits the right width).

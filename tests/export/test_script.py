@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from engine.conftest import LabDriver
 
-from sockscope.engine.commands import parse_command
-from sockscope.engine.payload import pattern
-from sockscope.engine.policy import LabPolicy
+from sockscope.engine.core.commands import parse_command
+from sockscope.engine.core.payload import pattern
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.events import CallEvent, CallStartedEvent
 from sockscope.export.script import RUNTIME, render_script
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from sockscope.engine.policy import LabPolicy
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.tickets import CommandResult
 from sockscope.labs.bridge import Answer, LabBusy, run_command
 from sockscope.labs.registry import Lab, LabRegistry

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from sockscope.engine.policy import LabPolicy
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.labs.registry import LabRegistry, TooManyLabs
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sockscope.engine.policy import LabPolicy
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.events import CheckOutcome
 from sockscope.labs.registry import LabRegistry
 from sockscope.lessons.model import Lesson, Step, all_lessons, find_lesson

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sockscope.engine.policy import LabPolicy
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.events import CheckOutcome
 from sockscope.labs.registry import LabRegistry
 from sockscope.lessons.model import find_lesson

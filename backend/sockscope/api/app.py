@@ -16,7 +16,7 @@ from sockscope import __version__
 from sockscope.api import lessons, routes, workbench, ws
 from sockscope.api.static import mount_ui
 from sockscope.api.wire import origin_allowed
-from sockscope.engine.errors import CommandError
+from sockscope.engine.core.errors import CommandError
 from sockscope.labs.registry import LabRegistry
 from sockscope.settings import Settings
 

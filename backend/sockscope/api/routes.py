@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from sockscope import __version__
 from sockscope.api.wire import answer_body
-from sockscope.engine.errors import CommandError
+from sockscope.engine.core.errors import CommandError
 from sockscope.events import SCHEMA_VERSION, to_wire
 from sockscope.export.script import render_script
 from sockscope.labs.bridge import run_command

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from sockscope.engine.errors import CommandError
+from sockscope.engine.core.errors import CommandError
 from sockscope.events import SCHEMA_VERSION, Event, to_wire
 from sockscope.labs.bridge import Answer
 

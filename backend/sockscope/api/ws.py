@@ -26,7 +26,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from sockscope.api.routes import snapshot_of
 from sockscope.api.wire import events_message, origin_allowed, snapshot_message
-from sockscope.engine.errors import CommandError
+from sockscope.engine.core.errors import CommandError
 from sockscope.labs.bridge import Subscription, run_command
 from sockscope.labs.registry import Lab
 

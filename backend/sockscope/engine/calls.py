@@ -7,7 +7,6 @@ name) rather than an exception that escapes the loop.
 
 from __future__ import annotations
 
-import errno
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,31 +33,3 @@ def perform(fn: Callable[[], Any]) -> Outcome:
     except (OSError, ValueError, OverflowError) as exc:
         return Outcome(None, exc, started, time.monotonic_ns() - started)
     return Outcome(value, None, started, time.monotonic_ns() - started)
-
-
-def errno_name(exc: BaseException | None) -> str | None:
-    """EAGAIN, ECONNREFUSED, ...; "timeout" for a settimeout() expiry (it has no errno)."""
-    if exc is None:
-        return None
-    number = getattr(exc, "errno", None)
-    if isinstance(number, int):
-        return errno.errorcode.get(number, f"E{number}")
-    if isinstance(exc, TimeoutError):
-        return "timeout"
-    return type(exc).__name__
-
-
-def error_text(exc: BaseException | None) -> str | None:
-    if exc is None:
-        return None
-    number = getattr(exc, "errno", None)
-    name = errno_name(exc)
-    if isinstance(number, int):
-        return f"{type(exc).__name__}: [Errno {number}] {name}: {exc.strerror}"  # type: ignore[attr-defined]
-    return f"{type(exc).__name__}: {exc}"
-
-
-def address_text(address: Any) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"({address[0]!r}, {address[1]})"
-    return repr(address)

@@ -29,26 +29,26 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from sockscope.engine import loopcalls, ops, ops_endings, ops_network
-from sockscope.engine.calls import Outcome, errno_name, error_text
-from sockscope.engine.commands import Command
-from sockscope.engine.errors import CommandError, LabClosed
+from sockscope.engine import link, loopcalls
+from sockscope.engine.core.commands import Command
+from sockscope.engine.core.errors import CommandError, LabClosed
+from sockscope.engine.core.policy import LabPolicy
+from sockscope.engine.handlers import dispatch
+from sockscope.engine.handlers.endings import force_close
+from sockscope.engine.handlers.network import close_private
 from sockscope.engine.log import EventLog
-from sockscope.engine.policy import LabPolicy
-from sockscope.engine.probes import probe
-from sockscope.engine.sockets import BlockedCall, LabSocket, same_info_but_progress
-from sockscope.engine.tickets import CommandResult, Ticket
+from sockscope.engine.privnet import PrivateNetwork
+from sockscope.engine.probes import probe_now
+from sockscope.engine.sockets import LabSocket, Link, same_info_but_progress
+from sockscope.engine.tickets import Ticket
+from sockscope.engine.watch import ClosedWatch
 from sockscope.events import (
     SCHEMA_VERSION,
-    BytesInfo,
-    CallEvent,
-    CallStartedEvent,
     CommandErrorEvent,
     Event,
     LabClosedEvent,
-    LingerEvent,
     LoopEvent,
-    ProbeEvent,
+    NoticeEvent,
     SelectEvent,
     SocketClosedEvent,
     SocketEvent,
@@ -68,7 +68,7 @@ class LabEngine:
         self.policy = policy
         self.log = EventLog(policy.event_log_capacity)
         self.started_at = time.time()
-        self._t0 = time.monotonic_ns()
+        self.t0 = time.monotonic_ns()
         self._seq = 0
         self.sockets: dict[str, LabSocket] = {}
         self._inbox: collections.deque[Callable[[], None]] = collections.deque()
@@ -86,21 +86,20 @@ class LabEngine:
         self._last_lists: tuple[list[str], list[str]] | None = None
         self._was_ready = False
         self._next_call = 0
-        self._ticket: Ticket | None = None
-        self._dirty: set[str] = set()
+        self.ticket: Ticket | None = None
+        self.dirty: set[str] = set()
         self._last_probe_all = 0
         self._closing = False
         self.closed = threading.Event()
-        self._workers: set[threading.Thread] = set()
+        self.workers: set[threading.Thread] = set()
         # Every command the lab ran, in order, with the events it produced (a ticket's
         # events list grows until its call returns): what an exported script replays.
         self.history: list[Ticket] = []
-        self.links: dict[str, Any] = {}  # name -> engine.link.Link
-        self.private: Any = None  # engine.privnet.PrivateNetwork, made on first use
-        # (network, local, peer) -> [name, state, since]
-        self._lingering: dict[tuple[Any, Any, Any], list[Any]] = {}
+        self.links: dict[str, Link] = {}
+        self.private: PrivateNetwork | None = None  # made on first use
+        self.watch = ClosedWatch()  # connections of closed sockets, until the kernel drops them
         self.history_truncated = False
-        self._worker_calls: set[int] = set()
+        self.worker_calls: set[int] = set()
         self._window_start = 0
         self._window_events = 0
         self._throttled = False
@@ -122,11 +121,11 @@ class LabEngine:
         ticket = Ticket(None)
 
         def record() -> None:
-            self._ticket = ticket
+            self.ticket = ticket
             try:
                 self._refuse(ticket, op, error)
             finally:
-                self._ticket = None
+                self.ticket = None
                 ticket.publish()
 
         self.post(record)
@@ -149,11 +148,10 @@ class LabEngine:
 
         def run() -> None:
             for ls in list(self.sockets.values()):
-                ops_endings.force_close(self, ls)
+                force_close(self, ls)
             self.links.clear()
-            ops_network.close_private(self)
-            # Their kernel table went with the helper: stop following them, say nothing.
-            self._lingering = {k: v for k, v in self._lingering.items() if k[0] != "private"}
+            close_private(self)
+            self.watch.forget("private")  # their kernel table went with the helper
             if self.paused:
                 self.paused = False
                 self.emit(LoopEvent, state="running")
@@ -184,62 +182,20 @@ class LabEngine:
     # -- events (lab thread) ---------------------------------------------------------
 
     def now_ns(self) -> int:
-        return time.monotonic_ns() - self._t0
+        return time.monotonic_ns() - self.t0
 
     def emit(self, cls: type[Any], **fields: Any) -> Event:
         self._seq += 1
         self._window_events += 1
         event: Event = cls(seq=self._seq, t_ns=self.now_ns(), **fields)
         self.log.append(event)
-        if self._ticket is not None:
-            self._ticket.events.append(event)
+        if self.ticket is not None:
+            self.ticket.events.append(event)
         return event
 
     def new_call_id(self) -> int:
         self._next_call += 1
         return self._next_call
-
-    def record_call(
-        self,
-        ls: LabSocket,
-        op: str,
-        line: str,
-        outcome: Outcome,
-        *,
-        via: str = "command",
-        call_id: int | None = None,
-        asked: int | None = None,
-        done: int | None = None,
-        data: BytesInfo | None = None,
-        result: Any = None,
-        result_text: str | None = None,
-    ) -> CallEvent:
-        if call_id is not None and call_id in self._worker_calls:
-            self._worker_calls.discard(call_id)
-            via = "worker"
-        if not outcome.ok:
-            result, result_text, done = None, errno_name(outcome.exc), None
-        elif result_text is None:
-            result_text = "None" if outcome.value is None else repr(outcome.value)
-        event = self.emit(
-            CallEvent,
-            call_id=call_id if call_id is not None else self.new_call_id(),
-            socket=ls.name,
-            op=op,
-            line=line,
-            via=via,
-            asked=asked,
-            done=done,
-            data=data,
-            result=result,
-            result_text=result_text,
-            errno=errno_name(outcome.exc),
-            error=error_text(outcome.exc),
-            started_ns=outcome.started_ns - self._t0,
-            duration_ns=outcome.duration_ns,
-        )
-        self._dirty.add(ls.name)
-        return event  # type: ignore[return-value]
 
     def sync(self, ls: LabSocket) -> None:
         """Emit the socket's description if it changed (and probe it)."""
@@ -249,21 +205,7 @@ class LabEngine:
         if info != ls.last_info and not same_info_but_progress(ls.last_info, info):
             self.emit(SocketEvent, info=info)
         ls.last_info = info
-        self._dirty.add(ls.name)
-
-    def probe_now(self, *sockets: LabSocket) -> None:
-        for ls in sockets:
-            if ls.name not in self.sockets:
-                continue
-            try:
-                figures = probe(ls.sock)
-            except OSError:
-                continue
-            ls.probed_ns = time.monotonic_ns()
-            self._dirty.discard(ls.name)
-            if figures != ls.figures:
-                ls.figures = figures
-                self.emit(ProbeEvent, socket=ls.name, figures=figures)
+        self.dirty.add(ls.name)
 
     def local_peer(self, ls: LabSocket) -> LabSocket | None:
         if ls.peer is None or ls.local is None:
@@ -283,12 +225,9 @@ class LabEngine:
     def remove_socket(self, ls: LabSocket) -> None:
         if self.sockets.get(ls.name) is ls:
             del self.sockets[ls.name]
-            self._dirty.discard(ls.name)
+            self.dirty.discard(ls.name)
             self.emit(SocketClosedEvent, socket=ls.name)
-            if ls.local and ls.peer and ls.role == "connected":
-                # Closed, but the kernel may keep the connection a while: watch it go.
-                key = (ls.network, tuple(ls.local), tuple(ls.peer))
-                self._lingering[key] = [ls.name, "", time.monotonic_ns()]
+            self.watch.remember(ls)  # the kernel may keep its connection a while
 
     def free_name(self, base: str) -> str:
         if base not in self.sockets:
@@ -300,66 +239,6 @@ class LabEngine:
 
     def in_flight(self) -> int:
         return sum(ls.pending_out for ls in self.sockets.values())
-
-    def run_blocking(
-        self,
-        ticket: Ticket,
-        ls: LabSocket,
-        side: str,
-        op: str,
-        line: str,
-        fn: Callable[[], Any],
-        finish: Callable[[Outcome, int], CommandResult],
-    ) -> None:
-        """Run a call that may block on a worker thread (the thread-per-connection shape).
-
-        The lab thread goes on; the worker posts the outcome back, and ``finish``
-        records it on the lab thread.
-        """
-        call_id = self.new_call_id()
-        self._worker_calls.add(call_id)
-        blocked = BlockedCall(call_id, op, line, self.now_ns())
-        if side == "in":
-            ls.blocked_in = blocked
-        else:
-            ls.blocked_out = blocked
-        ticket.hand_off(call_id)
-        self.emit(CallStartedEvent, call_id=call_id, socket=ls.name, op=op, line=line)
-
-        def done(outcome: Outcome) -> None:
-            if side == "in":
-                ls.blocked_in = None
-            else:
-                ls.blocked_out = None
-            self._ticket = ticket
-            try:
-                result = finish(outcome, call_id)
-                self.sync(ls)
-                self.probe_now(ls, *filter(None, [self.local_peer(ls)]))
-                ticket.resolve(result)  # last: a failure above must not follow an ok answer
-            except Exception:  # the answer must still come, and say what happened
-                log.exception("lab %s: finishing %s() failed", self.id, op)
-                message = f"internal error finishing {op}() (logged on the server)"
-                self.emit_notice(ls.name, message)
-                ticket.fail({"errno": None, "field": None, "message": message}, 500)
-            finally:
-                self._ticket = None
-                ticket.publish()
-
-        def work() -> None:
-            from sockscope.engine.calls import perform
-
-            outcome = perform(fn)
-            try:
-                self.post(lambda: done(outcome))
-            except LabClosed:
-                pass
-            finally:
-                self._workers.discard(threading.current_thread())
-
-        worker = threading.Thread(target=work, name=f"lab-{self.id[:8]}-{op}", daemon=True)
-        self._workers.add(worker)
-        worker.start()
 
     # -- the thread ------------------------------------------------------------------
 
@@ -387,8 +266,6 @@ class LabEngine:
             self._shutdown()
 
     def emit_notice(self, socket_name: str | None, message: str) -> None:
-        from sockscope.events import NoticeEvent
-
         self.emit(NoticeEvent, socket=socket_name, message=message)
 
     def _drain_inbox(self) -> None:
@@ -439,19 +316,20 @@ class LabEngine:
             self._wait_wake(LOOP_TIMEOUT)
             self._probe_due()
             return
-        readers = [ls for ls in self.sockets.values() if ls.wants_read()]
-        writers = [ls for ls in self.sockets.values() if ls.wants_write()]
+        now = time.monotonic_ns()
+        readers = [ls for ls in self.sockets.values() if loopcalls.wants_read(ls)]
+        writers = [ls for ls in self.sockets.values() if loopcalls.wants_write(ls, now)]
         if not readers and not writers and not stepping and not self._links_busy():
             # Nothing for the lab program to wait on: sleep on the wakeup only.
             self._wait_wake(LOOP_TIMEOUT)
             self._probe_due()
             return
         step_ticket = self._steps.pop(0) if stepping else None
-        self._ticket = step_ticket
+        self.ticket = step_ticket
         try:
             self._select_once(readers, writers, record_always=stepping)
         finally:
-            self._ticket = None
+            self.ticket = None
             if step_ticket is not None:  # answered even when the iteration failed
                 step_ticket.succeed({"iteration": self._iteration})
                 step_ticket.publish()
@@ -508,8 +386,6 @@ class LabEngine:
 
     def _timeout(self, now_ns: int) -> float:
         """The loop's select() timeout: shorter when a link must release bytes sooner."""
-        from sockscope.engine import link
-
         timeout = LOOP_TIMEOUT
         for each in self.links.values():
             due = link.next_due_ns(each, now_ns)
@@ -517,42 +393,21 @@ class LabEngine:
                 timeout = min(timeout, max(0.0, (due - now_ns) / 1e9))
         return timeout
 
-    def _probe_lingering(self, now: int) -> None:
-        if not self._lingering:
-            return
-        from sockscope.engine.lingering import read_table
-
-        tables = {"host": read_table()}
-        if self.private is not None:  # the namespace's own table, seen through its helper
-            tables["private"] = read_table(f"/proc/{self.private.pid}/net/tcp")
-        for key, entry in list(self._lingering.items()):
-            name, last, since = entry
-            state = tables.get(key[0], {}).get((key[1], key[2]))
-            if state == "CLOSE":
-                state = None
-            if state != (last or None) or (state is None and last == ""):
-                self.emit(LingerEvent, socket=name, local=key[1], peer=key[2], state=state)
-                entry[1] = state or "gone"
-            if state is None or now - since > 120e9:
-                del self._lingering[key]
-
     def _probe_due(self) -> None:
         now = time.monotonic_ns()
         if now - self._last_probe_all >= LOOP_TIMEOUT * 1e9:
             self._last_probe_all = now
-            self.probe_now(*self.sockets.values())
-            from sockscope.engine import link
-
+            probe_now(self, *self.sockets.values())
             for each in self.links.values():
                 link.announce(self, each)
-            self._probe_lingering(now)
+            self.watch.poll(self, now)
             return
         due = [
             self.sockets[n]
-            for n in self._dirty
+            for n in self.dirty
             if n in self.sockets and now - self.sockets[n].probed_ns >= PROBE_MIN_NS
         ]
-        self.probe_now(*due)
+        probe_now(self, *due)
 
     def _execute(self, ticket: Ticket) -> None:
         assert ticket.command is not None
@@ -561,9 +416,9 @@ class LabEngine:
         if len(self.history) > HISTORY_MAX:
             del self.history[: len(self.history) - HISTORY_MAX]
             self.history_truncated = True
-        self._ticket = ticket
+        self.ticket = ticket
         try:
-            ops.execute(self, command, ticket)
+            dispatch.execute(self, command, ticket)
         except CommandError as exc:
             self._refuse(ticket, command.op, exc)
             self.history.remove(ticket)  # refused: nothing to replay
@@ -576,7 +431,7 @@ class LabEngine:
                 status=500,
             )
         finally:
-            self._ticket = None
+            self.ticket = None
         if ticket.result is None and ticket.blocked_call is None and ticket not in self._steps:
             ticket.succeed()
         ticket.publish()
@@ -593,7 +448,7 @@ class LabEngine:
         self._steps.append(ticket)
 
     def _snapshot(self) -> dict[str, Any]:
-        self.probe_now(*self.sockets.values())
+        probe_now(self, *self.sockets.values())
         sockets = []
         for ls in self.sockets.values():
             entry = to_wire(ls.info())
@@ -624,15 +479,15 @@ class LabEngine:
         if self._closing:
             return
         for ls in list(self.sockets.values()):
-            ops_endings.force_close(self, ls)
+            force_close(self, ls)
         self.emit(LabClosedEvent, reason=reason)
         self._closing = True
 
     def _shutdown(self) -> None:
         self._closing = True
         for ls in list(self.sockets.values()):
-            ops_endings.force_close(self, ls)
-        ops_network.close_private(self, say=False)
+            force_close(self, ls)
+        close_private(self, say=False)
         self._inbox.clear()  # posted closures (snapshots, resets, records) see closed instead
         self._wake_r.close()
         self._wake_w.close()

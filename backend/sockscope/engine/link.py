@@ -16,97 +16,22 @@ recorded call like any other. With no fault set, bytes pass through unchanged.
 
 from __future__ import annotations
 
-import collections
-import random
 import socket
 import struct
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from sockscope.engine.calls import perform
+from sockscope.engine.context import LabContext
+from sockscope.engine.core import schedule
+from sockscope.engine.record import record_call, record_recv, record_send
+from sockscope.engine.sockets import FD_SETSIZE, LabSocket, Link
 from sockscope.events import LinkEvent
-
-if TYPE_CHECKING:
-    from sockscope.engine.lab import LabEngine
-    from sockscope.engine.sockets import LabSocket
 
 Direction = Literal["up", "down"]
 HOLD_MAX = 256 * 1024  # stop reading a side once this much is held: backpressure, as TCP does
 READ_SIZE = 65536
 LINK_EVENT_NS = 100_000_000  # re-announce held bytes at most every 100 ms
-
-
-@dataclass(slots=True)
-class Faults:
-    latency_ms: float = 0.0
-    rate: int = 0  # bytes a second; 0: as fast as the kernel takes them
-    slice: int = 0  # largest send(); 0: as much as is held
-    jitter: int = 0  # slice varies by up to this many bytes
-    stalled: bool = False
-    closing: bool = False  # end this direction (FIN) once its queue is empty
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "latency_ms": self.latency_ms,
-            "rate": self.rate,
-            "slice": self.slice,
-            "jitter": self.jitter,
-            "stalled": self.stalled,
-            "closing": self.closing,
-        }
-
-
-@dataclass(slots=True)
-class Flow:
-    """One direction of the link: what was read, waiting to be written."""
-
-    faults: Faults = field(default_factory=Faults)
-    queue: collections.deque[list[Any]] = field(default_factory=collections.deque)
-    held: int = 0
-    eof: bool = False  # the source sent its FIN
-    ended: bool = False  # we passed the FIN on
-    tokens: float = 0.0
-    stamp_ns: int = 0
-    moved: int = 0  # bytes delivered, in total
-
-    def due_ns(self) -> int | None:
-        """When the head chunk may go, or None when nothing is held."""
-        return self.queue[0][0] if self.queue else None
-
-
-@dataclass(slots=True, eq=False)
-class Link:
-    name: str
-    target: tuple[str, int]
-    listener: LabSocket
-    a: LabSocket | None = None
-    b: LabSocket | None = None
-    up: Flow = field(default_factory=Flow)  # a -> b
-    down: Flow = field(default_factory=Flow)  # b -> a
-    dead: bool = False
-    announced_ns: int = 0
-    announced: dict[str, Any] | None = None
-    rng: random.Random = field(default_factory=lambda: random.Random(7))
-
-    def flow_from(self, leg: LabSocket) -> tuple[Flow, LabSocket | None]:
-        """The flow ``leg`` reads into, and the leg it is written to."""
-        return (self.up, self.b) if leg is self.a else (self.down, self.a)
-
-    def flow_to(self, leg: LabSocket) -> Flow:
-        return self.down if leg is self.a else self.up
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "listen": list(self.listener.local or ()),
-            "target": list(self.target),
-            "a": self.a.name if self.a else None,
-            "b": self.b.name if self.b else None,
-            "dead": self.dead,
-            "up": {**self.up.faults.public(), "held": self.up.held, "moved": self.up.moved},
-            "down": {**self.down.faults.public(), "held": self.down.held, "moved": self.down.moved},
-        }
 
 
 # -- what the loop asks ---------------------------------------------------------------------
@@ -125,46 +50,22 @@ def wants_write(link: Link, leg: LabSocket, now_ns: int) -> bool:
     flow = link.flow_to(leg)
     if link.dead or flow.faults.stalled:
         return False
-    due = flow.due_ns()
-    if due is not None:
-        return due <= now_ns and _refill(flow, now_ns) >= 1
+    if flow.due_ns() is not None:
+        return schedule.sendable(flow, now_ns)
     return (flow.eof or flow.faults.closing) and not flow.ended
 
 
 def next_due_ns(link: Link, now_ns: int) -> int | None:
     """The soonest moment held bytes become sendable (latency or rate), if any."""
-    soonest: int | None = None
-    for flow in (link.up, link.down):
-        due = flow.due_ns()
-        if due is None or flow.faults.stalled:
-            continue
-        if flow.faults.rate and _refill(flow, now_ns) < 1:
-            due = max(due, now_ns + int(1e9 / flow.faults.rate))
-        due = max(due, now_ns)  # due already: select() must not sleep its full timeout
-        if soonest is None or due < soonest:
-            soonest = due
-    return soonest
-
-
-def _refill(flow: Flow, now_ns: int) -> float:
-    rate = flow.faults.rate
-    if not rate:
-        return float("inf")
-    flow.tokens = min(
-        float(max(rate // 10, 1)), flow.tokens + (now_ns - flow.stamp_ns) * rate / 1e9
-    )
-    flow.stamp_ns = now_ns
-    return flow.tokens
+    return schedule.next_due_ns((link.up, link.down), now_ns)
 
 
 # -- what the loop does -----------------------------------------------------------------------
 
 
-def on_readable(lab: LabEngine, link: Link, leg: LabSocket) -> None:
+def on_readable(lab: LabContext, link: Link, leg: LabSocket) -> None:
     flow, _ = link.flow_from(leg)
     outcome = perform(lambda: leg.sock.recv(READ_SIZE, socket.MSG_DONTWAIT))
-    from sockscope.engine.loopcalls import record_recv
-
     record_recv(lab, leg, f"data = {leg.name}.recv({READ_SIZE})", outcome, READ_SIZE, via="loop")
     if outcome.ok and outcome.value:
         release = time.monotonic_ns() + int(flow.faults.latency_ms * 1e6)
@@ -177,14 +78,14 @@ def on_readable(lab: LabEngine, link: Link, leg: LabSocket) -> None:
     announce(lab, link)
 
 
-def on_writable(lab: LabEngine, link: Link, leg: LabSocket) -> None:
+def on_writable(lab: LabContext, link: Link, leg: LabSocket) -> None:
     flow = link.flow_to(leg)
     if not flow.queue:
         if (flow.eof or flow.faults.closing) and not flow.ended:
             flow.ended = True
             outcome = perform(lambda: leg.sock.shutdown(socket.SHUT_WR))
-            lab.record_call(
-                leg, "shutdown", f"{leg.name}.shutdown(socket.SHUT_WR)", outcome, via="loop"
+            record_call(
+                lab, leg, "shutdown", f"{leg.name}.shutdown(socket.SHUT_WR)", outcome, via="loop"
             )
             announce(lab, link, force=True)
         return
@@ -197,11 +98,9 @@ def on_writable(lab: LabEngine, link: Link, leg: LabSocket) -> None:
         )
         size = min(size, max(1, flow.faults.slice + spread))
     if flow.faults.rate:
-        size = min(size, max(1, int(_refill(flow, time.monotonic_ns()))))
+        size = min(size, max(1, int(schedule.refill(flow, time.monotonic_ns()))))
     piece = data[:size]
     outcome = perform(lambda: leg.sock.send(piece, socket.MSG_DONTWAIT))
-    from sockscope.engine.ops import record_send
-
     done = record_send(lab, leg, f"{leg.name}.send(held[:{size}])", outcome, piece, via="loop")
     if done:
         flow.held -= done
@@ -216,14 +115,12 @@ def on_writable(lab: LabEngine, link: Link, leg: LabSocket) -> None:
     announce(lab, link)
 
 
-def attach(lab: LabEngine, link: Link, accepted: LabSocket) -> None:
+def attach(lab: LabContext, link: Link, accepted: LabSocket) -> None:
     """The first client arrived: it is leg a; connect leg b to the target.
 
     A link carries one connection: a later client is reset at once, with a notice,
     rather than left waiting in the accept queue with nothing said.
     """
-    from sockscope.engine.sockets import FD_SETSIZE, LabSocket
-
     if link.a is not None or link.dead:
         lab.emit_notice(
             link.name,
@@ -248,7 +145,7 @@ def attach(lab: LabEngine, link: Link, accepted: LabSocket) -> None:
     lab.add_socket(b)
     outcome = perform(lambda: sock.connect(link.target))
     line = f"{b.name}.connect({link.target!r})"
-    lab.record_call(b, "connect", line, outcome, via="loop")
+    record_call(lab, b, "connect", line, outcome, via="loop")
     errno_value = getattr(outcome.exc, "errno", None)
     if outcome.ok:
         b.role = "connected"
@@ -265,7 +162,7 @@ def attach(lab: LabEngine, link: Link, accepted: LabSocket) -> None:
     announce(lab, link, force=True)
 
 
-def reset(lab: LabEngine, link: Link, *, why: str) -> None:
+def reset(lab: LabContext, link: Link, *, why: str) -> None:
     """RST to both ends: SO_LINGER 0, then close each leg."""
     if link.dead:
         return
@@ -281,17 +178,17 @@ def reset(lab: LabEngine, link: Link, *, why: str) -> None:
     announce(lab, link, force=True)
 
 
-def _abort(lab: LabEngine, leg: LabSocket, linger: bytes) -> None:
+def _abort(lab: LabContext, leg: LabSocket, linger: bytes) -> None:
     def set_linger() -> None:
         leg.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
 
     line = f"{leg.name}.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))"
-    lab.record_call(leg, "setsockopt", line, perform(set_linger), via="loop")
-    lab.record_call(leg, "close", f"{leg.name}.close()", perform(leg.sock.close), via="loop")
+    record_call(lab, leg, "setsockopt", line, perform(set_linger), via="loop")
+    record_call(lab, leg, "close", f"{leg.name}.close()", perform(leg.sock.close), via="loop")
     lab.remove_socket(leg)
 
 
-def announce(lab: LabEngine, link: Link, *, force: bool = False) -> None:
+def announce(lab: LabContext, link: Link, *, force: bool = False) -> None:
     """Record the link's state when it changed (held bytes: at most every 100 ms)."""
     now = time.monotonic_ns()
     if not force and now - link.announced_ns < LINK_EVENT_NS:

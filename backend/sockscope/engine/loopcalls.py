@@ -1,4 +1,4 @@
-"""The calls the select() loop makes on its own when a socket is ready.
+"""What the select() loop watches, and the calls it makes on its own when a socket is ready.
 
 Loop calls pass ``MSG_DONTWAIT``: select() said the call will not block, and the
 flag keeps that promise even for a socket left in blocking mode, so the lab
@@ -11,47 +11,68 @@ from __future__ import annotations
 import errno
 import socket
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sockscope.engine.calls import Outcome, address_text, perform
-from sockscope.engine.payload import preview
+from sockscope.engine import link
+from sockscope.engine.calls import Outcome, perform
+from sockscope.engine.context import LabContext
+from sockscope.engine.core.calltext import address_text
+from sockscope.engine.probes import probe_now
+from sockscope.engine.record import record_call, record_recv, record_send
 from sockscope.engine.sockets import FD_SETSIZE, LabSocket, Outbox
 
-if TYPE_CHECKING:
-    from sockscope.engine.lab import LabEngine
+
+def wants_read(ls: LabSocket) -> bool:
+    """Whether the loop puts ``ls`` in select()'s readers."""
+    if ls.blocked_in is not None:
+        return False
+    if ls.relay is not None and ls.role != "listening":
+        return ls.role == "connected" and link.wants_read(ls.relay, ls)
+    if ls.role == "listening":
+        return ls.auto_accept or ls.watch_read
+    if ls.watch_read and ls.role == "connected":
+        return True
+    return ls.role == "connected" and ls.auto_recv != "off" and not ls.eof
 
 
-def on_writable(lab: LabEngine, ls: LabSocket) -> None:
+def wants_write(ls: LabSocket, now_ns: int) -> bool:
+    """Whether the loop puts ``ls`` in select()'s writers."""
+    if ls.blocked_out is not None:
+        return False
+    if ls.relay is not None and ls.role != "listening":
+        return link.wants_write(ls.relay, ls, now_ns)
+    if ls.watch_write and ls.role == "connected":
+        return True
+    return (ls.role == "connecting") or (ls.role == "connected" and bool(ls.outbox))
+
+
+def on_writable(lab: LabContext, ls: LabSocket) -> None:
     if ls.role == "connecting":
         finish_connect(lab, ls)
     elif ls.relay is not None:
-        from sockscope.engine import link
-
         link.on_writable(lab, ls.relay, ls)
     elif ls.outbox:
         send_some(lab, ls, via="loop")
 
 
-def on_readable(lab: LabEngine, ls: LabSocket) -> None:
+def on_readable(lab: LabContext, ls: LabSocket) -> None:
     if ls.role == "listening":
         if ls.auto_accept:
             auto_accept(lab, ls)
     elif ls.relay is not None:
-        from sockscope.engine import link
-
         link.on_readable(lab, ls.relay, ls)
     elif ls.auto_recv != "off" and not ls.eof:
         auto_recv(lab, ls)
     # else: only watched. select() said a recv() would not block; the program did not call it.
 
 
-def finish_connect(lab: LabEngine, ls: LabSocket) -> None:
+def finish_connect(lab: LabContext, ls: LabSocket) -> None:
     """A non-blocking connect() finished: SO_ERROR says how."""
     line = f"{ls.name}.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)"
     outcome = perform(lambda: ls.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
     code = outcome.value if outcome.ok else -1
     text = f"{code} ({errno.errorcode.get(code, '?')})" if code else "0 (connected)"
-    lab.record_call(ls, "getsockopt", line, outcome, via="loop", result=code, result_text=text)
+    record_call(lab, ls, "getsockopt", line, outcome, via="loop", result=code, result_text=text)
     peer = perform(ls.sock.getpeername) if code == 0 else None
     if peer is not None and peer.ok:
         ls.role = "connected"
@@ -59,17 +80,13 @@ def finish_connect(lab: LabEngine, ls: LabSocket) -> None:
     else:  # refused, or SO_ERROR already read by hand and the socket never connected
         ls.role = "failed"
         if ls.relay is not None:  # a link that cannot reach its target hangs up on its client
-            from sockscope.engine import link
-
             link.reset(lab, ls.relay, why=f"{ls.relay.name} could not reach its target: reset")
     lab.sync(ls)
-    lab.probe_now(ls, *filter(None, [lab.local_peer(ls)]))
+    probe_now(lab, ls, *filter(None, [lab.local_peer(ls)]))
 
 
-def send_some(lab: LabEngine, ls: LabSocket, *, via: str) -> None:
+def send_some(lab: LabContext, ls: LabSocket, *, via: str) -> None:
     """One send() of what the first outbox still holds."""
-    from sockscope.engine.ops import record_send
-
     box = ls.outbox[0]
     start = box.sent
     view = memoryview(box.data)[start:]
@@ -87,11 +104,12 @@ def send_some(lab: LabEngine, ls: LabSocket, *, via: str) -> None:
     lab.sync(ls)
 
 
-def _finish_sendall(lab: LabEngine, ls: LabSocket, box: Outbox, last: Outcome) -> None:
+def _finish_sendall(lab: LabContext, ls: LabSocket, box: Outbox, last: Outcome) -> None:
     if not box.call_id:
         return
     total = Outcome(None, last.exc, box.started_ns, time.monotonic_ns() - box.started_ns)
-    lab.record_call(
+    record_call(
+        lab,
         ls,
         "sendall",
         box.line,
@@ -103,7 +121,7 @@ def _finish_sendall(lab: LabEngine, ls: LabSocket, box: Outbox, last: Outcome) -
     )
 
 
-def auto_recv(lab: LabEngine, ls: LabSocket) -> None:
+def auto_recv(lab: LabContext, ls: LabSocket) -> None:
     line = f"data = {ls.name}.recv({ls.bufsize})"
     bufsize = ls.bufsize
     outcome = perform(lambda: ls.sock.recv(bufsize, socket.MSG_DONTWAIT))
@@ -115,47 +133,7 @@ def auto_recv(lab: LabEngine, ls: LabSocket) -> None:
     lab.sync(ls)
 
 
-def record_recv(
-    lab: LabEngine,
-    ls: LabSocket,
-    line: str,
-    outcome: Outcome,
-    bufsize: int,
-    *,
-    via: str,
-    call_id: int | None = None,
-) -> dict[str, Any] | None:
-    from sockscope.engine.ops import bytes_info
-
-    if not outcome.ok:
-        lab.record_call(ls, "recv", line, outcome, via=via, call_id=call_id, asked=bufsize)
-        return None
-    data: bytes = outcome.value
-    info = bytes_info(data, ls.received_total)
-    if data:
-        head, _ = preview(data)
-        text = f"{head}{'...' if info.truncated else ''} ({len(data)} bytes)"
-    else:
-        text = "b'' (this side was shut down)" if ls.shut_rd else "b'' (peer closed)"
-        ls.eof = True
-    lab.record_call(
-        ls,
-        "recv",
-        line,
-        outcome,
-        via=via,
-        call_id=call_id,
-        asked=bufsize,
-        done=len(data),
-        data=info,
-        result=len(data),
-        result_text=text,
-    )
-    ls.received_total += len(data)
-    return {"len": len(data), "head": info.head, "eof": not data}
-
-
-def auto_accept(lab: LabEngine, ls: LabSocket) -> None:
+def auto_accept(lab: LabContext, ls: LabSocket) -> None:
     if len(lab.sockets) >= lab.policy.max_sockets:
         ls.auto_accept = False
         lab.emit_notice(
@@ -178,7 +156,7 @@ def fd_limit_text(fd: int) -> str:
 
 
 def record_accept(
-    lab: LabEngine,
+    lab: LabContext,
     ls: LabSocket,
     outcome: Outcome,
     name: str | None,
@@ -192,7 +170,7 @@ def record_accept(
     """
     if not outcome.ok:
         line = f"conn, addr = {ls.name}.accept()"
-        lab.record_call(ls, "accept", line, outcome, via=via, call_id=call_id)
+        record_call(lab, ls, "accept", line, outcome, via=via, call_id=call_id)
         return None, None
     conn, addr = outcome.value
     if name is None or name in lab.sockets:
@@ -203,8 +181,16 @@ def record_accept(
     if conn.fileno() >= FD_SETSIZE:
         why = fd_limit_text(conn.fileno())
         conn.close()
-        lab.record_call(
-            ls, "accept", line, outcome, via=via, call_id=call_id, result=result, result_text=text
+        record_call(
+            lab,
+            ls,
+            "accept",
+            line,
+            outcome,
+            via=via,
+            call_id=call_id,
+            result=result,
+            result_text=text,
         )
         lab.emit_notice(ls.name, why)
         return None, why
@@ -220,13 +206,11 @@ def record_accept(
         bufsize=ls.bufsize,
         network=ls.network,
     )
-    lab.record_call(
-        ls, "accept", line, outcome, via=via, call_id=call_id, result=result, result_text=text
+    record_call(
+        lab, ls, "accept", line, outcome, via=via, call_id=call_id, result=result, result_text=text
     )
     lab.add_socket(new)
     if ls.relay is not None:
-        from sockscope.engine import link
-
         link.attach(lab, ls.relay, new)
-    lab.probe_now(ls, new, *filter(None, [lab.local_peer(new)]))
+    probe_now(lab, ls, new, *filter(None, [lab.local_peer(new)]))
     return result, None

@@ -2,7 +2,7 @@
 
 The numbers come from ioctl(SIOCINQ/SIOCOUTQ/SIOCOUTQNSD), getsockopt(SO_RCVBUF,
 SO_SNDBUF) and getsockopt(TCP_INFO); decoding TCP_INFO is left to the pure
-:mod:`sockscope.engine.tcpinfo`.
+:mod:`sockscope.engine.core.tcpinfo`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from __future__ import annotations
 import fcntl
 import socket
 import struct
+import time
 
-from sockscope.engine.tcpinfo import TcpInfo, decode_tcp_info
-from sockscope.events import Figures
+from sockscope.engine.context import LabContext
+from sockscope.engine.core.tcpinfo import TcpInfo, decode_tcp_info
+from sockscope.engine.sockets import LabSocket
+from sockscope.events import Figures, ProbeEvent
 
 SIOCINQ = 0x541B
 SIOCOUTQ = 0x5411
@@ -85,3 +88,19 @@ def probe(sock: socket.socket) -> Figures:
         send_queue=ioctl_int(sock, SIOCOUTQ),
         unsent=ioctl_int(sock, SIOCOUTQNSD),
     )
+
+
+def probe_now(lab: LabContext, *sockets: LabSocket) -> None:
+    """Probe each socket still in the lab; a changed reading becomes a probe event."""
+    for ls in sockets:
+        if ls.name not in lab.sockets:
+            continue
+        try:
+            figures = probe(ls.sock)
+        except OSError:
+            continue
+        ls.probed_ns = time.monotonic_ns()
+        lab.dirty.discard(ls.name)
+        if figures != ls.figures:
+            ls.figures = figures
+            lab.emit(ProbeEvent, socket=ls.name, figures=figures)

@@ -1,4 +1,5 @@
-"""One lab socket: the real socket object and what the program knows about it.
+"""The lab's data: one socket (the real socket object and what the program knows
+about it), and a link (the relay's legs and flows).
 
 Owned by the lab's engine thread; worker threads only ever use ``sock`` for the
 one blocking call they were given.
@@ -6,10 +7,12 @@ one blocking call they were given.
 
 from __future__ import annotations
 
+import random
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO, Literal
 
+from sockscope.engine.core.schedule import Flow
 from sockscope.events import Address, Figures, SocketInfo
 
 Role = Literal["new", "bound", "listening", "connecting", "connected", "failed"]
@@ -64,7 +67,7 @@ class LabSocket:
     blocked_out: BlockedCall | None = None  # send, sendall, connect
     file: BinaryIO | None = None  # sock.makefile('wb'): Python's buffer in front of the kernel's
     network: Literal["host", "private"] = "host"  # private: in the lab's own namespace
-    relay: Any = None  # the fault-injecting link this socket belongs to (engine.link.Link)
+    relay: Link | None = None  # the fault-injecting link this socket belongs to
     figures: Figures | None = None
     probed_ns: int = 0
     last_info: SocketInfo | None = None
@@ -103,31 +106,41 @@ class LabSocket:
             network=self.network,
         )
 
-    def wants_read(self) -> bool:
-        if self.blocked_in is not None:
-            return False
-        if self.relay is not None and self.role != "listening":
-            from sockscope.engine import link
 
-            return self.role == "connected" and link.wants_read(self.relay, self)
-        if self.role == "listening":
-            return self.auto_accept or self.watch_read
-        if self.watch_read and self.role == "connected":
-            return True
-        return self.role == "connected" and self.auto_recv != "off" and not self.eof
+@dataclass(slots=True, eq=False)
+class Link:
+    """A fault-injecting relay's sockets and flows; :mod:`sockscope.engine.link` runs it."""
 
-    def wants_write(self) -> bool:
-        if self.blocked_out is not None:
-            return False
-        if self.relay is not None and self.role != "listening":
-            import time
+    name: str
+    target: tuple[str, int]
+    listener: LabSocket
+    a: LabSocket | None = None
+    b: LabSocket | None = None
+    up: Flow = field(default_factory=Flow)  # a -> b
+    down: Flow = field(default_factory=Flow)  # b -> a
+    dead: bool = False
+    announced_ns: int = 0
+    announced: dict[str, Any] | None = None
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
 
-            from sockscope.engine import link
+    def flow_from(self, leg: LabSocket) -> tuple[Flow, LabSocket | None]:
+        """The flow ``leg`` reads into, and the leg it is written to."""
+        return (self.up, self.b) if leg is self.a else (self.down, self.a)
 
-            return link.wants_write(self.relay, self, time.monotonic_ns())
-        if self.watch_write and self.role == "connected":
-            return True
-        return (self.role == "connecting") or (self.role == "connected" and bool(self.outbox))
+    def flow_to(self, leg: LabSocket) -> Flow:
+        return self.down if leg is self.a else self.up
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "listen": list(self.listener.local or ()),
+            "target": list(self.target),
+            "a": self.a.name if self.a else None,
+            "b": self.b.name if self.b else None,
+            "dead": self.dead,
+            "up": {**self.up.faults.public(), "held": self.up.held, "moved": self.up.moved},
+            "down": {**self.down.faults.public(), "held": self.down.held, "moved": self.down.moved},
+        }
 
 
 def same_info_but_progress(a: SocketInfo | None, b: SocketInfo) -> bool:
@@ -142,6 +155,4 @@ def same_info_but_progress(a: SocketInfo | None, b: SocketInfo) -> bool:
 
 
 def _with_pending(info: SocketInfo, pending: int) -> SocketInfo:
-    from dataclasses import replace
-
     return replace(info, pending_out=pending)

@@ -8,7 +8,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sockscope.engine.commands import Command
+from sockscope.engine.core.commands import Command
 from sockscope.events import Event
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ import keyword
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sockscope.engine.calls import address_text
-from sockscope.engine.commands import READ_ONLY_SOCKOPTS, SOCKOPTS, Command, Payload
-from sockscope.engine.payload import literal
+from sockscope.engine.core.calltext import address_text
+from sockscope.engine.core.commands import READ_ONLY_SOCKOPTS, SOCKOPTS, Command, Payload
+from sockscope.engine.core.payload import literal
 from sockscope.events import Event
 from sockscope.export.record import (
     Calls,

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sockscope.engine.commands import Command
+from sockscope.engine.core.commands import Command
 from sockscope.events import CallEvent, CallStartedEvent, Event
 
 

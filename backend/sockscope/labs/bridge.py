@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sockscope.engine.commands import parse_command
-from sockscope.engine.errors import CommandError, LabClosed, RateLimited
+from sockscope.engine.core.commands import parse_command
+from sockscope.engine.core.errors import CommandError, LabClosed, RateLimited
 from sockscope.engine.log import EventLog
 from sockscope.engine.tickets import CommandResult, Ticket
 from sockscope.events import Event

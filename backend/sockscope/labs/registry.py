@@ -9,9 +9,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sockscope.engine.errors import CommandError, LabClosed
+from sockscope.engine.core.errors import CommandError, LabClosed
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.lab import LabEngine
-from sockscope.engine.policy import LabPolicy
 from sockscope.labs.limits import TokenBucket
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sockscope.engine import privnet
-from sockscope.engine.errors import CommandError
+from sockscope.engine.core.errors import CommandError
 from sockscope.events import CallEvent, CheckOutcome, LessonEvent, to_wire
 from sockscope.labs.bridge import Answer, run_command
 from sockscope.labs.registry import Lab

@@ -1,9 +1,7 @@
-"""Connections the kernel still tracks after their socket was closed (TIME_WAIT, LAST_ACK...).
+"""The kernel's table of TCP connections (/proc/net/tcp), parsed: pure.
 
-A closed socket has no file descriptor left to probe, but the kernel keeps its
-4-tuple for a while: FIN_WAIT2 and LAST_ACK until the other side answers,
-TIME_WAIT for about a minute. /proc/net/tcp lists them (addresses in hex, IPv4
-little-endian); parsing it is pure.
+Addresses are in hex, IPv4 little-endian. :mod:`sockscope.engine.watch` reads the
+file and follows the connections of closed sockets through it.
 """
 
 from __future__ import annotations
@@ -11,10 +9,9 @@ from __future__ import annotations
 import socket
 import struct
 
-from sockscope.engine.tcpinfo import state_name
+from sockscope.engine.core.tcpinfo import state_name
 
 Address = tuple[str, int]
-PROC_NET_TCP = "/proc/net/tcp"
 
 
 def _address(field: str) -> Address:
@@ -35,11 +32,3 @@ def parse_proc_net_tcp(text: str) -> dict[tuple[Address, Address], str]:
         except (ValueError, OSError):
             continue
     return found
-
-
-def read_table(path: str = PROC_NET_TCP) -> dict[tuple[Address, Address], str]:
-    try:
-        with open(path, encoding="ascii") as file:
-            return parse_proc_net_tcp(file.read())
-    except OSError:
-        return {}

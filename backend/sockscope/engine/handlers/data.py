@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import io
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sockscope.engine import loopcalls
 from sockscope.engine.calls import Outcome, perform
-from sockscope.engine.commands import Command
-from sockscope.engine.errors import Conflict, TooLarge
-from sockscope.engine.ops import (
+from sockscope.engine.context import LabContext
+from sockscope.engine.core.commands import Command
+from sockscope.engine.core.errors import Conflict, TooLarge
+from sockscope.engine.handlers.common import (
     answer,
     busy,
-    bytes_info,
     call,
     check_room,
     payload_bytes,
-    record_send,
     simple_call,
 )
+from sockscope.engine.record import bytes_info, record_call, record_recv, record_send
 from sockscope.engine.sockets import LabSocket, Outbox
 from sockscope.engine.tickets import CommandResult, Ticket
-
-if TYPE_CHECKING:
-    from sockscope.engine.lab import LabEngine
+from sockscope.engine.workers import run_blocking
 
 
-def op_send(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_send(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     busy(ls, "out")
     data, text = payload_bytes(ls, cmd)
     line = f"{ls.name}.send({text})"
@@ -38,7 +37,7 @@ def op_send(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None
     call(lab, ls, ticket, "out", "send", line, lambda: ls.sock.send(data), finish)
 
 
-def op_sendall(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_sendall(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     busy(ls, "out")
     data, text = payload_bytes(ls, cmd)
     line = f"{ls.name}.sendall({text})"
@@ -53,18 +52,24 @@ def op_sendall(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> N
         def finish(outcome: Outcome, call_id: int) -> CommandResult:
             done = len(data) if outcome.ok else None
             info = bytes_info(data, ls.sent_total) if outcome.ok else None
-            lab.record_call(
-                ls, "sendall", line, outcome, call_id=call_id, asked=len(data), done=done, data=info
+            record_call(
+                lab,
+                ls,
+                "sendall",
+                line,
+                outcome,
+                call_id=call_id,
+                asked=len(data),
+                done=done,
+                data=info,
             )
             if done:
                 ls.sent_total += done
             return answer(ticket, outcome.ok, None, outcome)
 
-        lab.run_blocking(ticket, ls, "out", "sendall", line, lambda: ls.sock.sendall(data), finish)
+        run_blocking(lab, ticket, ls, "out", "sendall", line, lambda: ls.sock.sendall(data), finish)
         return
     # Non-blocking: the loop sends what the kernel takes, one send() per writable turn.
-    from sockscope.engine import loopcalls
-
     box = Outbox(data, call_id=lab.new_call_id(), line=line, started_ns=time.monotonic_ns())
     ls.outbox.append(box)
     lab.sync(ls)
@@ -72,22 +77,20 @@ def op_sendall(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> N
     ticket.succeed({"queued": len(data), "sent": box.sent, "pending": ls.pending_out})
 
 
-def op_recv(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_recv(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     assert cmd.bufsize is not None
     busy(ls, "in")
     bufsize = cmd.bufsize
     line = f"{ls.name}.recv({bufsize})"
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
-        from sockscope.engine.loopcalls import record_recv
-
         result = record_recv(lab, ls, line, outcome, bufsize, via="command", call_id=call_id)
         return answer(ticket, outcome.ok, result, outcome)
 
     call(lab, ls, ticket, "in", "recv", line, lambda: ls.sock.recv(bufsize), finish)
 
 
-def op_accept(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_accept(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     busy(ls, "in")
     check_room(lab, "socket")
     if cmd.name is not None and cmd.name in lab.sockets:
@@ -95,9 +98,9 @@ def op_accept(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> No
     line = f"{cmd.name or lab.free_name('conn')}, addr = {ls.name}.accept()"
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
-        from sockscope.engine.loopcalls import record_accept
-
-        result, refused = record_accept(lab, ls, outcome, cmd.name, via="command", call_id=call_id)
+        result, refused = loopcalls.record_accept(
+            lab, ls, outcome, cmd.name, via="command", call_id=call_id
+        )
         if refused is not None:  # the kernel gave a connection; the lab could not keep it
             error = {"errno": None, "field": None, "message": refused}
             return CommandResult(False, None, error, ticket.events)
@@ -109,7 +112,7 @@ def op_accept(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> No
 # -- a buffered file on the socket (the HOWTO's makefile() and flush()) -----------------------
 
 
-def op_makefile(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_makefile(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     if ls.file is not None:
         raise Conflict("socket", f"{ls.name} already has a file: f_{ls.name}")
 
@@ -131,14 +134,14 @@ def _file(ls: LabSocket) -> Any:
     return ls.file
 
 
-def op_write(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_write(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     file = _file(ls)
     busy(ls, "out")
     data, text = payload_bytes(ls, cmd)
     line = f"f_{ls.name}.write({text})"
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
-        lab.record_call(ls, "write", line, outcome, call_id=call_id, asked=len(data),
+        record_call(lab, ls, "write", line, outcome, call_id=call_id, asked=len(data),
                         result=outcome.value, result_text=str(outcome.value))  # fmt: skip
         if outcome.ok:
             ls.sent_total += len(data)  # in the stream once flushed: the pattern goes on from here
@@ -147,23 +150,23 @@ def op_write(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> Non
     call(lab, ls, ticket, "out", "write", line, lambda: file.write(data), finish)
 
 
-def op_flush(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_flush(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     file = _file(ls)
     busy(ls, "out")
     line = f"f_{ls.name}.flush()"
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
-        lab.record_call(ls, "flush", line, outcome, call_id=call_id)
+        record_call(lab, ls, "flush", line, outcome, call_id=call_id)
         return answer(ticket, outcome.ok, None, outcome)
 
     call(lab, ls, ticket, "out", "flush", line, file.flush, finish)
 
 
-def close_file(lab: LabEngine, ls: LabSocket) -> None:
+def close_file(lab: LabContext, ls: LabSocket) -> None:
     if ls.file is not None:
         file, ls.file = ls.file, None
         line = f"f_{ls.name}.close()  # flushes what it still holds"
-        lab.record_call(ls, "close", line, perform(lambda: close_without_waiting(ls, file)))
+        record_call(lab, ls, "close", line, perform(lambda: close_without_waiting(ls, file)))
 
 
 def close_without_waiting(ls: LabSocket, file: Any) -> None:

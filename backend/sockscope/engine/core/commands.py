@@ -13,8 +13,8 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sockscope.engine.errors import CommandError, InvalidCommand, TooLarge
-from sockscope.engine.policy import LabPolicy
+from sockscope.engine.core.errors import CommandError, InvalidCommand, TooLarge
+from sockscope.engine.core.policy import LabPolicy
 
 SOCKET_OPS = (
     "socket",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sockscope.engine import ops_network
-from sockscope.engine.calls import Outcome, address_text, perform
-from sockscope.engine.commands import READ_ONLY_SOCKOPTS, SOCKOPTS, Command
-from sockscope.engine.errors import Conflict
-from sockscope.engine.ops import (
+from sockscope.engine.calls import Outcome, perform
+from sockscope.engine.context import LabContext
+from sockscope.engine.core.calltext import address_text
+from sockscope.engine.core.commands import READ_ONLY_SOCKOPTS, SOCKOPTS, Command
+from sockscope.engine.core.errors import Conflict
+from sockscope.engine.handlers.common import (
     answer,
     busy,
     call,
@@ -18,20 +19,20 @@ from sockscope.engine.ops import (
     check_room,
     simple_call,
 )
+from sockscope.engine.handlers.network import new_socket
+from sockscope.engine.probes import probe_now
+from sockscope.engine.record import record_call
 from sockscope.engine.sockets import LabSocket
 from sockscope.engine.tickets import CommandResult, Ticket
 
-if TYPE_CHECKING:
-    from sockscope.engine.lab import LabEngine
 
-
-def op_socket(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
+def op_socket(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
     assert cmd.name is not None and cmd.options is not None
     if cmd.name in lab.sockets:
         raise Conflict("name", f"name: a socket named {cmd.name!r} already exists")
     check_room(lab, "name")
     opts = cmd.options
-    outcome = perform(lambda: ops_network.new_socket(lab, opts.network, "options.network"))
+    outcome = perform(lambda: new_socket(lab, opts.network, "options.network"))
     if not outcome.ok:  # a Conflict (no private network here) is not caught: it says why
         raise Conflict(None, f"socket() failed: {outcome.exc}")
     sock: socket.socket = outcome.value
@@ -47,7 +48,8 @@ def op_socket(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     line = f"{ls.name} = socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
     if ls.network == "private":
         line += "  # in the lab's private network"
-    lab.record_call(
+    record_call(
+        lab,
         ls,
         "socket",
         line,
@@ -61,29 +63,30 @@ def op_socket(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
         result = _setsockopt(lab, ls, option, value)
         failed = failed or (None if result.ok else result)
     if not opts.blocking:
-        lab.record_call(
+        record_call(
+            lab,
             ls,
             "setblocking",
             f"{ls.name}.setblocking(False)",
             perform(lambda: sock.setblocking(False)),
         )
     lab.add_socket(ls)
-    lab.probe_now(ls)
+    probe_now(lab, ls)
     if failed is not None:
         ticket.resolve(answer(ticket, False, None, failed))
     else:
         ticket.succeed({"socket": ls.name, "fd": ls.fd})
 
 
-def _setsockopt(lab: LabEngine, ls: LabSocket, option: str, value: int) -> Outcome:
+def _setsockopt(lab: LabContext, ls: LabSocket, option: str, value: int) -> Outcome:
     level_name, level, opt = SOCKOPTS[option]
     outcome = perform(lambda: ls.sock.setsockopt(level, opt, value))
     line = f"{ls.name}.setsockopt(socket.{level_name}, socket.{option}, {value})"
-    lab.record_call(ls, "setsockopt", line, outcome)
+    record_call(lab, ls, "setsockopt", line, outcome)
     return outcome
 
 
-def op_bind(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_bind(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     assert cmd.address is not None
     host, port = cmd.address
     lab.policy.check_bind(host, port)
@@ -102,13 +105,13 @@ def op_bind(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None
     simple_call(lab, ls, ticket, "bind", line, lambda: ls.sock.bind((host, port)), result=bound)
 
 
-def first_free_port(lab: LabEngine, sock: socket.socket, host: str, network: str = "host") -> int:
+def first_free_port(lab: LabContext, sock: socket.socket, host: str, network: str = "host") -> int:
     """A port of the lab range that ``host`` can bind now (probed with a throwaway socket
     in the same network as ``sock``)."""
     reuse = sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
     for port in range(lab.policy.port_min, lab.policy.port_max + 1):
         try:
-            trial = ops_network.new_socket(lab, network, "address")
+            trial = new_socket(lab, network, "address")
         except OSError as exc:
             raise Conflict(
                 "address", f"address: no socket to look for a free port: {exc}"
@@ -125,7 +128,7 @@ def first_free_port(lab: LabEngine, sock: socket.socket, host: str, network: str
     raise Conflict("address", "address: every port of the lab range is in use")
 
 
-def op_listen(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_listen(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     if ls.local is None:
         raise Conflict(
             "socket",
@@ -142,7 +145,7 @@ def op_listen(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> No
     simple_call(lab, ls, ticket, "listen", line, fn, result=listening)
 
 
-def op_connect(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_connect(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     assert cmd.address is not None
     host, port = cmd.address
     lab.policy.check_connect(host, port)
@@ -162,15 +165,21 @@ def op_connect(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> N
             ls.local = ls.sock.getsockname()
         except OSError:
             pass
-        lab.record_call(
-            ls, "connect", line, outcome, call_id=call_id, result={"local": list(ls.local or ())}
+        record_call(
+            lab,
+            ls,
+            "connect",
+            line,
+            outcome,
+            call_id=call_id,
+            result={"local": list(ls.local or ())},
         )
         return answer(ticket, outcome.ok, {"local": list(ls.local or ())}, outcome)
 
     call(lab, ls, ticket, "out", "connect", line, lambda: ls.sock.connect((host, port)), finish)
 
 
-def op_setblocking(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_setblocking(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     flag = bool(cmd.flag)
     simple_call(
         lab,
@@ -182,7 +191,7 @@ def op_setblocking(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) 
     )
 
 
-def op_settimeout(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_settimeout(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     timeout = cmd.timeout
     simple_call(
         lab,
@@ -194,15 +203,15 @@ def op_settimeout(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -
     )
 
 
-def op_setsockopt(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_setsockopt(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     assert cmd.option is not None and cmd.value is not None
     outcome = _setsockopt(lab, ls, cmd.option, cmd.value)
     ticket.resolve(answer(ticket, outcome.ok, None, outcome))
     lab.sync(ls)
-    lab.probe_now(ls)
+    probe_now(lab, ls)
 
 
-def op_getsockopt(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_getsockopt(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     assert cmd.option is not None
     level_name, level, opt = (SOCKOPTS | READ_ONLY_SOCKOPTS)[cmd.option]
     line = f"{ls.name}.getsockopt(socket.{level_name}, socket.{cmd.option})"
@@ -223,7 +232,7 @@ def op_getsockopt(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -
     )
 
 
-def op_auto(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_auto(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     if cmd.auto_accept is not None:
         ls.auto_accept = cmd.auto_accept
     if cmd.auto_recv is not None:
@@ -236,7 +245,7 @@ def op_auto(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None
     )
 
 
-def op_watch(lab: LabEngine, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_watch(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
     """Keep a socket in select()'s readers or writers, whatever the program has to do."""
     assert cmd.faults is not None
     for key, value in cmd.faults.items():

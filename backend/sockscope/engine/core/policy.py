@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from sockscope.engine.errors import ForbiddenError, InvalidCommand
+from sockscope.engine.core.errors import ForbiddenError, InvalidCommand
 
 # Never reachable from a lab, whatever the allowlist says.
 _NEVER = tuple(

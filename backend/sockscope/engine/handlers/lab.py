@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING
 
-from sockscope.engine.calls import address_text, perform
-from sockscope.engine.commands import Command
-from sockscope.engine.errors import CommandError, Conflict, UnknownSocket
-from sockscope.engine.ops import (
+from sockscope.engine import link
+from sockscope.engine.calls import perform
+from sockscope.engine.context import LabContext
+from sockscope.engine.core.calltext import address_text
+from sockscope.engine.core.commands import Command
+from sockscope.engine.core.errors import CommandError, Conflict, UnknownSocket
+from sockscope.engine.handlers.common import (
     answer,
     check_fd,
 )
-from sockscope.engine.ops_sockets import first_free_port
-from sockscope.engine.sockets import LabSocket
+from sockscope.engine.handlers.sockets import first_free_port
+from sockscope.engine.record import record_call
+from sockscope.engine.sockets import LabSocket, Link
 from sockscope.engine.tickets import Ticket
 from sockscope.events import LoopEvent
 
-if TYPE_CHECKING:
-    from sockscope.engine.lab import LabEngine
 
-
-def op_loop(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
+def op_loop(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
     if cmd.op == "pause":
         lab.paused = True
         lab.emit(LoopEvent, state="paused")
@@ -37,10 +37,8 @@ def op_loop(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     ticket.succeed({"paused": lab.paused})
 
 
-def op_link(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
+def op_link(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
     """A relay that listens on a lab port and forwards to ``target``, faults on demand."""
-    from sockscope.engine import link
-
     assert cmd.name is not None and cmd.address is not None and cmd.faults is not None
     host, port = cmd.address
     target = cmd.faults["target"]
@@ -66,7 +64,7 @@ def op_link(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
         sock.listen(1)
 
     outcome = perform(bind_and_listen)
-    lab.record_call(listener, "link", where + "  # a relay in this lab's select() loop", outcome,
+    record_call(lab, listener, "link", where + "  # a relay in this lab's select() loop", outcome,
                     result={"address": [host, port]},
                     result_text=f"listening on {host}:{port}")  # fmt: skip
     if not outcome.ok:
@@ -74,7 +72,7 @@ def op_link(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
         ticket.resolve(answer(ticket, False, None, outcome))
         return
     listener.role, listener.local = "listening", sock.getsockname()
-    new = link.Link(name=cmd.name, target=(target[0], target[1]), listener=listener)
+    new = Link(name=cmd.name, target=(target[0], target[1]), listener=listener)
     listener.relay = new
     lab.links[cmd.name] = new
     lab.add_socket(listener)
@@ -82,9 +80,7 @@ def op_link(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     ticket.succeed({"link": cmd.name, "address": list(listener.local)})
 
 
-def op_fault(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
-    from sockscope.engine import link
-
+def op_fault(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
     assert cmd.name is not None and cmd.faults is not None
     found = lab.links.get(cmd.name)
     if found is None:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING
 
 from sockscope.engine import privnet
-from sockscope.engine.commands import Command
-from sockscope.engine.errors import Conflict
+from sockscope.engine.context import LabContext
+from sockscope.engine.core.commands import Command
+from sockscope.engine.core.errors import Conflict
+from sockscope.engine.probes import probe_now
 from sockscope.engine.tickets import Ticket
 from sockscope.events import NetworkEvent
 
-if TYPE_CHECKING:
-    from sockscope.engine.lab import LabEngine
 
-
-def private_network(lab: LabEngine, field: str) -> privnet.PrivateNetwork:
+def private_network(lab: LabContext, field: str) -> privnet.PrivateNetwork:
     """The lab's private network, made on first use; Conflict on ``field`` when impossible."""
     if lab.private is None:
         try:
@@ -28,7 +26,7 @@ def private_network(lab: LabEngine, field: str) -> privnet.PrivateNetwork:
     return network
 
 
-def new_socket(lab: LabEngine, network: str, field: str) -> socket.socket:
+def new_socket(lab: LabContext, network: str, field: str) -> socket.socket:
     """A TCP socket in the machine's network or the lab's private one."""
     if network == "private":
         try:
@@ -38,7 +36,7 @@ def new_socket(lab: LabEngine, network: str, field: str) -> socket.socket:
     return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 
 
-def op_cable(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
+def op_cable(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
     if lab.private is None:
         raise Conflict(
             "plugged",
@@ -56,11 +54,11 @@ def op_cable(lab: LabEngine, cmd: Command, ticket: Ticket) -> None:
     for ls in lab.sockets.values():
         if ls.network == "private":
             lab.sync(ls)
-    lab.probe_now(*(ls for ls in lab.sockets.values() if ls.network == "private"))
+    probe_now(lab, *(ls for ls in lab.sockets.values() if ls.network == "private"))
     ticket.succeed({"plugged": plugged})
 
 
-def close_private(lab: LabEngine, *, say: bool = True) -> None:
+def close_private(lab: LabContext, *, say: bool = True) -> None:
     """End the helper (its sockets are closed already); ``say`` so when the lab goes on."""
     if lab.private is not None:
         how = lab.private.how

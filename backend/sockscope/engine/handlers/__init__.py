@@ -1,0 +1,1 @@
+"""The commands, one module per family of ops; :mod:`.dispatch` maps an op to its handler."""

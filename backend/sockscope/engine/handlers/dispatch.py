@@ -1,0 +1,55 @@
+"""The dispatch table: which handler runs each op."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sockscope.engine.context import LabContext
+from sockscope.engine.core.commands import Command
+from sockscope.engine.handlers import data, endings, network, sockets
+from sockscope.engine.handlers import lab as lab_ops
+from sockscope.engine.handlers.common import find
+from sockscope.engine.sockets import LabSocket
+from sockscope.engine.tickets import Ticket
+
+LabOp = Callable[[LabContext, Command, Ticket], None]
+SocketOp = Callable[[LabContext, LabSocket, Command, Ticket], None]
+
+LAB_WIDE: dict[str, LabOp] = {
+    "socket": sockets.op_socket,
+    "pause": lab_ops.op_loop,
+    "resume": lab_ops.op_loop,
+    "step": lab_ops.op_loop,
+    "link": lab_ops.op_link,
+    "fault": lab_ops.op_fault,
+    "cable": network.op_cable,
+}
+PER_SOCKET: dict[str, SocketOp] = {
+    "bind": sockets.op_bind,
+    "listen": sockets.op_listen,
+    "connect": sockets.op_connect,
+    "setblocking": sockets.op_setblocking,
+    "settimeout": sockets.op_settimeout,
+    "setsockopt": sockets.op_setsockopt,
+    "getsockopt": sockets.op_getsockopt,
+    "auto": sockets.op_auto,
+    "watch": sockets.op_watch,
+    "send": data.op_send,
+    "sendall": data.op_sendall,
+    "recv": data.op_recv,
+    "accept": data.op_accept,
+    "makefile": data.op_makefile,
+    "write": data.op_write,
+    "flush": data.op_flush,
+    "shutdown": endings.op_shutdown,
+    "close": endings.op_close,
+    "abort": endings.op_abort,
+}
+
+
+def execute(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
+    """Run one command on the lab thread: its handler performs, records and answers it."""
+    if cmd.op in LAB_WIDE:
+        LAB_WIDE[cmd.op](lab, cmd, ticket)
+        return
+    PER_SOCKET[cmd.op](lab, find(lab, cmd.socket), cmd, ticket)

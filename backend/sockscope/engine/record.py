@@ -1,0 +1,124 @@
+"""Recording calls: each call a lab makes becomes a call event with the Python line it is.
+
+Used by the handlers (commands), the loop (its own calls) and the relay alike, so
+a send() reads the same wherever it was made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sockscope.engine.calls import Outcome
+from sockscope.engine.context import LabContext
+from sockscope.engine.core.calltext import errno_name, error_text
+from sockscope.engine.core.payload import FULL_BYTES, preview
+from sockscope.engine.sockets import LabSocket
+from sockscope.events import BytesInfo, CallEvent
+
+
+def record_call(
+    lab: LabContext,
+    ls: LabSocket,
+    op: str,
+    line: str,
+    outcome: Outcome,
+    *,
+    via: str = "command",
+    call_id: int | None = None,
+    asked: int | None = None,
+    done: int | None = None,
+    data: BytesInfo | None = None,
+    result: Any = None,
+    result_text: str | None = None,
+) -> CallEvent:
+    if call_id is not None and call_id in lab.worker_calls:
+        lab.worker_calls.discard(call_id)
+        via = "worker"
+    if not outcome.ok:
+        result, result_text, done = None, errno_name(outcome.exc), None
+    elif result_text is None:
+        result_text = "None" if outcome.value is None else repr(outcome.value)
+    event = lab.emit(
+        CallEvent,
+        call_id=call_id if call_id is not None else lab.new_call_id(),
+        socket=ls.name,
+        op=op,
+        line=line,
+        via=via,
+        asked=asked,
+        done=done,
+        data=data,
+        result=result,
+        result_text=result_text,
+        errno=errno_name(outcome.exc),
+        error=error_text(outcome.exc),
+        started_ns=outcome.started_ns - lab.t0,
+        duration_ns=outcome.duration_ns,
+    )
+    lab.dirty.add(ls.name)
+    return event  # type: ignore[return-value]
+
+
+def bytes_info(data: bytes | memoryview, offset: int) -> BytesInfo:
+    head, truncated = preview(data)
+    full = bytes(data).hex() if len(data) <= FULL_BYTES else None
+    return BytesInfo(len=len(data), offset=offset, head=head, truncated=truncated, hex=full)
+
+
+def record_send(
+    lab: LabContext,
+    ls: LabSocket,
+    line: str,
+    outcome: Outcome,
+    offered: bytes | memoryview,
+    *,
+    via: str = "command",
+    call_id: int | None = None,
+) -> int | None:
+    """Record one send() of ``offered`` and move the socket's stream offset by what it took."""
+    done: int | None = outcome.value if outcome.ok else None
+    info = bytes_info(offered[:done], ls.sent_total) if done is not None else None
+    record_call(lab, ls, "send", line, outcome, via=via, call_id=call_id, asked=len(offered),
+                done=done, data=info, result=done, result_text=str(done))  # fmt: skip
+    if done:
+        ls.sent_total += done
+    return done
+
+
+def record_recv(
+    lab: LabContext,
+    ls: LabSocket,
+    line: str,
+    outcome: Outcome,
+    bufsize: int,
+    *,
+    via: str,
+    call_id: int | None = None,
+) -> dict[str, Any] | None:
+    if not outcome.ok:
+        record_call(lab, ls, "recv", line, outcome, via=via, call_id=call_id, asked=bufsize)
+        return None
+    data: bytes = outcome.value
+    info = bytes_info(data, ls.received_total)
+    if data:
+        head, _ = preview(data)
+        text = f"{head}{'...' if info.truncated else ''} ({len(data)} bytes)"
+    else:
+        text = "b'' (this side was shut down)" if ls.shut_rd else "b'' (peer closed)"
+        ls.eof = True
+    record_call(
+        lab,
+        ls,
+        "recv",
+        line,
+        outcome,
+        via=via,
+        call_id=call_id,
+        asked=bufsize,
+        done=len(data),
+        data=info,
+        result=len(data),
+        result_text=text,
+    )
+    ls.received_total += len(data)
+    return {"len": len(data), "head": info.head, "eof": not data}
