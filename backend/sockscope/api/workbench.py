@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from sockscope.engine.errors import InvalidCommand
+from sockscope.engine.core.errors import InvalidCommand
 from sockscope.workbench import byteorder, framing, shapes
 
 router = APIRouter(prefix="/api/workbench", tags=["workbench"])
