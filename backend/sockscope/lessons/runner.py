@@ -16,7 +16,7 @@ from typing import Any
 
 from sockscope.engine import privnet
 from sockscope.engine.core.errors import CommandError
-from sockscope.events import CallEvent, CheckOutcome, LessonEvent, to_wire
+from sockscope.events import CallEvent, CheckOutcome, LessonEvent, SocketEvent, to_wire
 from sockscope.labs.bridge import Answer, run_command
 from sockscope.labs.registry import Lab
 from sockscope.lessons import actions, checks
@@ -220,8 +220,6 @@ class LessonRun:
     @property
     def _ports(self) -> dict[str, int]:
         self._collect()
-        from sockscope.events import SocketEvent
-
         ports: dict[str, int] = {}
         for e in self.record.events:
             if isinstance(e, SocketEvent) and e.info.local:
