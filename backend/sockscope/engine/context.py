@@ -30,6 +30,10 @@ class LabContext(Protocol):
     dirty: set[str]  # sockets touched since their last probe
     worker_calls: set[int]  # call ids running on a worker thread
     workers: set[threading.Thread]
+    # Every command the lab ran, in order, with the events it produced (a ticket's
+    # events list grows until its call returns): what an exported script replays.
+    history: list[Ticket]
+    history_truncated: bool  # older commands were dropped
 
     def post(self, fn: Callable[[], None]) -> None: ...
 

@@ -34,17 +34,17 @@ from sockscope.engine.core.commands import Command
 from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.handlers import dispatch
-from sockscope.engine.handlers.endings import force_close
+from sockscope.engine.handlers.endings import close_all
 from sockscope.engine.handlers.network import close_private
 from sockscope.engine.log import EventLog
 from sockscope.engine.privnet import PrivateNetwork
 from sockscope.engine.probes import probe_now
 from sockscope.engine.sockets import LabSocket, Link, same_info_but_progress
+from sockscope.engine.throttle import EventRate
 from sockscope.engine.tickets import Ticket
 from sockscope.engine.watch import ClosedWatch
 from sockscope.events import (
     SCHEMA_VERSION,
-    CommandErrorEvent,
     Event,
     LabClosedEvent,
     LoopEvent,
@@ -52,14 +52,12 @@ from sockscope.events import (
     SelectEvent,
     SocketClosedEvent,
     SocketEvent,
-    to_wire,
 )
 
 log = logging.getLogger(__name__)
 
 LOOP_TIMEOUT = 0.25  # the lab program's select() timeout, and the probe period
 PROBE_MIN_NS = 10_000_000  # re-probe a busy socket at most every 10 ms
-HISTORY_MAX = 5000  # commands kept for an exported script
 
 
 class LabEngine:
@@ -100,9 +98,7 @@ class LabEngine:
         self.watch = ClosedWatch()  # connections of closed sockets, until the kernel drops them
         self.history_truncated = False
         self.worker_calls: set[int] = set()
-        self._window_start = 0
-        self._window_events = 0
-        self._throttled = False
+        self._rate = EventRate(policy.max_events_per_second)
         self._thread = threading.Thread(target=self._run, name=f"lab-{lab_id[:8]}", daemon=True)
 
     # -- called from any thread ----------------------------------------------------
@@ -123,7 +119,7 @@ class LabEngine:
         def record() -> None:
             self.ticket = ticket
             try:
-                self._refuse(ticket, op, error)
+                dispatch.refuse(self, ticket, op, error)
             finally:
                 self.ticket = None
                 ticket.publish()
@@ -147,8 +143,7 @@ class LabEngine:
         future: Future[None] = Future()
 
         def run() -> None:
-            for ls in list(self.sockets.values()):
-                force_close(self, ls)
+            close_all(self)
             self.links.clear()
             close_private(self)
             self.watch.forget("private")  # their kernel table went with the helper
@@ -186,7 +181,7 @@ class LabEngine:
 
     def emit(self, cls: type[Any], **fields: Any) -> Event:
         self._seq += 1
-        self._window_events += 1
+        self._rate.events += 1
         event: Event = cls(seq=self._seq, t_ns=self.now_ns(), **fields)
         self.log.append(event)
         if self.ticket is not None:
@@ -290,22 +285,13 @@ class LabEngine:
 
     def _throttle(self) -> bool:
         """True (after waiting) when this 100 ms window already had its share of events."""
-        now = time.monotonic_ns()
-        if now - self._window_start >= 100_000_000:
-            if self._window_events <= self.policy.max_events_per_second // 20:
-                self._throttled = False  # calm again: a later flood gets its own notice
-            self._window_start, self._window_events = now, 0
+        over = self._rate.over(time.monotonic_ns())
+        if over is None:
             return False
-        if self._window_events <= self.policy.max_events_per_second // 10:
-            return False
-        if not self._throttled:
-            self._throttled = True
-            self.emit_notice(
-                None,
-                f"over {self.policy.max_events_per_second} events a second: the loop is slowed"
-                " down so the server stays responsive (the kernel's behaviour is unchanged)",
-            )
-        self._wait_wake((100_000_000 - (now - self._window_start)) / 1e9)
+        wait, first = over
+        if first:
+            self.emit_notice(None, self._rate.notice())
+        self._wait_wake(wait)
         return True
 
     def _iterate(self) -> None:
@@ -410,55 +396,16 @@ class LabEngine:
         probe_now(self, *due)
 
     def _execute(self, ticket: Ticket) -> None:
-        assert ticket.command is not None
-        command = ticket.command
-        self.history.append(ticket)
-        if len(self.history) > HISTORY_MAX:
-            del self.history[: len(self.history) - HISTORY_MAX]
-            self.history_truncated = True
-        self.ticket = ticket
-        try:
-            dispatch.execute(self, command, ticket)
-        except CommandError as exc:
-            self._refuse(ticket, command.op, exc)
-            self.history.remove(ticket)  # refused: nothing to replay
-        except Exception:
-            log.exception("lab %s: command %s failed", self.id, command.op)
-            self._refuse(
-                ticket,
-                command.op,
-                CommandError(None, "internal error running this command (logged on the server)"),
-                status=500,
-            )
-        finally:
-            self.ticket = None
+        dispatch.run(self, ticket)
         if ticket.result is None and ticket.blocked_call is None and ticket not in self._steps:
             ticket.succeed()
         ticket.publish()
-
-    def _refuse(
-        self, ticket: Ticket, op: str | None, exc: CommandError, status: int | None = None
-    ) -> None:
-        self.emit(CommandErrorEvent, op=op, field=exc.field, message=exc.message)
-        ticket.fail(
-            {"errno": None, "field": exc.field, "message": exc.message}, status or exc.status
-        )
 
     def add_step(self, ticket: Ticket) -> None:
         self._steps.append(ticket)
 
     def _snapshot(self) -> dict[str, Any]:
         probe_now(self, *self.sockets.values())
-        sockets = []
-        for ls in self.sockets.values():
-            entry = to_wire(ls.info())
-            entry["figures"] = to_wire(ls.figures)
-            entry["blocked"] = [
-                {"call_id": b.call_id, "op": b.op, "line": b.line, "since_ns": b.since_ns}
-                for b in (ls.blocked_in, ls.blocked_out)
-                if b is not None
-            ]
-            sockets.append(entry)
         return {
             "id": self.id,
             "schema_version": SCHEMA_VERSION,
@@ -467,7 +414,7 @@ class LabEngine:
             "started_at": self.started_at,
             "paused": self.paused,
             "iteration": self._iteration,
-            "sockets": sockets,
+            "sockets": [ls.wire() for ls in self.sockets.values()],
             "port_range": [self.policy.port_min, self.policy.port_max],
             "links": [each.public() for each in self.links.values()],
             "network": None
@@ -478,15 +425,13 @@ class LabEngine:
     def _begin_close(self, reason: str) -> None:
         if self._closing:
             return
-        for ls in list(self.sockets.values()):
-            force_close(self, ls)
+        close_all(self)
         self.emit(LabClosedEvent, reason=reason)
         self._closing = True
 
     def _shutdown(self) -> None:
         self._closing = True
-        for ls in list(self.sockets.values()):
-            force_close(self, ls)
+        close_all(self)
         close_private(self, say=False)
         self._inbox.clear()  # posted closures (snapshots, resets, records) see closed instead
         self._wake_r.close()

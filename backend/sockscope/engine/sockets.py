@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO, Literal
 
 from sockscope.engine.core.schedule import Flow
-from sockscope.events import Address, Figures, SocketInfo
+from sockscope.events import Address, Figures, SocketInfo, to_wire
 
 Role = Literal["new", "bound", "listening", "connecting", "connected", "failed"]
 AutoRecv = Literal["off", "discard", "echo"]
@@ -83,6 +83,17 @@ class LabSocket:
     @property
     def pending_out(self) -> int:
         return sum(box.remaining for box in self.outbox)
+
+    def wire(self) -> dict[str, Any]:
+        """The socket as a lab snapshot lists it: its description, figures, blocked calls."""
+        entry: dict[str, Any] = to_wire(self.info())
+        entry["figures"] = to_wire(self.figures)
+        entry["blocked"] = [
+            {"call_id": b.call_id, "op": b.op, "line": b.line, "since_ns": b.since_ns}
+            for b in (self.blocked_in, self.blocked_out)
+            if b is not None
+        ]
+        return entry
 
     def info(self) -> SocketInfo:
         timeout = self.sock.gettimeout()

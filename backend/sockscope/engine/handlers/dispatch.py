@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from sockscope.engine.context import LabContext
 from sockscope.engine.core.commands import Command
+from sockscope.engine.core.errors import CommandError
 from sockscope.engine.handlers import data, endings, network, sockets
 from sockscope.engine.handlers import lab as lab_ops
 from sockscope.engine.handlers.common import find
 from sockscope.engine.sockets import LabSocket
 from sockscope.engine.tickets import Ticket
+from sockscope.events import CommandErrorEvent
+
+log = logging.getLogger(__name__)
+
+HISTORY_MAX = 5000  # commands kept for an exported script
 
 LabOp = Callable[[LabContext, Command, Ticket], None]
 SocketOp = Callable[[LabContext, LabSocket, Command, Ticket], None]
@@ -53,3 +60,38 @@ def execute(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
         LAB_WIDE[cmd.op](lab, cmd, ticket)
         return
     PER_SOCKET[cmd.op](lab, find(lab, cmd.socket), cmd, ticket)
+
+
+def run(lab: LabContext, ticket: Ticket) -> None:
+    """Run a submitted command: kept for the exported script unless it is refused."""
+    assert ticket.command is not None
+    command = ticket.command
+    lab.history.append(ticket)
+    if len(lab.history) > HISTORY_MAX:
+        del lab.history[: len(lab.history) - HISTORY_MAX]
+        lab.history_truncated = True
+    lab.ticket = ticket
+    try:
+        execute(lab, command, ticket)
+    except CommandError as exc:
+        refuse(lab, ticket, command.op, exc)
+        lab.history.remove(ticket)  # refused: nothing to replay
+    except Exception:
+        log.exception("lab %s: command %s failed", lab.id, command.op)
+        refuse(
+            lab,
+            ticket,
+            command.op,
+            CommandError(None, "internal error running this command (logged on the server)"),
+            status=500,
+        )
+    finally:
+        lab.ticket = None
+
+
+def refuse(
+    lab: LabContext, ticket: Ticket, op: str | None, exc: CommandError, status: int | None = None
+) -> None:
+    """Record a refusal (every viewer sees it) and answer the ticket with it."""
+    lab.emit(CommandErrorEvent, op=op, field=exc.field, message=exc.message)
+    ticket.fail({"errno": None, "field": exc.field, "message": exc.message}, status or exc.status)

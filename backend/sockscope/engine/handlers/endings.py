@@ -97,3 +97,9 @@ def force_close(lab: LabContext, ls: LabSocket) -> None:
     ls.sock.close()
     ls.outbox.clear()
     lab.remove_socket(ls)
+
+
+def close_all(lab: LabContext) -> None:
+    """Close every socket of the lab without a command (reset, closing)."""
+    for ls in list(lab.sockets.values()):
+        force_close(lab, ls)
