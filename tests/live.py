@@ -11,6 +11,7 @@ import httpx
 import uvicorn
 
 from sockscope.api.app import create_app
+from sockscope.api.wire import MAX_WS_MESSAGE
 from sockscope.settings import Settings
 
 from helpers import wait_until
@@ -45,6 +46,7 @@ def serve(settings: Settings) -> Iterator[LiveServer]:
         port=0,
         log_level="warning",
         ws_per_message_deflate=False,
+        ws_max_size=MAX_WS_MESSAGE,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from sockscope.api.app import create_app
+    from sockscope.api.wire import MAX_WS_MESSAGE
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         ws_per_message_deflate=False,  # deflate costs CPU for little gain on a LAN
+        ws_max_size=MAX_WS_MESSAGE,  # a bigger message closes the socket (1009) unread
         log_level="info",
     )
     # The container's health check asks every second or two: one access line each would bury

@@ -11,11 +11,20 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from sockscope import __version__
 from sockscope.api import lessons, routes, workbench, ws
+from sockscope.api.limits import BodyLimit, ServerErrors
 from sockscope.api.static import mount_ui
-from sockscope.api.wire import origin_allowed
+from sockscope.api.wire import (
+    COMMON_ERRORS,
+    WRITE_ERRORS,
+    command_error_body,
+    error_body,
+    error_responses,
+    origin_allowed,
+)
 from sockscope.engine.core.errors import CommandError
 from sockscope.labs.registry import LabRegistry
 from sockscope.settings import Settings
@@ -62,24 +71,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             request.headers.get("origin"), request.headers.get("host"), settings.allowed_origins
         ):
             return JSONResponse(
-                {"ok": False, "result": None, "events": [], "error": {"errno": None,
-                 "field": None, "message": "requests from another site's page are refused"}},
-                status_code=403,
-            )  # fmt: skip
+                error_body(None, "requests from another site's page are refused"), status_code=403
+            )
         response: Response = await call_next(request)
         return response
 
+    # Outermost: a body over the limit is refused before any of it is parsed. Innermost (so
+    # it sees a route's exception first): a bug is answered with the error body.
+    app.add_middleware(ServerErrors)
+    app.add_middleware(BodyLimit)
+
     @app.exception_handler(CommandError)
     async def command_error(request: Request, exc: CommandError) -> Response:
-        return JSONResponse(
-            {
-                "ok": False,
-                "result": None,
-                "error": {"errno": None, "field": exc.field, "message": exc.message},
-                "events": [],
-            },
-            status_code=exc.status,
-        )
+        return JSONResponse(command_error_body(exc), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
@@ -88,14 +92,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         message = str(first.get("msg", "invalid request"))
         if first.get("type") == "json_invalid":
             where, message = None, "the request body is not valid JSON"
+        return JSONResponse(error_body(where, message), status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        """Starlette's own refusals (no such route, method not allowed, a body it cannot
+        parse) answer with the same error body as every other."""
         return JSONResponse(
-            {
-                "ok": False,
-                "result": None,
-                "error": {"errno": None, "field": where, "message": message},
-                "events": [],
-            },
-            status_code=400,
+            error_body(None, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
 
     @app.get("/healthz", tags=["server"])
@@ -107,7 +111,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workbench.router)
     app.include_router(ws.router)
     _mount_ui(app, settings)
+    _document_errors(app)
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """The OpenAPI document says what the app answers: the error body for 400 (never FastAPI's
+    422), 413 and 500 on every operation, 403 on every write; each route adds its own (404,
+    503, ...) with ``responses=``."""
+    base = app.openapi
+    common = error_responses(*COMMON_ERRORS, *WRITE_ERRORS)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = base()
+        ref = {"$ref": "#/components/schemas/ErrorBody"}
+        for path in document.get("paths", {}).values():
+            for method, operation in path.items():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                writes = method in ("post", "put", "delete")
+                statuses = COMMON_ERRORS + (WRITE_ERRORS if writes else ())
+                for status in statuses:
+                    responses.setdefault(
+                        str(status),
+                        {
+                            "description": common[status]["description"],
+                            "content": {"application/json": {"schema": ref}},
+                        },
+                    )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _mount_ui(app: FastAPI, settings: Settings) -> None:

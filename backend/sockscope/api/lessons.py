@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from sockscope.api.routes import NotFound, lab_or_404
+from sockscope.api.wire import error_responses
 from sockscope.events import to_wire
 from sockscope.labs.registry import Lab
 from sockscope.lessons.model import Lesson, all_lessons, find_lesson, public
@@ -49,13 +50,13 @@ async def list_lessons() -> list[dict[str, Any]]:
     return [lesson.outline() for lesson in all_lessons()]
 
 
-@router.get("/lessons/{lesson_id}")
+@router.get("/lessons/{lesson_id}", responses=error_responses(404))
 async def get_lesson(lesson_id: str) -> dict[str, Any]:
     """One lesson with its steps, questions and checks."""
     return public(lesson_or_404(lesson_id))
 
 
-@router.post("/labs/{lab_id}/lessons/{lesson_id}/start")
+@router.post("/labs/{lab_id}/lessons/{lesson_id}/start", responses=error_responses(404, 503))
 async def start_lesson(request: Request, lab_id: str, lesson_id: str) -> dict[str, Any]:
     """Clear the lab (every socket closed) and put the lesson at its first step."""
     lab, lesson = lab_or_404(request, lab_id), lesson_or_404(lesson_id)
@@ -63,7 +64,7 @@ async def start_lesson(request: Request, lab_id: str, lesson_id: str) -> dict[st
         return (await started(lab, lesson)).state()
 
 
-@router.post("/labs/{lab_id}/lessons/{lesson_id}/next")
+@router.post("/labs/{lab_id}/lessons/{lesson_id}/next", responses=error_responses(404, 503))
 async def next_step(request: Request, lab_id: str, lesson_id: str) -> dict[str, Any]:
     """Run the lesson's next step; answers what the kernel did and where the checks stand."""
     lab, lesson = lab_or_404(request, lab_id), lesson_or_404(lesson_id)
@@ -80,7 +81,7 @@ async def next_step(request: Request, lab_id: str, lesson_id: str) -> dict[str, 
     }
 
 
-@router.post("/labs/{lab_id}/lessons/{lesson_id}/run")
+@router.post("/labs/{lab_id}/lessons/{lesson_id}/run", responses=error_responses(404, 503))
 async def run_lesson(request: Request, lab_id: str, lesson_id: str) -> dict[str, Any]:
     """Run the lesson to its end (from the start unless it is under way) and return its checks.
 
@@ -96,7 +97,7 @@ async def run_lesson(request: Request, lab_id: str, lesson_id: str) -> dict[str,
     return {**run.state(), "checks": [to_wire(c) for c in outcomes]}
 
 
-@router.get("/labs/{lab_id}/lesson")
+@router.get("/labs/{lab_id}/lesson", responses=error_responses(404))
 async def lesson_state(request: Request, lab_id: str) -> dict[str, Any] | None:
     """The lesson under way in this lab (null when there is none)."""
     run: LessonRun | None = lab_or_404(request, lab_id).extras.get(KEY)

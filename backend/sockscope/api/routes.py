@@ -11,11 +11,11 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from sockscope import __version__
-from sockscope.api.wire import answer_body
+from sockscope.api.wire import answer_body, error_responses
 from sockscope.engine.core.errors import CommandError
 from sockscope.events import SCHEMA_VERSION, to_wire
 from sockscope.export.script import render_script
-from sockscope.labs.bridge import run_command
+from sockscope.labs.bridge import LabBusy, run_command
 from sockscope.labs.registry import Lab, LabRegistry
 from sockscope.settings import Settings
 
@@ -60,7 +60,12 @@ def lab_or_404(request: Request, lab_id: str) -> Lab:
 
 async def snapshot_of(lab: Lab) -> dict[str, Any]:
     future = asyncio.wrap_future(lab.engine.snapshot())
-    return await asyncio.wait_for(future, SNAPSHOT_WAIT)
+    try:
+        return await asyncio.wait_for(future, SNAPSHOT_WAIT)
+    except TimeoutError:
+        raise LabBusy(
+            None, f"the lab is busy: its thread has not made a snapshot in {SNAPSHOT_WAIT:g} s"
+        ) from None
 
 
 @router.get("/server", tags=["server"])
@@ -83,20 +88,20 @@ async def get_server(request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/labs", status_code=201, tags=["labs"])
+@router.post("/labs", status_code=201, tags=["labs"], responses=error_responses(503))
 async def create_lab(request: Request) -> dict[str, Any]:
     """Create a lab; its `id` is the key to everything else (keep it private)."""
     lab = await asyncio.to_thread(registry_of(request).create)
     return {"id": lab.id, "url": f"/labs/{lab.id}", "snapshot": await snapshot_of(lab)}
 
 
-@router.get("/labs/{lab_id}", tags=["labs"])
+@router.get("/labs/{lab_id}", tags=["labs"], responses=error_responses(404, 503))
 async def get_lab(request: Request, lab_id: str) -> dict[str, Any]:
     """The lab as it stands: every socket with its kernel figures, and the last `seq`."""
     return await snapshot_of(lab_or_404(request, lab_id))
 
 
-@router.delete("/labs/{lab_id}", status_code=204, tags=["labs"])
+@router.delete("/labs/{lab_id}", status_code=204, tags=["labs"], responses=error_responses(404))
 async def delete_lab(request: Request, lab_id: str) -> Response:
     """Close the lab and every socket in it."""
     lab_or_404(request, lab_id)
@@ -104,7 +109,11 @@ async def delete_lab(request: Request, lab_id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/labs/{lab_id}/commands", tags=["commands"])
+@router.post(
+    "/labs/{lab_id}/commands",
+    tags=["commands"],
+    responses=error_responses(404, 409, 410, 415, 429, 503),
+)
 async def post_command(
     request: Request,
     lab_id: str,
@@ -133,7 +142,7 @@ async def post_command(
     return JSONResponse(answer_body(answer), status_code=answer.status)
 
 
-@router.get("/labs/{lab_id}/events", tags=["events"])
+@router.get("/labs/{lab_id}/events", tags=["events"], responses=error_responses(404))
 async def get_events(
     request: Request,
     lab_id: str,
@@ -157,7 +166,7 @@ async def get_events(
     }
 
 
-@router.get("/labs/{lab_id}/script", tags=["events"])
+@router.get("/labs/{lab_id}/script", tags=["events"], responses=error_responses(404))
 async def get_script(request: Request, lab_id: str) -> Response:
     """The lab's commands as a standalone Python script (socket and select only) to run at home.
 
@@ -169,7 +178,7 @@ async def get_script(request: Request, lab_id: str) -> Response:
     return Response(text, media_type="text/x-python; charset=utf-8", headers=headers)
 
 
-@router.get("/labs/{lab_id}/trace", tags=["events"])
+@router.get("/labs/{lab_id}/trace", tags=["events"], responses=error_responses(404))
 async def get_trace(request: Request, lab_id: str) -> StreamingResponse:
     """The whole event log as JSON Lines (one event per line), to download."""
     log = lab_or_404(request, lab_id).engine.log

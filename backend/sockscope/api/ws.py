@@ -9,7 +9,14 @@ Protocol (JSON text messages):
 - client -> server: a command (the same JSON as REST), optionally with ``"id"``;
   answered by ``command/result`` ``{"id", "ok", "result", "error", "status", "seqs",
   "blocked"}`` (``status`` is the HTTP status REST would have answered).
-- server -> client ``error``: ``{"message"}`` for a message that is not JSON.
+- server -> client ``error``: ``{"message"}`` for a message that is not JSON (or binary).
+  JSON that no command can be (a string that is not valid Unicode, NaN, nesting too deep)
+  is answered as a refused command (status 400), before it reaches the lab. A message
+  over MAX_WS_MESSAGE bytes closes the socket (1009, the server's ``ws_max_size``).
+
+Every command gets exactly one ``command/result``, even when the server fails on it
+(status 500). A ``gap`` ``{"from", "to"}`` in a snapshot names exactly the events the
+viewer was not sent: everything after its cursor up to the snapshot's ``seq``.
 
 A handshake from a foreign Origin is refused with HTTP 403; an unknown lab is
 accepted then closed with code 4404, a lab that closes ends the stream with 4410.
@@ -19,16 +26,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from sockscope.api.routes import snapshot_of
-from sockscope.api.wire import events_message, origin_allowed, snapshot_message
+from sockscope.api.wire import (
+    BadInput,
+    bounded_error,
+    check_json,
+    error_detail,
+    events_message,
+    lenient_loads,
+    loads,
+    origin_allowed,
+    quote,
+    snapshot_message,
+)
 from sockscope.engine.core.errors import CommandError
 from sockscope.labs.bridge import Subscription, run_command
 from sockscope.labs.registry import Lab
+
+log = logging.getLogger(__name__)
 
 router = APIRouter()
 
@@ -75,9 +96,11 @@ async def _stream(
         while not reader.done():
             page = log.after(cursor, BATCH_MAX)
             if page.gap is not None:
+                # Fell behind the log: a snapshot instead of the events up to its seq, and a
+                # gap naming all of them (the log still holds those after page.gap, but they
+                # are not sent either: the snapshot comes after them).
                 snapshot = await snapshot_of(lab)
-                await websocket.send_json(snapshot_message(snapshot, page.gap))
-                cursor = snapshot["seq"]
+                cursor = await _send_snapshot(websocket, snapshot, cursor)
                 continue
             if page.events:
                 await websocket.send_json(events_message(page.events))
@@ -99,11 +122,18 @@ async def _resume_or_snapshot(websocket: WebSocket, lab: Lab, after: int | None)
     if after is not None and after <= log.last_seq and log.after(after, 1).gap is None:
         return after
     snapshot = await snapshot_of(lab)
-    gap = None
-    if after is not None and after < snapshot["seq"]:
-        gap = (after + 1, max(after + 1, log.first_seq - 1))
-    await websocket.send_json(snapshot_message(snapshot, gap))
+    return await _send_snapshot(websocket, snapshot, after)
+
+
+async def _send_snapshot(websocket: WebSocket, snapshot: dict[str, Any], cursor: int | None) -> int:
+    """Send ``snapshot`` to a viewer whose last event is ``cursor`` (None: a new viewer).
+
+    Its gap is every event after the cursor up to the snapshot's seq: the viewer gets none
+    of them as events, whether the log dropped them or not.
+    """
     seq: int = snapshot["seq"]
+    gap = None if cursor is None or cursor >= seq else (cursor + 1, seq)
+    await websocket.send_json(snapshot_message(snapshot, gap))
     return seq
 
 
@@ -111,11 +141,22 @@ async def _receive_commands(websocket: WebSocket, lab: Lab, wait: float) -> None
     pending: set[asyncio.Task[None]] = set()
     try:
         while True:
-            text = await websocket.receive_text()
+            received = await websocket.receive()
+            if received["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(received.get("code", 1000))
+            text = received.get("text")
+            if text is None:
+                await websocket.send_json(
+                    {"type": "error", "message": "a command is a JSON text message, not binary"}
+                )
+                continue
             try:
-                message = json.loads(text)
+                message = loads(text)
+            except BadInput as exc:
+                await _send_refusal(websocket, text, exc)
+                continue
             except ValueError:
-                await websocket.send_json({"type": "error", "message": "not JSON: " + text[:80]})
+                await websocket.send_json({"type": "error", "message": "not JSON: " + quote(text)})
                 continue
             task = asyncio.create_task(_answer(websocket, lab, message, wait))
             pending.add(task)
@@ -134,21 +175,62 @@ async def _answer(websocket: WebSocket, lab: Lab, message: Any, wait: float) -> 
             "id": request_id,
             "ok": answer.ok,
             "result": answer.result,
-            "error": answer.error,
+            "error": bounded_error(answer.error),
             "status": answer.status,
             "seqs": [e.seq for e in answer.events],
             "blocked": answer.blocked,
         }
     except CommandError as exc:
-        reply = {
-            "type": "command/result",
-            "id": request_id,
-            "ok": False,
-            "result": None,
-            "error": {"errno": None, "field": exc.field, "message": exc.message},
-            "status": exc.status,
-            "seqs": [],
-            "blocked": False,
-        }
+        reply = _refusal(request_id, exc.status, exc.field, exc.message)
+    except Exception:
+        # A bug on the lab's side: logged, and still answered, so a client waiting for this
+        # id is not left waiting (nor is the error lost in "Task exception was never retrieved").
+        log.exception("command %s failed in the server", quote(message))
+        reply = _refusal(
+            request_id, 500, None, "the server failed on this command (a bug: it is in its log)"
+        )
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.send_json(reply)
+
+
+def _refusal(request_id: Any, status: int, field: str | None, message: str) -> dict[str, Any]:
+    return {
+        "type": "command/result",
+        "id": request_id,
+        "ok": False,
+        "result": None,
+        "error": error_detail(field, message),
+        "status": status,
+        "seqs": [],
+        "blocked": False,
+    }
+
+
+async def _send_refusal(websocket: WebSocket, text: str, exc: BadInput) -> None:
+    """Answer JSON no command can be, with its id when the id itself is sound."""
+    await websocket.send_json(_refusal(_id_of(text), exc.status, exc.field, exc.message))
+
+
+_ID = re.compile(r'"id"\s*:\s*(-?\d{1,20}(?![\d.eE])|"(?:[^"\\]|\\.){0,200}")')
+
+
+def _id_of(text: str) -> int | str | None:
+    """The id of a message :func:`loads` refused: from the parsed object, or, when it is
+    nested too deep to parse at all, the first ``"id": <integer or string>`` in its text."""
+    candidate: Any = None
+    try:
+        raw = lenient_loads(text)
+        candidate = raw.get("id") if isinstance(raw, dict) else None
+    except RecursionError:
+        found = _ID.search(text)
+        with contextlib.suppress(ValueError, RecursionError):
+            candidate = lenient_loads(found.group(1)) if found else None
+    except ValueError:
+        return None
+    if not isinstance(candidate, (int, str)):  # not a float: it may be NaN
+        return None
+    try:
+        check_json(candidate)
+    except BadInput:
+        return None
+    return candidate
