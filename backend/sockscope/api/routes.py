@@ -88,7 +88,26 @@ async def get_server(request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/labs", status_code=201, tags=["labs"], responses=error_responses(503))
+# A new lab's id feeds every lab route (OpenAPI links: what a stateful fuzzer follows).
+_LAB_LINKS = {
+    name: {"operationId": operation, "parameters": {"lab_id": "$response.body#/id"}}
+    for name, operation in {
+        "GetLab": "get_lab_api_labs__lab_id__get",
+        "RunCommand": "post_command_api_labs__lab_id__commands_post",
+        "GetEvents": "get_events_api_labs__lab_id__events_get",
+        "GetScript": "get_script_api_labs__lab_id__script_get",
+        "GetTrace": "get_trace_api_labs__lab_id__trace_get",
+        "DeleteLab": "delete_lab_api_labs__lab_id__delete",
+    }.items()
+}
+
+
+@router.post(
+    "/labs",
+    status_code=201,
+    tags=["labs"],
+    responses={201: {"description": "The new lab", "links": _LAB_LINKS}, **error_responses(503)},
+)
 async def create_lab(request: Request) -> dict[str, Any]:
     """Create a lab; its `id` is the key to everything else (keep it private)."""
     lab = await asyncio.to_thread(registry_of(request).create)
@@ -166,7 +185,18 @@ async def get_events(
     }
 
 
-@router.get("/labs/{lab_id}/script", tags=["events"], responses=error_responses(404))
+@router.get(
+    "/labs/{lab_id}/script",
+    tags=["events"],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A Python script",
+            "content": {"text/x-python": {"schema": {"type": "string"}}},
+        },
+        **error_responses(404),
+    },
+)
 async def get_script(request: Request, lab_id: str) -> Response:
     """The lab's commands as a standalone Python script (socket and select only) to run at home.
 
@@ -178,7 +208,18 @@ async def get_script(request: Request, lab_id: str) -> Response:
     return Response(text, media_type="text/x-python; charset=utf-8", headers=headers)
 
 
-@router.get("/labs/{lab_id}/trace", tags=["events"], responses=error_responses(404))
+@router.get(
+    "/labs/{lab_id}/trace",
+    tags=["events"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "One JSON event per line",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        },
+        **error_responses(404),
+    },
+)
 async def get_trace(request: Request, lab_id: str) -> StreamingResponse:
     """The whole event log as JSON Lines (one event per line), to download."""
     log = lab_or_404(request, lab_id).engine.log
