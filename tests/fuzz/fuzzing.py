@@ -138,16 +138,5 @@ def check_error(error: Any) -> None:
     assert field is None or (isinstance(field, str) and len(field) <= 200), field
 
 
-def is_known_engine_bug(command: Any) -> bool:
-    """Commands the engine's validator fails on with an exception instead of a 400.
-
-    The API answers them with a clean 500 (checked); tests/api/test_edge.py holds the
-    strict xfail that turns green when the engine refuses them (issue 9).
-    """
-    if not isinstance(command, dict) or command.get("op") != "shutdown":
-        return False
-    return isinstance(command.get("how"), (dict, list))
-
-
 def too_big(text: str) -> bool:
     return len(text.encode()) > MAX_BODY

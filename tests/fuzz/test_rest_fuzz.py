@@ -10,7 +10,6 @@ from fuzzing import (
     check_error,
     commands,
     fuzz_settings,
-    is_known_engine_bug,
     timeout_for,
     to_text,
     too_big,
@@ -40,7 +39,7 @@ def test_rest_commands_never_fail_the_server(fuzz_server: LiveServer) -> None:
         )
         status = response.status_code
         statuses[status] = statuses.get(status, 0) + 1
-        assert status < 500 or (status == 500 and is_known_engine_bug(command)), (
+        assert status < 500, (
             status,
             response.text[:300],
         )

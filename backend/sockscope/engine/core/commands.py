@@ -123,6 +123,15 @@ class Command:
     faults: dict[str, Any] | None = None  # fault: what to change (latency_ms, rate, stall, ...)
 
 
+QUOTED_CHARS = 60  # an error repeats at most this much of what it refuses
+
+
+def quoted(value: Any) -> str:
+    """``repr(value)``, cut short: a refusal must not echo a huge input back (or into the log)."""
+    text = repr(value)
+    return text if len(text) <= QUOTED_CHARS else text[: QUOTED_CHARS - 1] + "…"
+
+
 def parse_command(raw: Any, policy: LabPolicy) -> Command:
     """Check one command's JSON.
 
@@ -134,11 +143,11 @@ def parse_command(raw: Any, policy: LabPolicy) -> Command:
         raise InvalidCommand(None, f"a command is a JSON object, got {type(raw).__name__}")
     op = raw.get("op")
     if not isinstance(op, str) or op not in OPS:
-        raise InvalidCommand("op", f"unknown op {op!r}; expected one of: {', '.join(OPS)}")
+        raise InvalidCommand("op", f"unknown op {quoted(op)}; expected one of: {', '.join(OPS)}")
     known = _FIELDS_BY_OP[op] | {"op", "id"}
     extra = sorted(set(raw) - known)
     if extra:
-        raise InvalidCommand(extra[0], f"{op} takes no field {extra[0]!r}")
+        raise InvalidCommand(extra[0], f"{op} takes no field {quoted(extra[0])}")
     if op in LOOP_OPS:
         return Command(op=op)
     if op == "link":
@@ -164,10 +173,10 @@ def parse_command(raw: Any, policy: LabPolicy) -> Command:
 def socket_name(value: Any, field: str) -> str:
     if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise InvalidCommand(
-            field, f"{field}: a Python identifier of at most 32 characters, got {value!r}"
+            field, f"{field}: a Python identifier of at most 32 characters, got {quoted(value)}"
         )
     if keyword.iskeyword(value) or value in _RESERVED_NAMES:
-        raise InvalidCommand(field, f"{field}: {value!r} is reserved, choose another name")
+        raise InvalidCommand(field, f"{field}: {quoted(value)} is reserved, choose another name")
     return value
 
 
@@ -185,7 +194,7 @@ def _int(
     if value is None:
         raise InvalidCommand(field, f"{field}: required")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidCommand(field, f"{field}: an integer is required, got {value!r}")
+        raise InvalidCommand(field, f"{field}: an integer is required, got {quoted(value)}")
     if size and value > hi:
         raise TooLarge(field, f"{field}: {value} is over this lab's limit of {hi}")
     if not lo <= value <= hi:
@@ -196,7 +205,7 @@ def _int(
 def _bool(raw: dict[str, Any], field: str) -> bool:
     value = raw.get(field)
     if not isinstance(value, bool):
-        raise InvalidCommand(field, f"{field}: true or false is required, got {value!r}")
+        raise InvalidCommand(field, f"{field}: true or false is required, got {quoted(value)}")
     return value
 
 
@@ -209,7 +218,7 @@ def _address(raw: dict[str, Any], field: str = "address") -> tuple[str, int]:
         or isinstance(value[1], bool)
         or not isinstance(value[1], int)
     ):
-        raise InvalidCommand(field, f'{field}: ["host", port] is required, got {value!r}')
+        raise InvalidCommand(field, f'{field}: ["host", port] is required, got {quoted(value)}')
     host, port = value[0], value[1]
     if not 0 <= port <= 65535:
         raise InvalidCommand(field, f"{field}: port must be 0-65535, got {port}")
@@ -225,7 +234,7 @@ def _payload(raw: dict[str, Any], policy: LabPolicy) -> Payload:
         return Payload(None, _int(raw, "size", 0, policy.max_payload), "size")
     value = raw[kind]
     if not isinstance(value, str):
-        raise InvalidCommand(kind, f"{kind}: a string is required, got {value!r}")
+        raise InvalidCommand(kind, f"{kind}: a string is required, got {quoted(value)}")
     if kind == "text":
         data = value.encode("utf-8")
     else:
@@ -241,12 +250,12 @@ def _payload(raw: dict[str, Any], policy: LabPolicy) -> Payload:
 def _auto_recv(value: Any, field: str) -> Literal["off", "discard", "echo"]:
     if value in AUTO_RECV_MODES:
         return value  # type: ignore[no-any-return]
-    raise InvalidCommand(field, f"{field}: one of off, discard, echo; got {value!r}")
+    raise InvalidCommand(field, f"{field}: one of off, discard, echo; got {quoted(value)}")
 
 
 def _options(raw: Any, policy: LabPolicy) -> SocketOptions:
     if not isinstance(raw, dict):
-        raise InvalidCommand("options", f"options: an object is required, got {raw!r}")
+        raise InvalidCommand("options", f"options: an object is required, got {quoted(raw)}")
     extra = sorted(set(raw) - _OPTION_FIELDS)
     if extra:
         raise InvalidCommand(
@@ -275,11 +284,11 @@ def _options(raw: Any, policy: LabPolicy) -> SocketOptions:
     auto_accept = opt_bool("auto_accept")
     bufsize = opt_int("bufsize", 1, policy.max_bufsize)
     network = raw.get("network", "host")
-    if network not in NETWORKS:
+    if not (isinstance(network, str) and network in NETWORKS):
         raise InvalidCommand(
             "options.network",
             f"options.network: host (this machine's loopback) or private (the lab's own,"
-            f" whose cable can be pulled out); got {network!r}",
+            f" whose cable can be pulled out); got {quoted(network)}",
         )
     return SocketOptions(
         sndbuf=opt_int("sndbuf", 1, buf_hi),
@@ -290,7 +299,7 @@ def _options(raw: Any, policy: LabPolicy) -> SocketOptions:
         auto_accept=bool(auto_accept),
         auto_recv=_auto_recv(raw.get("auto_recv", "off"), "options.auto_recv"),
         bufsize=65536 if bufsize is None else bufsize,
-        network=network,
+        network="private" if network == "private" else "host",
     )
 
 
@@ -333,8 +342,8 @@ def _parse_recv(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> C
 
 def _parse_shutdown(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy) -> Command:
     how = raw.get("how")
-    if how not in SHUT_HOWS:
-        raise InvalidCommand("how", f"how: one of SHUT_RD, SHUT_WR, SHUT_RDWR; got {how!r}")
+    if not (isinstance(how, str) and how in SHUT_HOWS):
+        raise InvalidCommand("how", f"how: one of SHUT_RD, SHUT_WR, SHUT_RDWR; got {quoted(how)}")
     return Command(op=op, socket=sock, how=how)
 
 
@@ -348,7 +357,7 @@ def _parse_settimeout(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy
         isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600
     ):
         raise InvalidCommand(
-            "timeout", f"timeout: seconds between 0 and 3600, or null; got {value!r}"
+            "timeout", f"timeout: seconds between 0 and 3600, or null; got {quoted(value)}"
         )
     return Command(op=op, socket=sock, timeout=None if value is None else float(value))
 
@@ -356,7 +365,7 @@ def _parse_settimeout(op: str, sock: str, raw: dict[str, Any], policy: LabPolicy
 def _sockopt_name(raw: dict[str, Any], table: dict[str, tuple[str, int, int]]) -> str:
     option = raw.get("option")
     if not isinstance(option, str) or option not in table:
-        raise InvalidCommand("option", f"option: one of {', '.join(table)}; got {option!r}")
+        raise InvalidCommand("option", f"option: one of {', '.join(table)}; got {quoted(option)}")
     return option
 
 
@@ -392,7 +401,7 @@ def _parse_fault(raw: dict[str, Any], policy: LabPolicy) -> Command:
     name = socket_name(raw.get("link"), "link")
     direction = raw.get("direction", "both")
     if direction not in ("up", "down", "both"):
-        raise InvalidCommand("direction", f"direction: up, down or both; got {direction!r}")
+        raise InvalidCommand("direction", f"direction: up, down or both; got {quoted(direction)}")
     faults: dict[str, Any] = {"direction": direction}
     for key, most in _FAULT_INTS.items():
         if key in raw:
