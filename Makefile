@@ -10,7 +10,7 @@ UI_DEPS := frontend/node_modules/.installed
 UI_BUILT := backend/sockscope/static/index.html
 UI_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/package.json -type f 2>/dev/null)
 
-.PHONY: run test lint bench ui venv types clean browser lock check-installed docker-test
+.PHONY: run test lint bench ui venv types clean browser lock check-installed docker-test fuzz
 
 run: $(PY_STAMP) $(UI_BUILT)
 	$(BIN)/sockscope --host $(HOST) --port $(PORT)
@@ -51,6 +51,14 @@ lock: $(PY_STAMP)
 	$(BIN)/uv pip compile -q --generate-hashes --python-version 3.11 pyproject.toml -o requirements/run.txt
 	$(BIN)/uv pip compile -q --generate-hashes --python-version 3.11 pyproject.toml --extra dev -o requirements/dev.txt
 	$(BIN)/uv pip compile -q --generate-hashes --python-version 3.11 requirements/build.in -o requirements/build.txt
+
+# Fuzz the API harder than `make test` does: the REST and websocket command fuzzers with
+# more cases, then schemathesis against the OpenAPI document (both bounded in time).
+FUZZ_EXAMPLES ?= 2000
+FUZZ_SECONDS ?= 240
+fuzz: $(PY_STAMP)
+	SOCKSCOPE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -q
+	$(BIN)/python tests/fuzz/run_schemathesis.py --max-examples 50 --max-time $(FUZZ_SECONDS)
 
 # The package as a user gets it: the wheel, installed into a fresh virtual environment
 # (not editable), then the workshop smoke check against its `sockscope` command.
