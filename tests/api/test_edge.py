@@ -7,7 +7,6 @@ is not a string) is tested here too, through the API a user sees.
 
 from __future__ import annotations
 
-import importlib
 import json
 import socket
 import time
@@ -18,19 +17,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from sockscope.api.wire import MAX_BODY, MESSAGE_CHARS
+from sockscope.engine.core.commands import parse_command
+from sockscope.engine.core.errors import CommandError
+from sockscope.engine.core.policy import LabPolicy
 
 from live import LiveServer
-
-
-def engine_module(name: str) -> Any:
-    """An engine module by its name, wherever the engine's restructuring has put it."""
-    for where in (f"sockscope.engine.core.{name}", f"sockscope.engine.{name}"):
-        try:
-            return importlib.import_module(where)
-        except ImportError:
-            continue
-    raise ImportError(name)
-
 
 # The longest message an error may carry: the cut, and the note saying how long it was.
 BOUND = MESSAGE_CHARS + 60
@@ -228,9 +219,8 @@ def test_an_error_body_quotes_a_short_prefix(live: LiveServer) -> None:
 
 
 def test_the_engine_quotes_a_short_prefix() -> None:
-    commands, errors = engine_module("commands"), engine_module("errors")
-    with pytest.raises(errors.CommandError) as refused:
-        commands.parse_command(HUGE_ADDRESS, engine_module("policy").LabPolicy())
+    with pytest.raises(CommandError) as refused:
+        parse_command(HUGE_ADDRESS, LabPolicy())
     assert len(refused.value.message) <= BOUND
 
 

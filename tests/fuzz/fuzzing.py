@@ -12,7 +12,6 @@ well under a minute); `make fuzz` runs thousands.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from typing import Any
@@ -21,6 +20,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from sockscope.api.wire import MAX_BODY, MESSAGE_CHARS
+from sockscope.engine.core import commands as engine_commands
 
 EXAMPLES = int(os.environ.get("SOCKSCOPE_FUZZ_EXAMPLES", "0") or 0)
 BOUND = MESSAGE_CHARS + 60  # the longest error message: the cut and its note
@@ -44,21 +44,9 @@ def timeout_for(default: int, per_case: float = 0.15) -> float:
     return 60 + (EXAMPLES or default) * per_case
 
 
-def _engine(name: str) -> Any:
-    for where in (f"sockscope.engine.core.{name}", f"sockscope.engine.{name}"):
-        try:
-            return importlib.import_module(where)
-        except ImportError:
-            continue
-    raise ImportError(name)
-
-
-_commands = _engine("commands")
-OPS: tuple[str, ...] = tuple(_commands.OPS)
-FIELDS: tuple[str, ...] = tuple(
-    sorted(set().union(*getattr(_commands, "_FIELDS_BY_OP", {"x": {"socket"}}).values()))
-)
-OPTION_FIELDS: tuple[str, ...] = tuple(sorted(getattr(_commands, "_OPTION_FIELDS", ())))
+OPS: tuple[str, ...] = tuple(engine_commands.OPS)
+FIELDS: tuple[str, ...] = tuple(sorted(set().union(*engine_commands._FIELDS_BY_OP.values())))
+OPTION_FIELDS: tuple[str, ...] = tuple(sorted(engine_commands._OPTION_FIELDS))
 
 HUGE_INT = "\x00huge-int\x00"  # replaced in the JSON text by a 5,000-digit integer
 NAN = float("nan")
