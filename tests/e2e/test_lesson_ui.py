@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from helpers import shot
 from live import LiveServer
@@ -120,3 +120,28 @@ def test_walk_the_pulled_cable_until_tcp_gives_up(page: Page, server: LiveServer
     expect(checks.locator("li.passed")).to_have_count(3)
     expect(checks).to_contain_text(re.compile(r"ETIMEDOUT after \d\.\d s; TCP_INFO counted \d+"))
     assert page.console.problems == []  # type: ignore[attr-defined]
+
+
+def test_step_buttons_wait_until_the_lesson_has_started(page: Page, server: LiveServer) -> None:
+    """A click on Next before the start reached the lab used to be lost, undone by the start."""
+    held: list[Route] = []
+
+    def hold_start(route: Route) -> None:
+        held.append(route)
+
+    page.route(re.compile(r"/api/labs/[^/]+/lessons/partial-send/start$"), hold_start)
+    page.goto(server.url + "/")
+    page.get_by_test_id("start-partial-send").click()
+    expect(page.get_by_test_id("lesson-starting")).to_be_visible()
+    expect(page.get_by_test_id("lesson-next")).to_be_disabled()
+    expect(page.get_by_test_id("lesson-run")).to_be_disabled()
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the page never asked the server to start the lesson"
+    held[0].continue_()
+    expect(page.get_by_test_id("lesson-next")).to_be_enabled()
+    expect(page.get_by_test_id("lesson-starting")).to_have_count(0)
+    page.get_by_test_id("lesson-next").click()
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 2 of 13")
