@@ -18,8 +18,11 @@ import pytest
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "backend" / "sockscope"
 WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "websockets", "pydantic")
 # What each layer may import of the package (anything else of sockscope is above it or beside it).
-ENGINE_MAY_IMPORT = ("sockscope.engine", "sockscope.events")
-CORE_MAY_IMPORT = ("sockscope.engine.core", "sockscope.events")
+# contract.lab: the wire shapes the engine builds as dicts (its snapshot, a link's state, an
+# answer's error), for its return annotations; standard library only, as events is
+# (tests/contract/test_wire_schema.py checks that).
+ENGINE_MAY_IMPORT = ("sockscope.engine", "sockscope.events", "sockscope.contract.lab")
+CORE_MAY_IMPORT = ("sockscope.engine.core", "sockscope.events", "sockscope.contract.lab")
 WORKBENCH_MAY_IMPORT = ("sockscope.workbench", "sockscope.events")
 # cli is above labs too: it pulls in the app and uvicorn. Lessons run in labs.
 ABOVE_LABS = ("sockscope.lessons", "sockscope.api", "sockscope.cli")

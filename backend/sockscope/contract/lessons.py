@@ -1,0 +1,75 @@
+"""Lessons as the lesson routes send them (``api/lessons.py``; built in ``lessons/``).
+
+Standard library and typing_extensions only, like :mod:`.lab`.
+"""
+
+from __future__ import annotations
+
+from typing_extensions import TypedDict
+
+from sockscope.events import CheckOutcome, Event, JSONValue
+
+
+class LessonOutline(TypedDict):
+    """A lesson in the list (GET /api/lessons): what it is, the HOWTO sections, its claims."""
+
+    id: str
+    title: str
+    howto_sections: list[str]
+    claims: list[int]  # the HOWTO claims it proves (DESIGN.md numbering)
+    summary: str
+
+
+class Prediction(TypedDict):
+    """A question a step asks before it runs; the answer and why are shown after."""
+
+    question: str
+    choices: list[str]
+    answer: int  # index into choices
+    why: str
+
+
+class LessonStep(TypedDict):
+    """One step: a command (JSON as the API takes it) or an action of the lesson's own."""
+
+    text: str
+    kind: str  # "command", or the action: wait, pause, ipc, framing, byteorder, shapes, endings
+    command: dict[str, JSONValue] | None  # "{port:NAME}" stands for the port NAME is bound to
+    action: dict[str, JSONValue] | None
+    needs: str | None  # what it needs of the machine ("private_network"); skipped without it
+    predict: Prediction | None
+
+
+class LessonCheck(TypedDict):
+    """A check the lesson runs: the claim it proves, by which check function."""
+
+    claim: int
+    check: str
+    needs: str | None
+
+
+class LessonDefinition(LessonOutline):
+    """One lesson with its steps and checks (GET /api/lessons/{id})."""
+
+    steps: list[LessonStep]
+    checks: list[LessonCheck]
+
+
+class LessonState(TypedDict):
+    """Where a lesson under way in a lab stands, and its checks so far."""
+
+    lesson: str
+    position: int  # the index of the next step to run
+    finished: bool
+    failed: str | None  # why it stopped, when a step surprised it
+    checks: list[CheckOutcome]
+
+
+class LessonStepAnswer(LessonState):
+    """The answer to running a lesson's next step: what the step did, then the state."""
+
+    step: int
+    ok: bool
+    message: str
+    events: list[Event]  # the events the step's command produced
+    data: JSONValue  # what an action measured
