@@ -30,9 +30,10 @@ bench: $(PY_STAMP)
 
 venv: $(PY_STAMP)
 
-# The front end's event types, generated from backend/sockscope/events.py.
-types: $(PY_STAMP)
-	$(BIN)/python -m sockscope.typegen > frontend/src/protocol/events.ts
+# The front end's wire types (src/protocol/events.ts), generated from the JSON Schema that
+# backend/sockscope/contract prints (kept as src/protocol/wire.schema.json).
+types: $(PY_STAMP) $(UI_DEPS)
+	cd frontend && PYTHON=../$(BIN)/python npm run types
 
 ui: $(UI_BUILT)
 

@@ -72,6 +72,8 @@ function snapshot(seq: number): LabSnapshot {
       },
     ],
     port_range: [40000, 40199],
+    links: [],
+    network: null,
   };
 }
 

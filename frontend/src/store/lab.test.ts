@@ -78,6 +78,8 @@ function snapshot(seq: number, sockets: SocketSnapshot[], over: Partial<LabSnaps
     iteration: 3,
     sockets,
     port_range: [40000, 40199],
+    links: [],
+    network: null,
     ...over,
   };
 }
@@ -221,7 +223,9 @@ class Events {
   }
 
   link(name: string): LinkEvent {
-    return { kind: "link", ...this.stamp(), link: { name, up: {}, down: {} } };
+    const flow = { latency_ms: 0, rate: 0, slice: 0, jitter: 0, stalled: false, closing: false, held: 0, moved: 0 };
+    const ends = { listen: ["127.0.0.1", 40100] as Addr, target: SRV, a: null, b: null };
+    return { kind: "link", ...this.stamp(), link: { name, ...ends, dead: false, up: flow, down: { ...flow } } };
   }
 
   lesson(state: LessonEvent["state"], step: number, checks: LessonEvent["checks"] = []): LessonEvent {

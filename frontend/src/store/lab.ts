@@ -100,8 +100,8 @@ export class LabStore {
     this.paused = snapshot.paused;
     this.iteration = snapshot.iteration;
     this.portRange = snapshot.port_range;
-    this.links = new Map((snapshot.links ?? []).map((l) => [l.name, l]));
-    this.network = snapshot.network ?? null;
+    this.links = new Map(snapshot.links.map((l) => [l.name, l]));
+    this.network = snapshot.network;
     if (gap) this.gaps.push(gap);
     const seen = new Set<string>();
     for (const entry of snapshot.sockets) {
@@ -203,11 +203,9 @@ export class LabStore {
         if (event.state === null) this.lingering.delete(event.socket);
         else this.lingering.set(event.socket, { local: event.local, peer: event.peer, state: event.state, since: event.t_ns });
         break;
-      case "link": {
-        const link = event.link as LinkState;
-        this.links.set(link.name, link);
+      case "link":
+        this.links.set(event.link.name, event.link);
         break;
-      }
       case "network":
         this.network = event.state === "closed" ? null : { plugged: event.state === "plugged", how: event.how };
         this.log.push(event);
