@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "backend" / "sockscope"
-WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "websockets", "pydantic")
+WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "websockets")
+# pydantic is a validation library, not the web layer: the engine checks commands with it,
+# in the two modules that define them, and nowhere else (the select() loop and the events
+# stay plain Python).
+VALIDATION = ("pydantic", "pydantic_core")
+MAY_VALIDATE = ("sockscope.engine.core.commands", "sockscope.engine.core.validation")
 # What each layer may import of the package (anything else of sockscope is above it or beside it).
 # contract.lab: the wire shapes the engine builds as dicts (its snapshot, a link's state, an
 # answer's error), for its return annotations; standard library only, as events is
@@ -158,6 +163,9 @@ def violations(module: str, imports: set[str]) -> list[str]:
         found += _outside(module, imports, ENGINE_MAY_IMPORT, "above the engine")
         found += [f"{module} imports the web framework {n}" for n in imports
                   if within(n, WEB_FRAMEWORKS)]  # fmt: skip
+        if module not in MAY_VALIDATE:
+            found += [f"{module} imports {n} (only the command types validate)"
+                      for n in imports if within(n, VALIDATION)]  # fmt: skip
     if within(module, ("sockscope.workbench",)):
         found += _outside(module, imports, WORKBENCH_MAY_IMPORT, "the workbench stands alone")
     if within(module, ("sockscope.labs",)):
@@ -272,6 +280,7 @@ def test_a_cycle_through_a_hidden_import_is_found(tmp_path: Path, hidden: str) -
         ("sockscope.engine.ops", "import sockscope.cli"),
         ("sockscope.engine.ops", "from fastapi.responses import JSONResponse"),
         ("sockscope.engine.ops", "import pydantic"),
+        ("sockscope.engine.lab", "from pydantic_core import core_schema"),
         ("sockscope.labs.bridge", "from sockscope.api.wire import answer_body"),
         ("sockscope.labs.bridge", "import starlette.websockets"),
         ("sockscope.events", "from sockscope.engine.errors import CommandError"),
@@ -288,6 +297,7 @@ def test_a_breach_is_reported(module: str, source: str) -> None:
         ("sockscope.engine.lab", "from sockscope.events import Event\nimport select"),
         ("sockscope.engine.lab", "from sockscope.engine.handlers import dispatch"),
         ("sockscope.engine.core.commands", "from sockscope.engine.core.errors import TooLarge"),
+        ("sockscope.engine.core.commands", "from pydantic import BaseModel"),
         ("sockscope.engine.core.tcptable", "from sockscope.events import Address"),
         ("sockscope.workbench.framing", "from sockscope.workbench.byteorder import parse"),
         ("sockscope.export.script", "from sockscope.engine.tickets import Ticket"),

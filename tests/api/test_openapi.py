@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sockscope.api.wire import MAX_BODY, ErrorBody
+from sockscope.engine.core.commands import OPS
 
 from live import LiveServer
 
@@ -68,3 +69,35 @@ def test_the_answers_are_the_documented_ones(live: LiveServer, document: dict[st
     check(document, lesson, "get", client.get("/api/lessons/nope"), 404)
     shapes = client.post("/api/workbench/shapes", json={"clients": 0})
     check(document, "/api/workbench/shapes", "post", shapes, 400)
+
+
+def test_the_command_body_lists_every_op_as_its_own_schema(document: dict[str, Any]) -> None:
+    body = document["paths"]["/api/labs/{lab_id}/commands"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Command"
+    schemas = document["components"]["schemas"]
+    union = schemas["Command"]
+    assert union["discriminator"]["propertyName"] == "op"
+    ops = set()
+    for member in union["oneOf"]:
+        definition = schemas[member["$ref"].rsplit("/", 1)[1]]
+        ops.add(definition["properties"]["op"]["const"])
+        assert definition["additionalProperties"] is False
+    assert ops == set(OPS)
+    send = schemas["Send"]["properties"]
+    assert send["size"]["anyOf"][0] == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 16777216,
+        "description": "at most the lab's max_payload (16777216 by default)",
+    }
+
+
+def test_a_command_valid_by_the_schema_runs(live: LiveServer, document: dict[str, Any]) -> None:
+    """The examples /docs offers are commands the lab takes (a schema for another app fails)."""
+    lab = live.client.post("/api/labs").json()["id"]
+    body = document["paths"]["/api/labs/{lab_id}/commands"]["post"]["requestBody"]
+    examples = body["content"]["application/json"]["examples"]
+    socket_example = examples["socket"]["value"]
+    answer = live.client.post(f"/api/labs/{lab}/commands", json=socket_example)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["ok"] is True

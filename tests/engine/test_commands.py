@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from sockscope.engine.core import commands as c
 from sockscope.engine.core.commands import (
-    _FIELDS_BY_OP,
+    FIELDS_BY_OP,
     OPS,
-    Command,
     Payload,
     SocketOptions,
     parse_command,
@@ -20,7 +20,7 @@ from sockscope.engine.core.policy import LabPolicy
 POLICY = LabPolicy()
 ADDRESS = ("127.0.0.1", 40001)
 
-EXAMPLES: list[tuple[dict[str, Any], Command]] = [
+EXAMPLES: list[tuple[dict[str, Any], Any]] = [
     (
         {
             "op": "socket",
@@ -37,7 +37,7 @@ EXAMPLES: list[tuple[dict[str, Any], Command]] = [
                 "network": "private",
             },
         },
-        Command(
+        c.NewSocket(
             op="socket",
             name="srv",
             options=SocketOptions(
@@ -53,110 +53,102 @@ EXAMPLES: list[tuple[dict[str, Any], Command]] = [
             ),
         ),
     ),
-    ({"op": "socket", "name": "cli"}, Command(op="socket", name="cli", options=SocketOptions())),
+    (
+        {"op": "socket", "name": "cli"},
+        c.NewSocket(op="socket", name="cli", options=SocketOptions()),
+    ),
     (
         {"op": "bind", "socket": "srv", "address": list(ADDRESS)},
-        Command(op="bind", socket="srv", address=ADDRESS),
+        c.Bind(op="bind", socket="srv", address=ADDRESS),
     ),
     (
         {"op": "connect", "socket": "cli", "address": list(ADDRESS)},
-        Command(op="connect", socket="cli", address=ADDRESS),
+        c.Connect(op="connect", socket="cli", address=ADDRESS),
     ),
     (
         {"op": "listen", "socket": "srv", "backlog": 5},
-        Command(op="listen", socket="srv", backlog=5),
+        c.Listen(op="listen", socket="srv", backlog=5),
     ),
-    ({"op": "listen", "socket": "srv"}, Command(op="listen", socket="srv", backlog=None)),
+    ({"op": "listen", "socket": "srv"}, c.Listen(op="listen", socket="srv", backlog=None)),
     (
         {"op": "accept", "socket": "srv", "name": "conn"},
-        Command(op="accept", socket="srv", name="conn"),
+        c.Accept(op="accept", socket="srv", name="conn"),
     ),
-    ({"op": "accept", "socket": "srv"}, Command(op="accept", socket="srv", name=None)),
+    ({"op": "accept", "socket": "srv"}, c.Accept(op="accept", socket="srv", name=None)),
     (
         {"op": "send", "socket": "cli", "text": "héllo"},
-        Command(op="send", socket="cli", payload=Payload("héllo".encode(), 6, "text")),
+        c.Send(op="send", socket="cli", text="héllo"),
     ),
     (
         {"op": "send", "socket": "cli", "hex": "00ff 10"},
-        Command(op="send", socket="cli", payload=Payload(b"\x00\xff\x10", 3, "hex")),
+        c.Send(op="send", socket="cli", hex="00ff 10"),
     ),
-    (
-        {"op": "send", "socket": "cli", "size": 0},
-        Command(op="send", socket="cli", payload=Payload(None, 0, "size")),
-    ),
+    ({"op": "send", "socket": "cli", "size": 0}, c.Send(op="send", socket="cli", size=0)),
     (
         {"op": "sendall", "socket": "cli", "text": "GET / HTTP/1.0\r\n\r\n"},
-        Command(op="sendall", socket="cli", payload=Payload(b"GET / HTTP/1.0\r\n\r\n", 18, "text")),
+        c.SendAll(op="sendall", socket="cli", text="GET / HTTP/1.0\r\n\r\n"),
     ),
-    (
-        {"op": "sendall", "socket": "cli", "hex": ""},
-        Command(op="sendall", socket="cli", payload=Payload(b"", 0, "hex")),
-    ),
+    ({"op": "sendall", "socket": "cli", "hex": ""}, c.SendAll(op="sendall", socket="cli", hex="")),
     (
         {"op": "sendall", "socket": "cli", "size": 1048576},
-        Command(op="sendall", socket="cli", payload=Payload(None, 1048576, "size")),
+        c.SendAll(op="sendall", socket="cli", size=1048576),
     ),
     (
         {"op": "recv", "socket": "conn", "bufsize": 4096},
-        Command(op="recv", socket="conn", bufsize=4096),
+        c.Recv(op="recv", socket="conn", bufsize=4096),
     ),
     (
         {"op": "shutdown", "socket": "cli", "how": "SHUT_WR"},
-        Command(op="shutdown", socket="cli", how="SHUT_WR"),
+        c.Shutdown(op="shutdown", socket="cli", how="SHUT_WR"),
     ),
-    ({"op": "close", "socket": "cli"}, Command(op="close", socket="cli")),
-    ({"op": "abort", "socket": "cli"}, Command(op="abort", socket="cli")),
+    ({"op": "close", "socket": "cli"}, c.Close(op="close", socket="cli")),
+    ({"op": "abort", "socket": "cli"}, c.Abort(op="abort", socket="cli")),
     (
         {"op": "setblocking", "socket": "cli", "flag": False},
-        Command(op="setblocking", socket="cli", flag=False),
+        c.SetBlocking(op="setblocking", socket="cli", flag=False),
     ),
     (
         {"op": "settimeout", "socket": "cli", "timeout": 2},
-        Command(op="settimeout", socket="cli", timeout=2.0),
+        c.SetTimeout(op="settimeout", socket="cli", timeout=2.0),
     ),
     (
         {"op": "settimeout", "socket": "cli", "timeout": None},
-        Command(op="settimeout", socket="cli", timeout=None),
+        c.SetTimeout(op="settimeout", socket="cli", timeout=None),
     ),
     (
         {"op": "settimeout", "socket": "cli"},  # TOML lessons have no null
-        Command(op="settimeout", socket="cli", timeout=None),
+        c.SetTimeout(op="settimeout", socket="cli", timeout=None),
     ),
     (
         {"op": "setsockopt", "socket": "cli", "option": "TCP_NODELAY", "value": True},
-        Command(op="setsockopt", socket="cli", option="TCP_NODELAY", value=1),
+        c.SetSockOpt(op="setsockopt", socket="cli", option="TCP_NODELAY", value=1),
     ),
     (
         {"op": "getsockopt", "socket": "cli", "option": "SO_ERROR"},
-        Command(op="getsockopt", socket="cli", option="SO_ERROR"),
+        c.GetSockOpt(op="getsockopt", socket="cli", option="SO_ERROR"),
     ),
     (
         {"op": "auto", "socket": "conn", "accept": False, "recv": "discard", "bufsize": 512},
-        Command(op="auto", socket="conn", auto_accept=False, auto_recv="discard", bufsize=512),
+        c.Auto(op="auto", socket="conn", accept=False, recv="discard", bufsize=512),
     ),
-    ({"op": "makefile", "socket": "cli"}, Command(op="makefile", socket="cli")),
+    ({"op": "makefile", "socket": "cli"}, c.MakeFile(op="makefile", socket="cli")),
     (
         {"op": "write", "socket": "cli", "text": "GET /\n"},
-        Command(op="write", socket="cli", payload=Payload(b"GET /\n", 6, "text")),
+        c.Write(op="write", socket="cli", text="GET /\n"),
     ),
-    (
-        {"op": "write", "socket": "cli", "size": 3},
-        Command(op="write", socket="cli", payload=Payload(None, 3, "size")),
-    ),
+    ({"op": "write", "socket": "cli", "size": 3}, c.Write(op="write", socket="cli", size=3)),
     (
         {"op": "write", "socket": "cli", "hex": "00ff"},
-        Command(op="write", socket="cli", payload=Payload(b"\x00\xff", 2, "hex")),
+        c.Write(op="write", socket="cli", hex="00ff"),
     ),
-    ({"op": "flush", "socket": "cli"}, Command(op="flush", socket="cli")),
+    ({"op": "flush", "socket": "cli"}, c.Flush(op="flush", socket="cli")),
     (
         {"op": "watch", "socket": "cli", "read": False, "write": True},
-        Command(op="watch", socket="cli", faults={"read": False, "write": True}),
+        c.Watch(op="watch", socket="cli", read=False, write=True),
     ),
     (
         {"op": "link", "name": "lnk", "address": ["127.0.0.1", 0], "target": ["127.0.0.1", 40000]},
-        Command(
-            op="link", name="lnk", address=("127.0.0.1", 0), faults={"target": ("127.0.0.1", 40000)}
-        ),
+        c.NewLink(op="link", name="lnk", address=("127.0.0.1", 0), target=("127.0.0.1", 40000)),
     ),
     (
         {
@@ -171,31 +163,54 @@ EXAMPLES: list[tuple[dict[str, Any], Command]] = [
             "reset": False,
             "close": False,
         },
-        Command(
+        c.Fault(
             op="fault",
-            name="lnk",
-            faults={
-                "direction": "up",
-                "latency_ms": 5,
-                "rate": 10,
-                "slice": 3,
-                "jitter": 1,
-                "stall": True,
-                "reset": False,
-                "close": False,
-            },
+            link="lnk",
+            direction="up",
+            latency_ms=5,
+            rate=10,
+            slice=3,
+            jitter=1,
+            stall=True,
+            reset=False,
+            close=False,
         ),
     ),
-    ({"op": "pause", "id": 7}, Command(op="pause")),
-    ({"op": "resume"}, Command(op="resume")),
-    ({"op": "step"}, Command(op="step")),
-    ({"op": "cable", "plugged": False}, Command(op="cable", flag=False)),
+    ({"op": "pause", "id": 7}, c.Pause(op="pause")),
+    ({"op": "resume"}, c.Resume(op="resume")),
+    ({"op": "step"}, c.Step(op="step")),
+    ({"op": "cable", "plugged": False}, c.Cable(op="cable", plugged=False)),
+]
+
+# What each sending command carries, as the handlers get it.
+PAYLOADS = [
+    ({"op": "send", "socket": "cli", "text": "héllo"}, Payload("héllo".encode(), 6, "text")),
+    ({"op": "send", "socket": "cli", "hex": "00ff 10"}, Payload(b"\x00\xff\x10", 3, "hex")),
+    ({"op": "send", "socket": "cli", "size": 0}, Payload(None, 0, "size")),
+    ({"op": "sendall", "socket": "cli", "hex": ""}, Payload(b"", 0, "hex")),
+    ({"op": "write", "socket": "cli", "size": 3}, Payload(None, 3, "size")),
 ]
 
 
+@pytest.mark.parametrize(("raw", "expected"), PAYLOADS)
+def test_a_payload_is_the_bytes_asked_for(raw: dict[str, Any], expected: Payload) -> None:
+    assert parse_command(raw, POLICY).payload == expected  # type: ignore[union-attr]
+
+
+def test_the_fault_and_watch_changes_are_what_was_given() -> None:
+    fault = parse_command({"op": "fault", "link": "l", "rate": 10, "stall": True}, POLICY)
+    assert isinstance(fault, c.Fault)
+    assert fault.faults() == {"direction": "both", "rate": 10, "stall": True}
+    watch = parse_command({"op": "watch", "socket": "s", "write": True}, POLICY)
+    assert isinstance(watch, c.Watch)
+    assert watch.lists() == {"write": True}
+
+
 @pytest.mark.parametrize(("raw", "expected"), EXAMPLES, ids=lambda v: getattr(v, "op", None))
-def test_example_parses(raw: dict[str, Any], expected: Command) -> None:
-    assert parse_command(raw, POLICY) == expected
+def test_example_parses(raw: dict[str, Any], expected: Any) -> None:
+    parsed = parse_command(raw, POLICY)
+    assert type(parsed) is type(expected)
+    assert parsed == expected
 
 
 def test_the_examples_cover_every_op_and_field() -> None:
@@ -203,7 +218,7 @@ def test_the_examples_cover_every_op_and_field() -> None:
     for raw, _ in EXAMPLES:
         used.setdefault(raw["op"], set()).update(set(raw) - {"op", "id"})
     assert set(used) == set(OPS)
-    for op, fields in _FIELDS_BY_OP.items():
+    for op, fields in FIELDS_BY_OP.items():
         assert used[op] == fields, op
 
 
@@ -304,9 +319,8 @@ def test_send_needs_some_data() -> None:
 
 def test_the_payload_cap_follows_the_policy() -> None:
     small = LabPolicy(max_payload=4)
-    assert parse_command({"op": "send", "socket": "s", "text": "abcd"}, small).payload == Payload(
-        b"abcd", 4, "text"
-    )
+    parsed = parse_command({"op": "send", "socket": "s", "text": "abcd"}, small)
+    assert parsed.payload == Payload(b"abcd", 4, "text")  # type: ignore[union-attr]
     with pytest.raises(TooLarge) as caught:
         parse_command({"op": "send", "socket": "s", "hex": "0102030405"}, small)
     assert caught.value.field == "hex"
@@ -315,7 +329,8 @@ def test_the_payload_cap_follows_the_policy() -> None:
 
 def test_a_size_at_the_cap_is_accepted() -> None:
     raw = {"op": "send", "socket": "s", "size": POLICY.max_payload}
-    assert parse_command(raw, POLICY).payload == Payload(None, POLICY.max_payload, "size")
+    parsed = parse_command(raw, POLICY)
+    assert parsed.payload == Payload(None, POLICY.max_payload, "size")  # type: ignore[union-attr]
 
 
 def test_an_option_over_the_cap_names_the_option_field() -> None:
@@ -337,3 +352,47 @@ def test_a_command_must_be_an_object(raw: Any) -> None:
     assert caught.value.field is None
     assert "object" in caught.value.message
     assert type(raw).__name__ in caught.value.message
+
+
+MESSAGES = [
+    ({"op": "send", "socket": "s", "size": -5}, "size: must be between 0 and 16777216, got -5"),
+    ({"op": "send", "socket": "s", "size": "5"}, "size: an integer is required, got '5'"),
+    ({"op": "close"}, "socket: required"),
+    ({"op": "close", "socket": "s", "force": 1}, "close takes no field 'force'"),
+    ({"op": "shutdown", "socket": "s", "how": "x"},
+     "how: one of SHUT_RD, SHUT_WR, SHUT_RDWR; got 'x'"),
+    ({"op": "bind", "socket": "s", "address": ["h", -1]}, "address: port must be 0-65535, got -1"),
+    ({"op": "socket", "name": "def"}, "name: 'def' is reserved, choose another name"),
+    ({"op": "socket", "name": "s", "options": {"blocking": 1}},
+     "options.blocking: true or false is required, got 1"),
+    ({"op": "recv", "socket": "s", "bufsize": 5 * 1024 * 1024},
+     "bufsize: 5242880 is over this lab's limit of 4194304"),
+    ({"op": "send", "socket": "s", "text": "x", "hex": "00"},
+     'give exactly one of "text", "hex" or "size"'),
+    ({"op": "frobnicate"}, "unknown op 'frobnicate'; expected one of: " + ", ".join(OPS)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("raw", "message"), MESSAGES, ids=[m[1][:30] for m in MESSAGES])
+def test_a_refusal_says_what_was_expected_and_what_came(raw: Any, message: str) -> None:
+    with pytest.raises(CommandError) as caught:
+        parse_command(raw, POLICY)
+    assert caught.value.message == message
+
+
+def test_a_refusal_quotes_a_long_input_briefly() -> None:
+    with pytest.raises(InvalidCommand) as caught:
+        parse_command({"op": "connect", "socket": "s", "address": "x" * 100_000}, POLICY)
+    assert len(caught.value.message) < 120
+
+
+def test_every_op_has_its_own_schema() -> None:
+    schema = c.command_schema()
+    assert schema["discriminator"]["propertyName"] == "op"
+    mapping = schema["discriminator"]["mapping"]
+    assert set(mapping) == set(OPS)
+    for op, ref in mapping.items():
+        definition = schema["$defs"][ref.rsplit("/", 1)[1]]
+        assert definition["properties"]["op"]["const"] == op
+        assert definition["additionalProperties"] is False
+        assert set(definition["properties"]) - {"op"} == FIELDS_BY_OP[op]

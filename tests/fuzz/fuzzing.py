@@ -45,8 +45,8 @@ def timeout_for(default: int, per_case: float = 0.15) -> float:
 
 
 OPS: tuple[str, ...] = tuple(engine_commands.OPS)
-FIELDS: tuple[str, ...] = tuple(sorted(set().union(*engine_commands._FIELDS_BY_OP.values())))
-OPTION_FIELDS: tuple[str, ...] = tuple(sorted(engine_commands._OPTION_FIELDS))
+FIELDS: tuple[str, ...] = tuple(sorted(set().union(*engine_commands.FIELDS_BY_OP.values())))
+OPTION_FIELDS: tuple[str, ...] = tuple(sorted(engine_commands.SocketOptions.model_fields))
 
 HUGE_INT = "\x00huge-int\x00"  # replaced in the JSON text by a 5,000-digit integer
 NAN = float("nan")

@@ -144,6 +144,9 @@ def _document_errors(app: FastAPI) -> None:
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
+        clash = set(schemas) & set(routes.COMMAND_COMPONENTS)
+        assert not clash, f"schema names used twice: {sorted(clash)}"
+        schemas.update(routes.COMMAND_COMPONENTS)
         app.openapi_schema = document
         return document
 

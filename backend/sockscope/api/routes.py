@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from sockscope import __version__
 from sockscope.api.wire import answer_body, error_responses
+from sockscope.engine.core.commands import COMMAND_ADAPTER
 from sockscope.engine.core.errors import CommandError
 from sockscope.events import SCHEMA_VERSION, to_wire
 from sockscope.export.script import render_script
@@ -34,6 +35,18 @@ _EXAMPLES: dict[str, Any] = {
     "send": {"value": {"op": "send", "socket": "cli", "size": 1048576}},
     "recv": {"value": {"op": "recv", "socket": "conn", "bufsize": 4096}},
     "shutdown": {"value": {"op": "shutdown", "socket": "cli", "how": "SHUT_WR"}},
+}
+
+
+# Every command, one schema per op (told apart by "op"), for /docs and fuzzers; the app's
+# OpenAPI document files them under components/schemas (see app.py).
+_COMMAND = COMMAND_ADAPTER.json_schema(ref_template="#/components/schemas/{model}")
+COMMAND_COMPONENTS: dict[str, Any] = {**_COMMAND.pop("$defs"), "Command": _COMMAND}
+_COMMAND_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Command"}}},
+    }
 }
 
 
@@ -132,6 +145,7 @@ async def delete_lab(request: Request, lab_id: str) -> Response:
     "/labs/{lab_id}/commands",
     tags=["commands"],
     responses=error_responses(404, 409, 410, 415, 429, 503),
+    openapi_extra=_COMMAND_BODY,
 )
 async def post_command(
     request: Request,

@@ -23,7 +23,7 @@ from typing import Literal
 
 from sockscope.engine.calls import perform
 from sockscope.engine.context import LabContext
-from sockscope.engine.core import schedule
+from sockscope.engine.core import pyline, schedule
 from sockscope.engine.record import record_call, record_recv, record_send
 from sockscope.engine.sockets import FD_SETSIZE, LabSocket, Link
 from sockscope.events import LinkEvent
@@ -144,7 +144,7 @@ def attach(lab: LabContext, link: Link, accepted: LabSocket) -> None:
     link.b = b
     lab.add_socket(b)
     outcome = perform(lambda: sock.connect(link.target))
-    line = f"{b.name}.connect({link.target!r})"
+    line = pyline.connect(b.name, link.target)
     record_call(lab, b, "connect", line, outcome, via="loop")
     errno_value = getattr(outcome.exc, "errno", None)
     if outcome.ok:
@@ -182,9 +182,9 @@ def _abort(lab: LabContext, leg: LabSocket, linger: bytes) -> None:
     def set_linger() -> None:
         leg.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
 
-    line = f"{leg.name}.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))"
+    line = pyline.linger_zero(leg.name)
     record_call(lab, leg, "setsockopt", line, perform(set_linger), via="loop")
-    record_call(lab, leg, "close", f"{leg.name}.close()", perform(leg.sock.close), via="loop")
+    record_call(lab, leg, "close", pyline.close(leg.name), perform(leg.sock.close), via="loop")
     lab.remove_socket(leg)
 
 

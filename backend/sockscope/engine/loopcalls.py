@@ -16,6 +16,7 @@ from typing import Any
 from sockscope.engine import link
 from sockscope.engine.calls import Outcome, perform
 from sockscope.engine.context import LabContext
+from sockscope.engine.core import pyline
 from sockscope.engine.core.calltext import address_text
 from sockscope.engine.probes import probe_now
 from sockscope.engine.record import record_call, record_recv, record_send
@@ -68,7 +69,7 @@ def on_readable(lab: LabContext, ls: LabSocket) -> None:
 
 def finish_connect(lab: LabContext, ls: LabSocket) -> None:
     """A non-blocking connect() finished: SO_ERROR says how."""
-    line = f"{ls.name}.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)"
+    line = pyline.getsockopt(ls.name, "SO_ERROR")
     outcome = perform(lambda: ls.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
     code = outcome.value if outcome.ok else -1
     text = f"{code} ({errno.errorcode.get(code, '?')})" if code else "0 (connected)"
@@ -169,13 +170,13 @@ def record_accept(
     A failed call gives (None, None): its outcome has the errno.
     """
     if not outcome.ok:
-        line = f"conn, addr = {ls.name}.accept()"
+        line = pyline.accept(ls.name, "conn")
         record_call(lab, ls, "accept", line, outcome, via=via, call_id=call_id)
         return None, None
     conn, addr = outcome.value
     if name is None or name in lab.sockets:
         name = lab.free_name("conn")
-    line = f"{name}, addr = {ls.name}.accept()"
+    line = pyline.accept(ls.name, name)
     result = {"socket": name, "address": list(addr)}
     text = f"({name}, {address_text(addr)})"
     if conn.fileno() >= FD_SETSIZE:

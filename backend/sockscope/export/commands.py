@@ -11,10 +11,36 @@ import json
 import keyword
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+from sockscope.engine.core import pyline
 from sockscope.engine.core.calltext import address_text
-from sockscope.engine.core.commands import READ_ONLY_SOCKOPTS, SOCKOPTS, Command, Payload
+from sockscope.engine.core.commands import (
+    READ_ONLY_SOCKOPTS,
+    SOCKOPTS,
+    Accept,
+    Auto,
+    Bind,
+    Cable,
+    Command,
+    Connect,
+    GetSockOpt,
+    Listen,
+    NewSocket,
+    OnSocket,
+    Payload,
+    Recv,
+    Send,
+    SendAll,
+    SetBlocking,
+    SetSockOpt,
+    SetTimeout,
+    Shutdown,
+    Watch,
+    Write,
+)
 from sockscope.engine.core.payload import literal
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.events import Event
 from sockscope.export.record import (
     Calls,
@@ -24,6 +50,8 @@ from sockscope.export.record import (
     lab_said,
     recorded,
 )
+
+T = TypeVar("T")
 
 INLINE_BYTES = 64  # longer literal payloads get their own variable, wrapped over lines
 
@@ -110,8 +138,7 @@ def _payload(block: Block, name: str, payload: Payload) -> tuple[str, str]:
     return expr, literal(data)
 
 
-def _socket(block: Block, cmd: Command, calls: Calls) -> None:
-    assert cmd.name is not None and cmd.options is not None
+def _socket(block: Block, cmd: NewSocket, calls: Calls) -> None:
     name, opts = cmd.name, cmd.options
     create = "socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
     rec = calls.take("socket")
@@ -120,13 +147,14 @@ def _socket(block: Block, cmd: Command, calls: Calls) -> None:
             "in the lab this socket lived in its private network (a namespace of its own);"
             " here it uses this machine's loopback"
         )
-    block.show("socket", name, rec.line if rec else f"{name} = {create}", create, rec, param="_")
+    line = rec.line if rec else pyline.new_socket(name, opts.network)
+    block.show("socket", name, line, create, rec, param="_")
     p = _param(name)
     for option, value in opts.sockopts():
         _setsockopt_call(block, name, option, str(value), calls)
     if not opts.blocking:
         rec = calls.take("setblocking")
-        line = rec.line if rec else f"{name}.setblocking(False)"
+        line = rec.line if rec else pyline.setblocking(name, False)
         block.show("setblocking", name, line, f"{p}.setblocking(False)", rec)
     flags = []
     if opts.auto_accept:
@@ -158,17 +186,17 @@ class Places:
         holding: dict[str, tuple[bool, int]] = {}  # socket name -> (private?, port), while open
         moved: set[int] = set()
         for cmd, events in entries:
-            if cmd.op == "socket" and cmd.options is not None and cmd.options.network == "private":
-                private.add(cmd.name or "")
-            elif cmd.op == "bind" and cmd.address is not None:
+            if isinstance(cmd, NewSocket) and cmd.options.network == "private":
+                private.add(cmd.name)
+            elif isinstance(cmd, Bind):
                 rec = Calls(recorded(events)[0]).take("bind")
                 port = bound_port(rec) or cmd.address[1]
                 mine = cmd.socket in private
                 if (not mine, port) in holding.values():
                     moved.add(port)
-                holding[cmd.socket or ""] = (mine, port)
-            elif cmd.op in ("close", "abort"):
-                holding.pop(cmd.socket or "", None)
+                holding[cmd.socket] = (mine, port)
+            elif cmd.op in ("close", "abort") and isinstance(cmd, OnSocket):
+                holding.pop(cmd.socket, None)
         return cls(private, moved)
 
     def moves(self, name: str, port: int) -> bool:
@@ -180,18 +208,23 @@ class Ctx:
 
     def __init__(self, cmd: Command, calls: Calls, ports: list[str], places: Places) -> None:
         self.cmd, self.calls, self.ports, self.places = cmd, calls, ports, places
-        self.name = cmd.socket or ""
+        self.name = cmd.socket if isinstance(cmd, OnSocket) else ""
         self.p = _param(self.name)
 
+    def as_(self, kind: type[T]) -> T:
+        """The command as the type its op makes it (the renderer table is keyed by op)."""
+        assert isinstance(self.cmd, kind)
+        return self.cmd
+
     def simple(self, block: Block, op: str, args: str) -> None:
-        """A call recorded as ``name.op(args)``."""
+        """A call recorded as ``name.op(args)``, replayed as the same call."""
         rec = self.calls.take(op)
-        line = rec.line if rec else f"{self.name}.{op}({args})"
+        line = rec.line if rec else pyline.preview(self.cmd, LabPolicy())[0]
         block.show(op, self.name, line, f"{self.p}.{op}({args})", rec)
 
 
 def _bind(block: Block, c: Ctx) -> None:
-    assert c.cmd.address is not None
+    assert isinstance(c.cmd, Bind)
     rec = c.calls.take("bind")
     host, port = c.cmd.address
     real = bound_port(rec)
@@ -201,7 +234,7 @@ def _bind(block: Block, c: Ctx) -> None:
             block.note("the lab's port is unknown: port 0 lets the kernel choose")
     elif port == 0:
         block.note(f"the lab was asked for port 0 and got {real}: bind that port again")
-    line = rec.line if rec else f"{c.name}.bind({address_text((host, real))})"
+    line = rec.line if rec else pyline.bind(c.name, (host, real))
     if c.places.moves(c.name, real):
         block.note(
             f"in the lab's private network {c.name} had port {real} to itself; here a host"
@@ -217,12 +250,12 @@ def _bind(block: Block, c: Ctx) -> None:
 
 
 def _connect(block: Block, c: Ctx) -> None:
-    assert c.cmd.address is not None
+    assert isinstance(c.cmd, Connect)
     host, port = c.cmd.address
     if c.places.moves(c.name, port):
         block.note(f"{c.name} follows the private server of port {port} to its port here")
         rec = c.calls.take("connect")
-        line = rec.line if rec else f"{c.name}.connect({address_text((host, port))})"
+        line = rec.line if rec else pyline.connect(c.name, (host, port))
         body = f"{c.p}.connect(({_q(host)}, MOVED.get({port}, {port})))"
         block.show("connect", c.name, line, body, rec)
         return
@@ -230,49 +263,50 @@ def _connect(block: Block, c: Ctx) -> None:
 
 
 def _accept(block: Block, c: Ctx) -> None:
+    assert isinstance(c.cmd, Accept)
     rec = c.calls.take("accept")
     new = accepted_name(rec, c.cmd.name)
-    line = rec.line if rec else f"{new}, addr = {c.name}.accept()"
+    line = rec.line if rec else pyline.accept(c.name, new)
     block.show("accept", c.name, line, f"{c.p}.accept()", rec, extra=f", new={_q(new)}")
 
 
 def _send(block: Block, c: Ctx) -> None:
-    assert c.cmd.payload is not None
+    assert isinstance(c.cmd, Send)
     rec = c.calls.take("send")
     expr, text = _payload(block, c.name, c.cmd.payload)
-    line = rec.line if rec else f"{c.name}.send({text})"
+    line = rec.line if rec else pyline.send(c.name, text)
     block.show("send", c.name, line, f"{c.p}.send({expr})", rec)
 
 
 def _sendall(block: Block, c: Ctx) -> None:
-    assert c.cmd.payload is not None
+    assert isinstance(c.cmd, SendAll)
     rec = c.calls.take("sendall", "send")  # non-blocking: the lab's first send(view[0:])
     expr, text = _payload(block, c.name, c.cmd.payload)
     if rec is not None and rec.op == "send":
         block.note(f"lab: {rec.line}  ->  {lab_said(rec)}  (its loop sends the rest)")
     else:
         block.note(f"lab: -> {lab_said(rec)}")
-    block.add(f"sendall({_q(c.name)}, {_q(f'{c.name}.sendall({text})')}, lambda: {expr})")
+    block.add(f"sendall({_q(c.name)}, {_q(pyline.sendall(c.name, text))}, lambda: {expr})")
 
 
 def _makefile(block: Block, c: Ctx) -> None:
     rec = c.calls.take("makefile")
-    line = rec.line if rec else f"f_{c.name} = {c.name}.makefile('wb')"
+    line = rec.line if rec else pyline.makefile(c.name)
     block.show("makefile", c.name, line, f"{c.p}.makefile('wb')", rec)
 
 
 def _write(block: Block, c: Ctx) -> None:
-    assert c.cmd.payload is not None
+    assert isinstance(c.cmd, Write)
     rec = c.calls.take("write")
     expr, text = _payload(block, c.name, c.cmd.payload)
-    line = rec.line if rec else f"f_{c.name}.write({text})"
+    line = rec.line if rec else pyline.write(c.name, text)
     body = f"f_{c.name}.write({expr})"
     block.show("write", c.name, line, body, rec, param=f"f_{c.name}")
 
 
 def _flush(block: Block, c: Ctx) -> None:
     rec = c.calls.take("flush")
-    line = rec.line if rec else f"f_{c.name}.flush()"
+    line = rec.line if rec else pyline.flush(c.name)
     block.show("flush", c.name, line, f"f_{c.name}.flush()", rec, param=f"f_{c.name}")
 
 
@@ -283,19 +317,19 @@ def _abort(block: Block, c: Ctx) -> None:
 
 
 def _close(block: Block, c: Ctx) -> None:
-    wake = c.calls.take("shutdown", prefix=f"{c.name}.shutdown(socket.SHUT_RDWR)")
+    wake = c.calls.take("shutdown", prefix=pyline.shutdown(c.name, "SHUT_RDWR"))
     if wake is not None:
         block.note(
             f"the lab: a thread was blocked in a call on {c.name}, and close() alone would"
             " not wake it: shutdown(SHUT_RDWR) first"
         )
         block.show("shutdown", c.name, wake.line, f"{c.p}.shutdown(socket.SHUT_RDWR)", wake)
-    file = c.calls.take("close", prefix=f"f_{c.name}.close()")
+    file = c.calls.take("close", prefix=f"{pyline.file_of(c.name)}.close()")
     if file is not None:
         body = f"f_{c.name}.close()"
         block.show("close_file", c.name, file.line, body, file, param=f"f_{c.name}")
-    rec = c.calls.take("close", prefix=f"{c.name}.close()")
-    line = rec.line if rec else f"{c.name}.close()"
+    rec = c.calls.take("close", prefix=pyline.close(c.name))
+    line = rec.line if rec else pyline.close(c.name)
     block.show("close", c.name, line, f"{c.p}.close()", rec)
 
 
@@ -303,51 +337,52 @@ def _setsockopt_call(block: Block, name: str, option: str, value: str, calls: Ca
     level = "SOL_SOCKET" if option == "SO_LINGER" else SOCKOPTS[option][0]
     args = f"socket.{level}, socket.{option}, {value}"
     rec = calls.take("setsockopt")
-    line = rec.line if rec else f"{name}.setsockopt({args})"
+    line = rec.line if rec else pyline.setsockopt(name, option, value)
     block.show("setsockopt", name, line, f"{_param(name)}.setsockopt({args})", rec)
 
 
 def _getsockopt(block: Block, c: Ctx) -> None:
-    assert c.cmd.option is not None
+    assert isinstance(c.cmd, GetSockOpt)
     level = (SOCKOPTS | READ_ONLY_SOCKOPTS)[c.cmd.option][0]
     c.simple(block, "getsockopt", f"socket.{level}, socket.{c.cmd.option}")
 
 
 def _auto(block: Block, c: Ctx) -> None:
+    assert isinstance(c.cmd, Auto)
     flags = []
-    if c.cmd.auto_accept is not None:
-        flags.append(f"accept={c.cmd.auto_accept}")
-    if c.cmd.auto_recv is not None:
-        flags.append(f"recv={_q(c.cmd.auto_recv)}")
+    if c.cmd.accept is not None:
+        flags.append(f"accept={c.cmd.accept}")
+    if c.cmd.recv is not None:
+        flags.append(f"recv={_q(c.cmd.recv)}")
     if c.cmd.bufsize is not None:
         flags.append(f"bufsize={c.cmd.bufsize}")
     block.add(f"auto({_q(c.name)}, {', '.join(flags)})")
 
 
 RENDERERS: dict[str, Callable[[Block, Ctx], None]] = {
-    "socket": lambda block, c: _socket(block, c.cmd, c.calls),
+    "socket": lambda block, c: _socket(block, c.as_(NewSocket), c.calls),
     "bind": _bind,
     "listen": lambda block, c: c.simple(
-        block, "listen", "" if c.cmd.backlog is None else str(c.cmd.backlog)
+        block, "listen", "" if c.as_(Listen).backlog is None else str(c.as_(Listen).backlog)
     ),
     "accept": _accept,
     "connect": _connect,
     "send": _send,
     "sendall": _sendall,
-    "recv": lambda block, c: c.simple(block, "recv", str(c.cmd.bufsize)),
-    "shutdown": lambda block, c: c.simple(block, "shutdown", f"socket.{c.cmd.how}"),
+    "recv": lambda block, c: c.simple(block, "recv", str(c.as_(Recv).bufsize)),
+    "shutdown": lambda block, c: c.simple(block, "shutdown", f"socket.{c.as_(Shutdown).how}"),
     "close": _close,
     "abort": _abort,
-    "setblocking": lambda block, c: c.simple(block, "setblocking", str(bool(c.cmd.flag))),
-    "settimeout": lambda block, c: c.simple(block, "settimeout", str(c.cmd.timeout)),
+    "setblocking": lambda block, c: c.simple(block, "setblocking", str(c.as_(SetBlocking).flag)),
+    "settimeout": lambda block, c: c.simple(block, "settimeout", str(c.as_(SetTimeout).timeout)),
     "setsockopt": lambda block, c: _setsockopt_call(
-        block, c.name, str(c.cmd.option), str(c.cmd.value), c.calls
+        block, c.name, c.as_(SetSockOpt).option, str(c.as_(SetSockOpt).value), c.calls
     ),
     "getsockopt": _getsockopt,
     "auto": _auto,
     "watch": lambda block, c: block.add(
         f"watch({_q(c.name)}, "
-        + ", ".join(f"{k}={v}" for k, v in (c.cmd.faults or {}).items())
+        + ", ".join(f"{k}={v}" for k, v in c.as_(Watch).lists().items())
         + ")"
     ),
     "makefile": _makefile,
@@ -360,7 +395,7 @@ RENDERERS: dict[str, Callable[[Block, Ctx], None]] = {
         "not replayed: the lab "
         + (
             "plugged its private network's cable back in"
-            if c.cmd.flag
+            if c.as_(Cable).plugged
             else "pulled out its private network's cable (ip link set lo down in a namespace)"
         )
         + "; pulling a cable needs root and a network namespace"

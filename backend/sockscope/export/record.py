@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from sockscope.engine.core.commands import Command
+from sockscope.engine.core.commands import Command, Send, SendAll, SetTimeout, Write
 from sockscope.events import CallEvent, CallStartedEvent, Event
 
 
@@ -106,56 +105,17 @@ def accepted_name(rec: Recorded | None, asked: str | None) -> str:
 
 
 def describe(cmd: Command) -> str:
-    """The command as the JSON a participant would send (long texts shortened)."""
-    out: dict[str, Any] = {"op": cmd.op}
-    if cmd.socket is not None:
-        out["socket"] = cmd.socket
-    if cmd.name is not None:
-        out["name"] = cmd.name
-    if cmd.options is not None:
-        defaults = {
-            "blocking": True,
-            "auto_accept": False,
-            "auto_recv": "off",
-            "bufsize": 65536,
-            "network": "host",
-        }
-        options = {
-            key: getattr(cmd.options, key)
-            for key in ("sndbuf", "rcvbuf", "nodelay", "reuseaddr", *defaults)
-            if getattr(cmd.options, key) is not None
-            and getattr(cmd.options, key) != defaults.get(key)
-        }
-        if options:
-            out["options"] = options
-    if cmd.address is not None:
-        out["address"] = list(cmd.address)
-    if cmd.payload is not None:
-        payload = cmd.payload
-        if payload.literal is None:
-            out["size"] = payload.size
-        elif payload.source == "hex":
-            text = payload.literal.hex(" ", -4)
-            out["hex"] = text if len(text) <= 80 else f"{text[:80]}... ({payload.size} bytes)"
-        else:
-            text = payload.literal.decode("utf-8", errors="replace")
-            out["text"] = text if len(text) <= 60 else f"{text[:60]}... ({payload.size} bytes)"
-    for field, key in (
-        ("backlog", "backlog"),
-        ("bufsize", "bufsize"),
-        ("how", "how"),
-        ("flag", "flag"),
-        ("option", "option"),
-        ("value", "value"),
-        ("auto_accept", "accept"),
-        ("auto_recv", "recv"),
-    ):
-        if getattr(cmd, field) is not None:
-            out[key] = getattr(cmd, field)
-    if cmd.op == "settimeout":
-        out["timeout"] = cmd.timeout
-    if cmd.op == "watch":
-        out.update(cmd.faults or {})
-    if cmd.op == "cable":
-        out = {"op": "cable", "plugged": bool(cmd.flag)}
-    return json.dumps(out, ensure_ascii=True)
+    """The command as the JSON a participant would send (defaults left out, long texts cut)."""
+    out = cmd.model_dump(exclude_defaults=True)
+    out["op"] = cmd.op
+    if isinstance(cmd, SetTimeout):
+        out["timeout"] = cmd.timeout  # null means something: no limit
+    if isinstance(cmd, Send | SendAll | Write) and cmd.text is not None and len(cmd.text) > 60:
+        out["text"] = f"{cmd.text[:60]}... ({cmd.payload.size} bytes)"
+    if isinstance(cmd, Send | SendAll | Write) and cmd.hex is not None:
+        text = bytes.fromhex(cmd.hex).hex(" ", -4)
+        out["hex"] = text if len(text) <= 80 else f"{text[:80]}... ({cmd.payload.size} bytes)"
+    ordered = {"op": cmd.op} | {key: value for key, value in out.items() if key != "op"}
+    if "address" in ordered:
+        ordered["address"] = list(ordered["address"])
+    return json.dumps(ordered, ensure_ascii=True)

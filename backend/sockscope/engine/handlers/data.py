@@ -9,7 +9,8 @@ from typing import Any
 from sockscope.engine import loopcalls
 from sockscope.engine.calls import Outcome, perform
 from sockscope.engine.context import LabContext
-from sockscope.engine.core.commands import Command
+from sockscope.engine.core import pyline
+from sockscope.engine.core.commands import Accept, Flush, MakeFile, Recv, Send, SendAll, Write
 from sockscope.engine.core.errors import Conflict, TooLarge
 from sockscope.engine.handlers.common import (
     answer,
@@ -25,10 +26,10 @@ from sockscope.engine.tickets import CommandResult, Ticket
 from sockscope.engine.workers import run_blocking
 
 
-def op_send(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_send(lab: LabContext, ls: LabSocket, cmd: Send, ticket: Ticket) -> None:
     busy(ls, "out")
     data, text = payload_bytes(ls, cmd)
-    line = f"{ls.name}.send({text})"
+    line = pyline.send(ls.name, text)
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
         done = record_send(lab, ls, line, outcome, data, call_id=call_id)
@@ -37,10 +38,10 @@ def op_send(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> Non
     call(lab, ls, ticket, "out", "send", line, lambda: ls.sock.send(data), finish)
 
 
-def op_sendall(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_sendall(lab: LabContext, ls: LabSocket, cmd: SendAll, ticket: Ticket) -> None:
     busy(ls, "out")
     data, text = payload_bytes(ls, cmd)
-    line = f"{ls.name}.sendall({text})"
+    line = pyline.sendall(ls.name, text)
     if lab.in_flight() + len(data) > lab.policy.max_in_flight:
         raise TooLarge(
             "size",
@@ -77,11 +78,10 @@ def op_sendall(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> 
     ticket.succeed({"queued": len(data), "sent": box.sent, "pending": ls.pending_out})
 
 
-def op_recv(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
-    assert cmd.bufsize is not None
+def op_recv(lab: LabContext, ls: LabSocket, cmd: Recv, ticket: Ticket) -> None:
     busy(ls, "in")
     bufsize = cmd.bufsize
-    line = f"{ls.name}.recv({bufsize})"
+    line = pyline.recv(ls.name, bufsize)
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
         result = record_recv(lab, ls, line, outcome, bufsize, via="command", call_id=call_id)
@@ -90,12 +90,12 @@ def op_recv(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> Non
     call(lab, ls, ticket, "in", "recv", line, lambda: ls.sock.recv(bufsize), finish)
 
 
-def op_accept(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_accept(lab: LabContext, ls: LabSocket, cmd: Accept, ticket: Ticket) -> None:
     busy(ls, "in")
     check_room(lab, "socket")
     if cmd.name is not None and cmd.name in lab.sockets:
         raise Conflict("name", f"name: a socket named {cmd.name!r} already exists")
-    line = f"{cmd.name or lab.free_name('conn')}, addr = {ls.name}.accept()"
+    line = pyline.accept(ls.name, cmd.name or lab.free_name("conn"))
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
         result, refused = loopcalls.record_accept(
@@ -112,18 +112,18 @@ def op_accept(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> N
 # -- a buffered file on the socket (the HOWTO's makefile() and flush()) -----------------------
 
 
-def op_makefile(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_makefile(lab: LabContext, ls: LabSocket, cmd: MakeFile, ticket: Ticket) -> None:
     if ls.file is not None:
-        raise Conflict("socket", f"{ls.name} already has a file: f_{ls.name}")
+        raise Conflict("socket", f"{ls.name} already has a file: {pyline.file_of(ls.name)}")
 
     def made(file: Any) -> str:
         ls.file = file
-        return f"f_{ls.name}"
+        return pyline.file_of(ls.name)
 
     def described(_: Any) -> str:
         return f"<BufferedWriter: {io.DEFAULT_BUFFER_SIZE} bytes of buffer in Python>"
 
-    line = f"f_{ls.name} = {ls.name}.makefile('wb')"
+    line = pyline.makefile(ls.name)
     simple_call(lab, ls, ticket, "makefile", line, lambda: ls.sock.makefile("wb"), result=made,
                 result_text=described)  # fmt: skip
 
@@ -134,11 +134,11 @@ def _file(ls: LabSocket) -> Any:
     return ls.file
 
 
-def op_write(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_write(lab: LabContext, ls: LabSocket, cmd: Write, ticket: Ticket) -> None:
     file = _file(ls)
     busy(ls, "out")
     data, text = payload_bytes(ls, cmd)
-    line = f"f_{ls.name}.write({text})"
+    line = pyline.write(ls.name, text)
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
         record_call(lab, ls, "write", line, outcome, call_id=call_id, asked=len(data),
@@ -150,10 +150,10 @@ def op_write(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> No
     call(lab, ls, ticket, "out", "write", line, lambda: file.write(data), finish)
 
 
-def op_flush(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_flush(lab: LabContext, ls: LabSocket, cmd: Flush, ticket: Ticket) -> None:
     file = _file(ls)
     busy(ls, "out")
-    line = f"f_{ls.name}.flush()"
+    line = pyline.flush(ls.name)
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
         record_call(lab, ls, "flush", line, outcome, call_id=call_id)
@@ -165,7 +165,7 @@ def op_flush(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> No
 def close_file(lab: LabContext, ls: LabSocket) -> None:
     if ls.file is not None:
         file, ls.file = ls.file, None
-        line = f"f_{ls.name}.close()  # flushes what it still holds"
+        line = pyline.close_file(ls.name)
         record_call(lab, ls, "close", line, perform(lambda: close_without_waiting(ls, file)))
 
 

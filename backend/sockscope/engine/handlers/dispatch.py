@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from sockscope.engine.context import LabContext
-from sockscope.engine.core.commands import Command
+from sockscope.engine.core.commands import Command, OnSocket
 from sockscope.engine.core.errors import CommandError
 from sockscope.engine.handlers import data, endings, network, sockets
 from sockscope.engine.handlers import lab as lab_ops
@@ -19,8 +20,9 @@ log = logging.getLogger(__name__)
 
 HISTORY_MAX = 5000  # commands kept for an exported script
 
-LabOp = Callable[[LabContext, Command, Ticket], None]
-SocketOp = Callable[[LabContext, LabSocket, Command, Ticket], None]
+# Each handler takes its own command type (the op's key in the table says which).
+LabOp = Callable[[LabContext, Any, Ticket], None]
+SocketOp = Callable[[LabContext, LabSocket, Any, Ticket], None]
 
 LAB_WIDE: dict[str, LabOp] = {
     "socket": sockets.op_socket,
@@ -56,10 +58,10 @@ PER_SOCKET: dict[str, SocketOp] = {
 
 def execute(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
     """Run one command on the lab thread: its handler performs, records and answers it."""
-    if cmd.op in LAB_WIDE:
+    if isinstance(cmd, OnSocket):
+        PER_SOCKET[cmd.op](lab, find(lab, cmd.socket), cmd, ticket)
+    else:
         LAB_WIDE[cmd.op](lab, cmd, ticket)
-        return
-    PER_SOCKET[cmd.op](lab, find(lab, cmd.socket), cmd, ticket)
 
 
 def run(lab: LabContext, ticket: Ticket) -> None:

@@ -8,7 +8,8 @@ import struct
 from sockscope.engine import link as relay
 from sockscope.engine.calls import perform
 from sockscope.engine.context import LabContext
-from sockscope.engine.core.commands import SHUT_HOWS, Command
+from sockscope.engine.core import pyline
+from sockscope.engine.core.commands import SHUT_HOWS, Abort, Close, Shutdown
 from sockscope.engine.handlers.common import (
     answer,
     simple_call,
@@ -20,10 +21,9 @@ from sockscope.engine.sockets import LabSocket
 from sockscope.engine.tickets import Ticket
 
 
-def op_shutdown(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
-    assert cmd.how is not None
+def op_shutdown(lab: LabContext, ls: LabSocket, cmd: Shutdown, ticket: Ticket) -> None:
     how = SHUT_HOWS[cmd.how]
-    line = f"{ls.name}.shutdown(socket.{cmd.how})"
+    line = pyline.shutdown(ls.name, cmd.how)
     if simple_call(lab, ls, ticket, "shutdown", line, lambda: ls.sock.shutdown(how)).ok:
         ls.shut_rd = ls.shut_rd or how in (socket.SHUT_RD, socket.SHUT_RDWR)
     peer = lab.local_peer(ls)
@@ -42,7 +42,7 @@ def _wake_blocked(lab: LabContext, ls: LabSocket) -> None:
         " so shutdown(SHUT_RDWR) runs first",
     )
     outcome = perform(lambda: ls.sock.shutdown(socket.SHUT_RDWR))
-    record_call(lab, ls, "shutdown", f"{ls.name}.shutdown(socket.SHUT_RDWR)", outcome)
+    record_call(lab, ls, "shutdown", pyline.shutdown(ls.name, "SHUT_RDWR"), outcome)
     ls.shut_rd = True
 
 
@@ -58,13 +58,13 @@ def _drop_link(lab: LabContext, ls: LabSocket) -> None:
         relay.reset(lab, link, why=f"{ls.name} was closed by hand: the link resets both ends")
 
 
-def op_close(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_close(lab: LabContext, ls: LabSocket, cmd: Close | Abort, ticket: Ticket) -> None:
     _wake_blocked(lab, ls)
     _drop_link(lab, ls)
     peer = lab.local_peer(ls)
     close_file(lab, ls)
     outcome = perform(ls.sock.close)
-    record_call(lab, ls, "close", f"{ls.name}.close()", outcome)
+    record_call(lab, ls, "close", pyline.close(ls.name), outcome)
     ls.outbox.clear()
     lab.remove_socket(ls)
     ticket.resolve(answer(ticket, outcome.ok, None, outcome))
@@ -72,9 +72,9 @@ def op_close(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> No
         probe_now(lab, peer)
 
 
-def op_abort(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_abort(lab: LabContext, ls: LabSocket, cmd: Abort, ticket: Ticket) -> None:
     linger = struct.pack("ii", 1, 0)
-    line = f"{ls.name}.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))"
+    line = pyline.linger_zero(ls.name)
     outcome = perform(lambda: ls.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger))
     record_call(lab, ls, "setsockopt", line, outcome)
     op_close(lab, ls, cmd, ticket)

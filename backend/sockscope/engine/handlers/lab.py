@@ -7,8 +7,8 @@ import socket
 from sockscope.engine import link
 from sockscope.engine.calls import perform
 from sockscope.engine.context import LabContext
-from sockscope.engine.core.calltext import address_text
-from sockscope.engine.core.commands import Command
+from sockscope.engine.core import pyline
+from sockscope.engine.core.commands import Fault, NewLink, Pause, Resume, Step
 from sockscope.engine.core.errors import CommandError, Conflict, UnknownSocket
 from sockscope.engine.handlers.common import (
     answer,
@@ -21,7 +21,7 @@ from sockscope.engine.tickets import Ticket
 from sockscope.events import LoopEvent
 
 
-def op_loop(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
+def op_loop(lab: LabContext, cmd: Pause | Resume | Step, ticket: Ticket) -> None:
     if cmd.op == "pause":
         lab.paused = True
         lab.emit(LoopEvent, state="paused")
@@ -37,11 +37,10 @@ def op_loop(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
     ticket.succeed({"paused": lab.paused})
 
 
-def op_link(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
+def op_link(lab: LabContext, cmd: NewLink, ticket: Ticket) -> None:
     """A relay that listens on a lab port and forwards to ``target``, faults on demand."""
-    assert cmd.name is not None and cmd.address is not None and cmd.faults is not None
     host, port = cmd.address
-    target = cmd.faults["target"]
+    target = cmd.target
     lab.policy.check_bind(host, port)
     try:
         lab.policy.check_connect(*target)
@@ -57,14 +56,14 @@ def op_link(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
     listener = LabSocket(cmd.name, sock, auto_accept=True)
     if port == 0:
         port = first_free_port(lab, sock, host)
-    where = f"{cmd.name} = Link(listen=({host!r}, {port}), target={address_text(tuple(target))})"
+    where = pyline.new_link(cmd.name, (host, port), target)
 
     def bind_and_listen() -> None:
         sock.bind((host, port))
         sock.listen(1)
 
     outcome = perform(bind_and_listen)
-    record_call(lab, listener, "link", where + "  # a relay in this lab's select() loop", outcome,
+    record_call(lab, listener, "link", where, outcome,
                     result={"address": [host, port]},
                     result_text=f"listening on {host}:{port}")  # fmt: skip
     if not outcome.ok:
@@ -80,17 +79,17 @@ def op_link(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
     ticket.succeed({"link": cmd.name, "address": list(listener.local)})
 
 
-def op_fault(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
-    assert cmd.name is not None and cmd.faults is not None
-    found = lab.links.get(cmd.name)
+def op_fault(lab: LabContext, cmd: Fault, ticket: Ticket) -> None:
+    name = cmd.link
+    found = lab.links.get(name)
     if found is None:
         known = ", ".join(lab.links) or "none yet"
-        raise UnknownSocket("link", f"link: no link named {cmd.name!r} ({known})")
-    faults = dict(cmd.faults)
+        raise UnknownSocket("link", f"link: no link named {name!r} ({known})")
+    faults = cmd.faults()
     direction = faults.pop("direction")
     flows = [found.up, found.down] if direction == "both" else [getattr(found, direction)]
     if faults.pop("reset", False):
-        link.reset(lab, found, why=f"{cmd.name}: reset requested: both ends get a RST")
+        link.reset(lab, found, why=f"{name}: reset requested: both ends get a RST")
     for flow in flows:
         for key, value in faults.items():
             if key == "stall":
@@ -101,6 +100,6 @@ def op_fault(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
                 setattr(flow.faults, key, value)
     settings = ", ".join(f"{k}={v}" for k, v in faults.items())
     if settings:  # a reset has said its piece already
-        lab.emit_notice(cmd.name, f"{cmd.name} {direction}: {settings}")
+        lab.emit_notice(name, f"{name} {direction}: {settings}")
     link.announce(lab, found, force=True)
     ticket.succeed(found.public())

@@ -6,7 +6,7 @@ import socket
 
 from sockscope.engine import privnet
 from sockscope.engine.context import LabContext
-from sockscope.engine.core.commands import Command
+from sockscope.engine.core.commands import Cable
 from sockscope.engine.core.errors import Conflict
 from sockscope.engine.probes import probe_now
 from sockscope.engine.tickets import Ticket
@@ -36,14 +36,14 @@ def new_socket(lab: LabContext, network: str, field: str) -> socket.socket:
     return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 
 
-def op_cable(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
+def op_cable(lab: LabContext, cmd: Cable, ticket: Ticket) -> None:
     if lab.private is None:
         raise Conflict(
             "plugged",
             "cable: this lab has no private network yet; make a socket with"
             ' options.network = "private" first',
         )
-    plugged = bool(cmd.flag)
+    plugged = cmd.plugged
     try:
         lab.private.set_cable(plugged)
     except privnet.Broken as exc:

@@ -8,8 +8,21 @@ from typing import Any
 
 from sockscope.engine.calls import Outcome, perform
 from sockscope.engine.context import LabContext
-from sockscope.engine.core.calltext import address_text
-from sockscope.engine.core.commands import READ_ONLY_SOCKOPTS, SOCKOPTS, Command
+from sockscope.engine.core import pyline
+from sockscope.engine.core.commands import (
+    READ_ONLY_SOCKOPTS,
+    SOCKOPTS,
+    Auto,
+    Bind,
+    Connect,
+    GetSockOpt,
+    Listen,
+    NewSocket,
+    SetBlocking,
+    SetSockOpt,
+    SetTimeout,
+    Watch,
+)
 from sockscope.engine.core.errors import Conflict
 from sockscope.engine.handlers.common import (
     answer,
@@ -26,8 +39,7 @@ from sockscope.engine.sockets import LabSocket
 from sockscope.engine.tickets import CommandResult, Ticket
 
 
-def op_socket(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
-    assert cmd.name is not None and cmd.options is not None
+def op_socket(lab: LabContext, cmd: NewSocket, ticket: Ticket) -> None:
     if cmd.name in lab.sockets:
         raise Conflict("name", f"name: a socket named {cmd.name!r} already exists")
     check_room(lab, "name")
@@ -45,9 +57,7 @@ def op_socket(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
         bufsize=opts.bufsize,
         network=opts.network,
     )
-    line = f"{ls.name} = socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
-    if ls.network == "private":
-        line += "  # in the lab's private network"
+    line = pyline.new_socket(ls.name, ls.network)
     record_call(
         lab,
         ls,
@@ -67,7 +77,7 @@ def op_socket(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
             lab,
             ls,
             "setblocking",
-            f"{ls.name}.setblocking(False)",
+            pyline.setblocking(ls.name, False),
             perform(lambda: sock.setblocking(False)),
         )
     lab.add_socket(ls)
@@ -79,23 +89,19 @@ def op_socket(lab: LabContext, cmd: Command, ticket: Ticket) -> None:
 
 
 def _setsockopt(lab: LabContext, ls: LabSocket, option: str, value: int) -> Outcome:
-    level_name, level, opt = SOCKOPTS[option]
+    _, level, opt = SOCKOPTS[option]
     outcome = perform(lambda: ls.sock.setsockopt(level, opt, value))
-    line = f"{ls.name}.setsockopt(socket.{level_name}, socket.{option}, {value})"
+    line = pyline.setsockopt(ls.name, option, value)
     record_call(lab, ls, "setsockopt", line, outcome)
     return outcome
 
 
-def op_bind(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
-    assert cmd.address is not None
+def op_bind(lab: LabContext, ls: LabSocket, cmd: Bind, ticket: Ticket) -> None:
     host, port = cmd.address
     lab.policy.check_bind(host, port)
     if port == 0:
         port = first_free_port(lab, ls.sock, host, ls.network)
-    line = f"{ls.name}.bind({address_text((host, port))})"
-    if cmd.address[1] == 0:
-        line += f"  # port 0: the first free port of the lab range {lab.policy.port_min}-"
-        line += f"{lab.policy.port_max}"
+    line = pyline.bind(ls.name, (host, port), asked_port=cmd.address[1], policy=lab.policy)
 
     def bound(_: Any) -> Any:
         ls.role = "bound"
@@ -128,7 +134,7 @@ def first_free_port(lab: LabContext, sock: socket.socket, host: str, network: st
     raise Conflict("address", "address: every port of the lab range is in use")
 
 
-def op_listen(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_listen(lab: LabContext, ls: LabSocket, cmd: Listen, ticket: Ticket) -> None:
     if ls.local is None:
         raise Conflict(
             "socket",
@@ -141,15 +147,14 @@ def op_listen(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> N
         ls.role = "listening"
 
     fn = ls.sock.listen if backlog is None else (lambda: ls.sock.listen(backlog))
-    line = f"{ls.name}.listen({'' if backlog is None else backlog})"
+    line = pyline.listen(ls.name, backlog)
     simple_call(lab, ls, ticket, "listen", line, fn, result=listening)
 
 
-def op_connect(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
-    assert cmd.address is not None
+def op_connect(lab: LabContext, ls: LabSocket, cmd: Connect, ticket: Ticket) -> None:
     host, port = cmd.address
     lab.policy.check_connect(host, port)
-    line = f"{ls.name}.connect({address_text((host, port))})"
+    line = pyline.connect(ls.name, (host, port))
     busy(ls, "out")
 
     def finish(outcome: Outcome, call_id: int) -> CommandResult:
@@ -179,42 +184,40 @@ def op_connect(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> 
     call(lab, ls, ticket, "out", "connect", line, lambda: ls.sock.connect((host, port)), finish)
 
 
-def op_setblocking(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
-    flag = bool(cmd.flag)
+def op_setblocking(lab: LabContext, ls: LabSocket, cmd: SetBlocking, ticket: Ticket) -> None:
+    flag = cmd.flag
     simple_call(
         lab,
         ls,
         ticket,
         "setblocking",
-        f"{ls.name}.setblocking({flag})",
+        pyline.setblocking(ls.name, flag),
         lambda: ls.sock.setblocking(flag),
     )
 
 
-def op_settimeout(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_settimeout(lab: LabContext, ls: LabSocket, cmd: SetTimeout, ticket: Ticket) -> None:
     timeout = cmd.timeout
     simple_call(
         lab,
         ls,
         ticket,
         "settimeout",
-        f"{ls.name}.settimeout({timeout})",
+        pyline.settimeout(ls.name, timeout),
         lambda: ls.sock.settimeout(timeout),
     )
 
 
-def op_setsockopt(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
-    assert cmd.option is not None and cmd.value is not None
+def op_setsockopt(lab: LabContext, ls: LabSocket, cmd: SetSockOpt, ticket: Ticket) -> None:
     outcome = _setsockopt(lab, ls, cmd.option, cmd.value)
     ticket.resolve(answer(ticket, outcome.ok, None, outcome))
     lab.sync(ls)
     probe_now(lab, ls)
 
 
-def op_getsockopt(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
-    assert cmd.option is not None
-    level_name, level, opt = (SOCKOPTS | READ_ONLY_SOCKOPTS)[cmd.option]
-    line = f"{ls.name}.getsockopt(socket.{level_name}, socket.{cmd.option})"
+def op_getsockopt(lab: LabContext, ls: LabSocket, cmd: GetSockOpt, ticket: Ticket) -> None:
+    _, level, opt = (SOCKOPTS | READ_ONLY_SOCKOPTS)[cmd.option]
+    line = pyline.getsockopt(ls.name, cmd.option)
 
     def text(value: int) -> str:
         if cmd.option == "SO_ERROR" and value:
@@ -232,11 +235,11 @@ def op_getsockopt(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) 
     )
 
 
-def op_auto(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
-    if cmd.auto_accept is not None:
-        ls.auto_accept = cmd.auto_accept
-    if cmd.auto_recv is not None:
-        ls.auto_recv = cmd.auto_recv
+def op_auto(lab: LabContext, ls: LabSocket, cmd: Auto, ticket: Ticket) -> None:
+    if cmd.accept is not None:
+        ls.auto_accept = cmd.accept
+    if cmd.recv is not None:
+        ls.auto_recv = cmd.recv
     if cmd.bufsize is not None:
         ls.bufsize = cmd.bufsize
     lab.sync(ls)
@@ -245,10 +248,9 @@ def op_auto(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> Non
     )
 
 
-def op_watch(lab: LabContext, ls: LabSocket, cmd: Command, ticket: Ticket) -> None:
+def op_watch(lab: LabContext, ls: LabSocket, cmd: Watch, ticket: Ticket) -> None:
     """Keep a socket in select()'s readers or writers, whatever the program has to do."""
-    assert cmd.faults is not None
-    for key, value in cmd.faults.items():
+    for key, value in cmd.lists().items():
         setattr(ls, f"watch_{key}", value)
     lists = [n for n, on in (("readers", ls.watch_read), ("writers", ls.watch_write)) if on]
     when = "" if ls.role in ("connected", "listening") else " once it is connected"
