@@ -3,12 +3,13 @@
 ``python -m sockscope.contract`` prints it; ``make types`` (``npm run types`` in frontend/)
 writes it to frontend/src/protocol/wire.schema.json and turns it into
 frontend/src/protocol/events.ts with json-schema-to-typescript. Each entry of
-:data:`WIRE_TYPES` becomes a definition under ``$defs`` named as it is there, with the
-definitions it refers to; a test fails when either file is stale.
+:data:`WIRE_TYPES` and :data:`CLIENT_TYPES` becomes a definition under ``$defs`` named as it
+is there, with the definitions it refers to; a test fails when either file is stale.
 
-pydantic reads the shapes (dataclasses and TypedDicts) in serialization mode, as
-:func:`sockscope.events.to_wire` and the API write them: every field of an event is sent,
-defaults included, and no object has keys beyond its fields.
+pydantic reads what the server sends (:data:`WIRE_TYPES`: dataclasses and TypedDicts) in
+serialization mode, as :func:`sockscope.events.to_wire` and the API write them: every field
+of an event is sent, defaults included, and no object has keys beyond its fields. What a
+client sends (:data:`CLIENT_TYPES`) is read in validation mode: what the server accepts.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ WIRE_TYPES: list[tuple[str, Any]] = [
     ("LessonDefinition", lessons.LessonDefinition),
     ("LessonState", lessons.LessonState),
     ("LessonStepAnswer", lessons.LessonStepAnswer),
+]
+# The same, for what a client sends.
+CLIENT_TYPES: list[tuple[str, Any]] = [
     ("Command", AnyCommand),  # until the commands' own union replaces it
 ]
 
@@ -68,7 +72,7 @@ class WireSchema(GenerateJsonSchema):
         total: bool,
     ) -> bool:
         # to_wire() writes every field of a dataclass, defaults too (an event's kind).
-        if field["type"] == "dataclass-field":
+        if self.mode == "serialization" and field["type"] == "dataclass-field":
             return True
         return super().field_is_required(field, total)
 
@@ -88,13 +92,16 @@ def _closed(schema: JsonSchemaValue) -> JsonSchemaValue:
 
 
 def wire_schema() -> dict[str, Any]:
-    """The JSON Schema (2020-12) whose ``$defs`` hold every shape of :data:`WIRE_TYPES`.
+    """The JSON Schema (2020-12) whose ``$defs`` hold every shape of :data:`WIRE_TYPES` and
+    :data:`CLIENT_TYPES`.
 
     Its root lists each published shape by name, so a generator that starts from the root
     reaches all of them; validate a message against its definition, not the root.
     """
-    mode: JsonSchemaMode = "serialization"
-    inputs = [(name, mode, TypeAdapter(kind)) for name, kind in WIRE_TYPES]
+    sent: JsonSchemaMode = "serialization"
+    received: JsonSchemaMode = "validation"
+    inputs = [(name, sent, TypeAdapter(kind)) for name, kind in WIRE_TYPES]
+    inputs += [(name, received, TypeAdapter(kind)) for name, kind in CLIENT_TYPES]
     roots, document = TypeAdapter.json_schemas(
         inputs, ref_template="#/$defs/{model}", schema_generator=WireSchema
     )
@@ -111,7 +118,7 @@ def wire_schema() -> dict[str, Any]:
             raise KeyError(f"{owner} has no field {field!r} to refine")
         properties[field] = {"$ref": f"#/$defs/{target}"}
     defs = {name: _tidy(schema, _unions(defs)) for name, schema in sorted(defs.items())}
-    names = [name for name, _ in WIRE_TYPES]
+    names = [name for name, _ in (*WIRE_TYPES, *CLIENT_TYPES)]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
