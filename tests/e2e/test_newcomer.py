@@ -71,6 +71,30 @@ def test_a_refused_bind_closes_the_half_made_socket(page: Page, server: LiveServ
     assert problems(page) == []
 
 
+def test_a_form_previews_the_lines_the_lab_then_logs(page: Page, server: LiveServer) -> None:
+    """The Python under a form is the server's rendering: the log then shows the same lines,
+    and a value the lab would refuse is said before the button is pressed."""
+    new_lab(page, server)
+    shown = page.get_by_test_id("server-preview")
+    expect(shown).to_contain_text("srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)")
+    expect(shown).to_contain_text("srv.bind(('127.0.0.1', 0))  # port 0: the first free port")
+    port = form(page, "New server").get_by_label("Port")
+    port.fill("1")
+    expect(page.get_by_test_id("server-preview-refused")).to_contain_text(
+        "Refused before it runs: port 1 is outside the lab port range"
+    )
+    shot(page, "form-preview-refused")
+    port.fill("0")
+    expect(page.get_by_test_id("server-preview-refused")).to_have_count(0)
+    lines = shown.inner_text().splitlines()
+    page.get_by_test_id("create-server").click()
+    log = page.get_by_test_id("event-log")
+    for line in lines[:3]:  # the socket's own lines, word for word (bind then names its port)
+        expect(log).to_contain_text(line)
+    expect(page.get_by_test_id("client-preview")).to_contain_text("cli.connect(('127.0.0.1', ")
+    assert problems(page) == []
+
+
 @contextlib.contextmanager
 def refusing_lab_port(server: LiveServer) -> Iterator[int]:
     """A lab port bound here but never listened on: a connect to it is refused, and no

@@ -9,11 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from typing_extensions import TypedDict
 
 from sockscope import __version__
 from sockscope.api.wire import answer_body, error_responses
-from sockscope.engine.core.commands import COMMAND_ADAPTER
+from sockscope.engine.core.commands import COMMAND_ADAPTER, Bind, Connect, parse_command
 from sockscope.engine.core.errors import CommandError
+from sockscope.engine.core.pyline import preview
 from sockscope.events import SCHEMA_VERSION, to_wire
 from sockscope.export.script import render_script
 from sockscope.labs.bridge import LabBusy, run_command
@@ -48,6 +50,10 @@ _COMMAND_BODY = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Command"}}},
     }
 }
+
+
+class BadPreview(CommandError):
+    """A preview request that is not a list of commands."""
 
 
 class NotFound(CommandError):
@@ -173,6 +179,77 @@ async def post_command(
         )
     answer = await run_command(lab, command, request.app.state.settings.command_wait)
     return JSONResponse(answer_body(answer), status_code=answer.status)
+
+
+PREVIEW_MAX = 16  # commands in one preview: a form makes two or three
+
+
+class PreviewError(TypedDict):
+    index: int
+    """which command of the list is refused"""
+    field: str | None
+    message: str
+
+
+class Preview(TypedDict):
+    lines: list[str]
+    """the Python the commands will run, as the lab will log it (up to a refused one)"""
+    error: PreviewError | None
+
+
+_PREVIEW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "commands": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Command"},
+                            "maxItems": PREVIEW_MAX,
+                        }
+                    },
+                    "required": ["commands"],
+                    "additionalProperties": False,
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/labs/{lab_id}/preview",
+    tags=["commands"],
+    responses=error_responses(404),
+    openapi_extra=_PREVIEW_BODY,
+)
+async def post_preview(request: Request, lab_id: str, body: Annotated[Any, Body()]) -> Preview:
+    """The Python lines a list of commands would run, checked as the lab checks them, and
+    nothing run: what a form shows before its button is pressed. A refused command ends the
+    list with its error (the answer is still 200: a preview is not a failed request)."""
+    lab = lab_or_404(request, lab_id)
+    commands = body.get("commands") if isinstance(body, dict) else None
+    if not isinstance(commands, list) or set(body) != {"commands"}:
+        raise BadPreview("commands", 'commands: send {"commands": [command, ...]}')
+    if len(commands) > PREVIEW_MAX:
+        raise BadPreview("commands", f"commands: at most {PREVIEW_MAX} in one preview")
+    lines: list[str] = []
+    policy = lab.engine.policy
+    for index, raw in enumerate(commands):
+        try:
+            command = parse_command(raw, policy)
+            if isinstance(command, Bind):
+                policy.check_bind(*command.address)
+            elif isinstance(command, Connect):
+                policy.check_connect(*command.address)
+            lines += preview(command, policy)
+        except CommandError as exc:
+            error = PreviewError(index=index, field=exc.field, message=exc.message)
+            return Preview(lines=lines, error=error)
+    return Preview(lines=lines, error=None)
 
 
 @router.get("/labs/{lab_id}/events", tags=["events"], responses=error_responses(404))

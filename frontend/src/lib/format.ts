@@ -44,29 +44,6 @@ export function stateGroup(state: string | undefined): string {
   }
 }
 
-/** A Python bytes literal for text typed in a form, as the backend records it. */
-export function pyBytes(text: string, limit = 40): string {
-  const raw = new TextEncoder().encode(text);
-  let out = "";
-  for (const b of raw.slice(0, limit)) {
-    if (b === 0x27) out += "\\'";
-    else if (b === 0x5c) out += "\\\\";
-    else if (b === 0x0a) out += "\\n";
-    else if (b === 0x0d) out += "\\r";
-    else if (b === 0x09) out += "\\t";
-    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
-    else out += `\\x${b.toString(16).padStart(2, "0")}`;
-  }
-  return `b'${out}'${raw.length > limit ? "..." : ""}`;
-}
-
-export function hexBytes(hex: string, limit = 40): string {
-  const clean = hex.replace(/\s+/g, "");
-  const pairs = clean.match(/.{1,2}/g) ?? [];
-  const shown = pairs.slice(0, limit).map((p) => `\\x${p.toLowerCase()}`).join("");
-  return `b'${shown}'${pairs.length > limit ? "..." : ""}`;
-}
-
 /**
  * Break `text` at spaces into lines no wider than `max`, as `width` measures them; a word
  * wider than `max` gets a line of its own. Each line but the last keeps its trailing space,

@@ -33,7 +33,7 @@ function lab(answers: Record<string, Answer> = {}) {
   const forms = new Forms(async (command) => {
     sent.push(command);
     return answers[command.op] ?? ok(call(`${command.op}()`, "None"));
-  }, emptyOutcomes());
+  }, emptyOutcomes(), async () => ({ lines: [], error: null }));
   return { forms, sent, outcomes: forms.outcomes };
 }
 

@@ -9,6 +9,13 @@ import type { Command, CommandAnswer } from "../../protocol/messages";
 export type Answer = CommandAnswer & { status: number };
 export type Run = (command: Command) => Promise<Answer>;
 
+/** The server's preview of commands: their Python lines, up to the first it would refuse, and why. */
+export interface Preview {
+  lines: string[];
+  error: { index: number; field: string | null; message: string } | null;
+}
+export type PreviewFn = (commands: Command[]) => Promise<Preview>;
+
 /** Errors, results and cleanups by slot. The page makes it reactive ($state); tests use plain objects. */
 export interface Outcomes {
   errors: Record<string, string>;
@@ -90,6 +97,8 @@ export class Forms {
   constructor(
     private readonly run: Run,
     readonly outcomes: Outcomes,
+    /** What commands would run, as the server renders it (nothing runs). */
+    readonly preview: PreviewFn,
   ) {}
 
   error(at: string): string {

@@ -1,42 +1,52 @@
 import { describe, expect, it } from "vitest";
-import { clientLines, serverLines, sockoptLevel } from "./preview";
+import type { Preview } from "./forms";
+import { clientCommands, LivePreview, serverCommands } from "./preview";
 
-const server = { host: "127.0.0.1", port: 0, backlog: 5, rcvbuf: "4096", sndbuf: "", blocking: false, network: "host" as const };
+const server = { host: "127.0.0.1", port: 0, backlog: 5, rcvbuf: "4096", sndbuf: "", blocking: false,
+                 autoAccept: true, network: "host" as const };
 
-describe("serverLines", () => {
-  it("shows the calls a new server makes, in order", () => {
-    expect(serverLines("srv", server)).toEqual([
-      "srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)",
-      "srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)",
-      "srv.setblocking(False)",
-      "srv.bind(('127.0.0.1', 0))  # any free lab port",
-      "srv.listen(5)",
+describe("serverCommands", () => {
+  it("are the commands a new server sends, in order (previewed and run alike)", () => {
+    expect(serverCommands("srv", server)).toEqual([
+      { op: "socket", name: "srv", options: { rcvbuf: 4096, blocking: false, auto_accept: true, network: "host" } },
+      { op: "bind", socket: "srv", address: ["127.0.0.1", 0] },
+      { op: "listen", socket: "srv", backlog: 5 },
     ]);
   });
-  it("notes the private network and leaves out what is not asked", () => {
-    const lines = serverLines("s", { ...server, rcvbuf: "", blocking: true, port: 40001, network: "private" });
-    expect(lines).toEqual([
-      "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # in the lab's private network",
-      "s.bind(('127.0.0.1', 40001))",
-      "s.listen(5)",
+  it("leave out a buffer size not asked for, and take the port as a number", () => {
+    const [socket, bind] = serverCommands("s", { ...server, rcvbuf: "", port: "40001" as unknown as number });
+    expect(socket?.options).toEqual({ blocking: false, auto_accept: true, network: "host" });
+    expect(bind?.address).toEqual(["127.0.0.1", 40001]);
+  });
+});
+
+describe("clientCommands", () => {
+  it("are the commands a new client sends, in its server's network", () => {
+    expect(clientCommands("cli", { rcvbuf: "", sndbuf: "4096", blocking: false }, "private", ["127.0.0.1", 40000])).toEqual([
+      { op: "socket", name: "cli", options: { sndbuf: 4096, blocking: false, network: "private" } },
+      { op: "connect", socket: "cli", address: ["127.0.0.1", 40000] },
     ]);
   });
 });
 
-describe("clientLines", () => {
-  it("shows the calls a new client makes, in order", () => {
-    expect(clientLines("cli", { rcvbuf: "", sndbuf: "4096", blocking: false }, "host", ["127.0.0.1", 40000])).toEqual([
-      "cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)",
-      "cli.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)",
-      "cli.setblocking(False)",
-      "cli.connect(('127.0.0.1', 40000))",
-    ]);
-  });
-});
+describe("LivePreview", () => {
+  const answer = (line: string): Preview => ({ lines: [line], error: null });
 
-describe("sockoptLevel", () => {
-  it("puts TCP_ options at IPPROTO_TCP, the others at SOL_SOCKET", () => {
-    expect(sockoptLevel("TCP_USER_TIMEOUT")).toBe("IPPROTO_TCP");
-    expect(sockoptLevel("SO_KEEPALIVE")).toBe("SOL_SOCKET");
+  it("drops an answer that arrives after a later request's", async () => {
+    const pending: Array<(p: Preview) => void> = [];
+    const live = new LivePreview(() => new Promise((resolve) => pending.push(resolve)));
+    const first = live.request([{ op: "close", socket: "a" }]);
+    const second = live.request([{ op: "close", socket: "b" }]);
+    pending[1]?.(answer("b.close()"));
+    pending[0]?.(answer("a.close()"));
+    expect(await second).toEqual(answer("b.close()"));
+    expect(await first).toBeNull();
+  });
+
+  it("says why when the server gives no preview", async () => {
+    const live = new LivePreview(async () => { throw new Error("offline"); });
+    const got = await live.request([{ op: "close", socket: "a" }]);
+    expect(got?.lines).toEqual([]);
+    expect(got?.error?.message).toBe("no preview: offline");
   });
 });

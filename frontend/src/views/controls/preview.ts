@@ -1,6 +1,9 @@
-/** The Python a form will run, shown before it runs (the calls' own lines come from the server). */
-
-const PRIVATE_NOTE = "  # in the lab's private network";
+/**
+ * What a form will run: its commands, built once for both the preview and the button, and
+ * the Python they amount to, rendered by the server (the same text the lab's log shows).
+ */
+import type { Command } from "../../protocol/messages";
+import { bufOptions, type Preview, type PreviewFn } from "./forms";
 
 export interface ServerForm {
   host: string;
@@ -9,18 +12,17 @@ export interface ServerForm {
   rcvbuf: string;
   sndbuf: string;
   blocking: boolean;
+  autoAccept: boolean;
   network: "host" | "private";
 }
 
-export function serverLines(name: string, srv: ServerForm): string[] {
+export function serverCommands(name: string, srv: ServerForm): Command[] {
   return [
-    `${name} = socket.socket(socket.AF_INET, socket.SOCK_STREAM)${srv.network === "private" ? PRIVATE_NOTE : ""}`,
-    srv.rcvbuf && `${name}.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, ${srv.rcvbuf})`,
-    srv.sndbuf && `${name}.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, ${srv.sndbuf})`,
-    !srv.blocking && `${name}.setblocking(False)`,
-    `${name}.bind(('${srv.host}', ${srv.port}))${Number(srv.port) === 0 ? "  # any free lab port" : ""}`,
-    `${name}.listen(${srv.backlog})`,
-  ].filter(Boolean) as string[];
+    { op: "socket", name, options: { ...bufOptions(srv.rcvbuf, srv.sndbuf), blocking: srv.blocking,
+                                      auto_accept: srv.autoAccept, network: srv.network } },
+    { op: "bind", socket: name, address: [srv.host, Number(srv.port)] },
+    { op: "listen", socket: name, backlog: Number(srv.backlog) },
+  ];
 }
 
 export interface ClientForm {
@@ -29,19 +31,48 @@ export interface ClientForm {
   blocking: boolean;
 }
 
-export function clientLines(name: string, cli: ClientForm, network: string, address: [string, number]): string[] {
+export function clientCommands(name: string, cli: ClientForm, network: "host" | "private",
+                               address: [string, number]): Command[] {
   return [
-    `${name} = socket.socket(socket.AF_INET, socket.SOCK_STREAM)${network === "private" ? PRIVATE_NOTE : ""}`,
-    cli.sndbuf && `${name}.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, ${cli.sndbuf})`,
-    cli.rcvbuf && `${name}.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, ${cli.rcvbuf})`,
-    !cli.blocking && `${name}.setblocking(False)`,
-    `${name}.connect(('${address[0]}', ${address[1]}))`,
-  ].filter(Boolean) as string[];
+    { op: "socket", name, options: { ...bufOptions(cli.rcvbuf, cli.sndbuf), blocking: cli.blocking, network } },
+    { op: "connect", socket: name, address },
+  ];
+}
+
+/** POST /api/labs/{id}/preview: checks and renders, runs nothing. */
+export function fetchPreview(labId: () => string): PreviewFn {
+  return async (commands) => {
+    const response = await fetch(`/api/labs/${labId()}/preview`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ commands }),
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body?.error?.message ?? `the server answered ${response.status}`);
+    return body as Preview;
+  };
+}
+
+/**
+ * Previews asked for as a form changes: only the answer to the latest request counts (an
+ * earlier one that arrives late is dropped), and a failure says so instead of a stale text.
+ */
+export class LivePreview {
+  private asked = 0;
+
+  constructor(private readonly fetcher: PreviewFn) {}
+
+  async request(commands: Command[]): Promise<Preview | null> {
+    const mine = ++this.asked;
+    let answer: Preview;
+    try {
+      answer = await this.fetcher(commands);
+    } catch (e) {
+      answer = { lines: [], error: { index: -1, field: null, message: `no preview: ${e instanceof Error ? e.message : String(e)}` } };
+    }
+    return mine === this.asked ? answer : null;
+  }
 }
 
 export const SOCKOPTS = ["TCP_USER_TIMEOUT", "SO_KEEPALIVE", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
                          "TCP_NODELAY", "SO_RCVBUF", "SO_SNDBUF", "SO_RCVLOWAT", "SO_REUSEADDR"];
-
-export function sockoptLevel(option: string): string {
-  return option.startsWith("TCP_") ? "IPPROTO_TCP" : "SOL_SOCKET";
-}
