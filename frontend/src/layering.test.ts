@@ -75,7 +75,7 @@ describe("the front end's layers", () => {
   const edges = graph();
 
   it("reads the modules it checks", () => {
-    expect(edges.get("./store/lab.ts")).toContain("./protocol/messages.ts");
+    expect(edges.get("./store/lab.ts")).toContain("./protocol/events.ts");
     expect(edges.get("./views/Controls.svelte")).toContain("./views/controls/forms.ts");
   });
 

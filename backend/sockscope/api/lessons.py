@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Request
 
 from sockscope.api.routes import NotFound, lab_or_404
 from sockscope.api.wire import error_responses
+from sockscope.contract.lessons import (
+    LessonDefinition,
+    LessonOutline,
+    LessonState,
+    LessonStepAnswer,
+)
 from sockscope.events import to_wire
 from sockscope.labs.registry import Lab
 from sockscope.lessons.model import Lesson, all_lessons, find_lesson, public
@@ -45,19 +50,19 @@ async def started(lab: Lab, lesson: Lesson) -> LessonRun:
 
 
 @router.get("/lessons")
-async def list_lessons() -> list[dict[str, Any]]:
+async def list_lessons() -> list[LessonOutline]:
     """Every lesson: id, title, the HOWTO sections it follows and the claims it proves."""
     return [lesson.outline() for lesson in all_lessons()]
 
 
 @router.get("/lessons/{lesson_id}", responses=error_responses(404))
-async def get_lesson(lesson_id: str) -> dict[str, Any]:
+async def get_lesson(lesson_id: str) -> LessonDefinition:
     """One lesson with its steps, questions and checks."""
     return public(lesson_or_404(lesson_id))
 
 
 @router.post("/labs/{lab_id}/lessons/{lesson_id}/start", responses=error_responses(404, 503))
-async def start_lesson(request: Request, lab_id: str, lesson_id: str) -> dict[str, Any]:
+async def start_lesson(request: Request, lab_id: str, lesson_id: str) -> LessonState:
     """Clear the lab (every socket closed) and put the lesson at its first step."""
     lab, lesson = lab_or_404(request, lab_id), lesson_or_404(lesson_id)
     async with lab_lock(lab):
@@ -65,7 +70,7 @@ async def start_lesson(request: Request, lab_id: str, lesson_id: str) -> dict[st
 
 
 @router.post("/labs/{lab_id}/lessons/{lesson_id}/next", responses=error_responses(404, 503))
-async def next_step(request: Request, lab_id: str, lesson_id: str) -> dict[str, Any]:
+async def next_step(request: Request, lab_id: str, lesson_id: str) -> LessonStepAnswer:
     """Run the lesson's next step; answers what the kernel did and where the checks stand."""
     lab, lesson = lab_or_404(request, lab_id), lesson_or_404(lesson_id)
     async with lab_lock(lab):
@@ -82,7 +87,7 @@ async def next_step(request: Request, lab_id: str, lesson_id: str) -> dict[str, 
 
 
 @router.post("/labs/{lab_id}/lessons/{lesson_id}/run", responses=error_responses(404, 503))
-async def run_lesson(request: Request, lab_id: str, lesson_id: str) -> dict[str, Any]:
+async def run_lesson(request: Request, lab_id: str, lesson_id: str) -> LessonState:
     """Run the lesson to its end (from the start unless it is under way) and return its checks.
 
     Each check is `{"claim": N, "passed": bool, "observed": "..."}`, judged on what
@@ -98,7 +103,7 @@ async def run_lesson(request: Request, lab_id: str, lesson_id: str) -> dict[str,
 
 
 @router.get("/labs/{lab_id}/lesson", responses=error_responses(404))
-async def lesson_state(request: Request, lab_id: str) -> dict[str, Any] | None:
+async def lesson_state(request: Request, lab_id: str) -> LessonState | None:
     """The lesson under way in this lab (null when there is none)."""
     run: LessonRun | None = lab_or_404(request, lab_id).extras.get(KEY)
     return None if run is None else run.state()

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from typing_extensions import TypedDict
 
 from sockscope import __version__
 from sockscope.api.wire import answer_body, error_responses
+from sockscope.contract.api import Preview, PreviewError
 from sockscope.engine.core.commands import COMMAND_ADAPTER, Bind, Connect, parse_command
 from sockscope.engine.core.errors import CommandError
 from sockscope.engine.core.pyline import preview
@@ -182,19 +182,6 @@ async def post_command(
 
 
 PREVIEW_MAX = 16  # commands in one preview: a form makes two or three
-
-
-class PreviewError(TypedDict):
-    index: int
-    """which command of the list is refused"""
-    field: str | None
-    message: str
-
-
-class Preview(TypedDict):
-    lines: list[str]
-    """the Python the commands will run, as the lab will log it (up to a refused one)"""
-    error: PreviewError | None
 
 
 _PREVIEW_BODY = {

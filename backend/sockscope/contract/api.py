@@ -92,6 +92,23 @@ class EventsPage(TypedDict):
     next_after: int  # the cursor for the next page
 
 
+class PreviewError(TypedDict):
+    """Why a previewed command would be refused."""
+
+    index: int
+    """which command of the list"""
+    field: str | None
+    message: str
+
+
+class Preview(TypedDict):
+    """POST /api/labs/{id}/preview: the Python the commands will run, nothing run."""
+
+    lines: list[str]
+    """as the lab will log them, up to a refused command"""
+    error: PreviewError | None
+
+
 class LabCreated(TypedDict):
     """A new lab (POST /api/labs): its id is the key to everything else."""
 

@@ -17,21 +17,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import core_schema
 
 from sockscope import events
 from sockscope.contract import api, lab, lessons
+from sockscope.engine.core import commands
 
 SCHEMA_ID = "https://sockscope.invalid/wire.schema.json"
-
-
-class AnyCommand(BaseModel):
-    """A command: a socket method (``op``) and its arguments, as the API takes them."""
-
-    model_config = ConfigDict(extra="allow", title="Command")
-    op: str
 
 
 # Name on the wire (and in TypeScript) -> the Python type. Add a shape here to publish it.
@@ -47,6 +41,7 @@ WIRE_TYPES: list[tuple[str, Any]] = [
     ("EventsPage", api.EventsPage),
     ("LabCreated", api.LabCreated),
     ("ServerInfo", api.ServerInfo),
+    ("Preview", api.Preview),
     ("Health", api.Health),
     ("LessonOutline", lessons.LessonOutline),
     ("LessonDefinition", lessons.LessonDefinition),
@@ -55,7 +50,7 @@ WIRE_TYPES: list[tuple[str, Any]] = [
 ]
 # The same, for what a client sends.
 CLIENT_TYPES: list[tuple[str, Any]] = [
-    ("Command", AnyCommand),  # until the commands' own union replaces it
+    ("Command", commands.Command),  # one type per op (engine/core/commands.py)
 ]
 
 # Fields typed loosely in Python because their module may import only the standard library;

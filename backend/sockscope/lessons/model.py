@@ -18,6 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sockscope.contract.lessons import LessonDefinition, LessonOutline
+
 DATA_DIR = Path(__file__).parent / "data"
 ACTIONS = ("wait", "pause", "ipc", "framing", "byteorder", "shapes", "endings")
 # What a step or check may need of the machine; where it is missing, the lesson says so
@@ -71,7 +73,7 @@ class Lesson:
     steps: tuple[Step, ...]
     checks: tuple[CheckSpec, ...]
 
-    def outline(self) -> dict[str, Any]:
+    def outline(self) -> LessonOutline:
         return {
             "id": self.id,
             "title": self.title,
@@ -171,7 +173,7 @@ def find_lesson(lesson_id: str) -> Lesson | None:
     return next((lesson for lesson in all_lessons() if lesson.id == lesson_id), None)
 
 
-def public(lesson: Lesson) -> dict[str, Any]:
+def public(lesson: Lesson) -> LessonDefinition:
     """The lesson as the page shows it (answers included: they are revealed after the step)."""
     return {
         **lesson.outline(),

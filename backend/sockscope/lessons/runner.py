@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sockscope.contract.lessons import LessonState
 from sockscope.engine import privnet
 from sockscope.engine.core.errors import CommandError
 from sockscope.events import CallEvent, CheckOutcome, LessonEvent, SocketEvent, to_wire
@@ -106,7 +107,7 @@ class LessonRun:
             outcomes.append(CheckOutcome(claim=spec.claim, passed=passed, observed=observed))
         return outcomes
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> LessonState:
         return {
             "lesson": self.lesson.id,
             "position": self.position,

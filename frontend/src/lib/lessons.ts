@@ -1,20 +1,5 @@
-/** Lesson definitions as GET /api/lessons/{id} returns them (backend/sockscope/lessons/model.py). */
-export interface Prediction {
-  question: string;
-  choices: string[];
-  answer: number;
-  why: string;
-}
-
-export interface LessonStep {
-  text: string;
-  kind: string; // "command" or an action: wait, pause, ipc, framing, byteorder
-  command: Record<string, unknown> | null;
-  action: Record<string, unknown> | null;
-  predict: Prediction | null;
-  /** What the step needs of the machine ("private_network"); skipped, with a reason, without it. */
-  needs: string | null;
-}
+/** Lessons as the lesson routes send them: generated from backend/sockscope/contract/lessons.py. */
+export type { LessonDefinition, LessonOutline, LessonStep, Prediction } from "../protocol/events";
 
 /** What a step or check may need of the machine, in words. */
 export const NEEDS: Record<string, string> = {
@@ -23,19 +8,6 @@ export const NEEDS: Record<string, string> = {
 
 /** A check the runner did not evaluate, because the machine lacks what it needs. */
 export const isSkipped = (observed: string): boolean => observed.startsWith("not possible on this machine");
-
-export interface LessonOutline {
-  id: string;
-  title: string;
-  howto_sections: string[];
-  claims: number[];
-  summary: string;
-}
-
-export interface LessonDefinition extends LessonOutline {
-  steps: LessonStep[];
-  checks: { claim: number; check: string; needs: string | null }[];
-}
 
 /** The HOWTO's claims by DESIGN.md number, in a few words (for check labels). */
 export const CLAIMS: Record<number, string> = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CallEvent, LabEvent } from "../protocol/events";
-import type { Command, LabSnapshot, ServerMessage } from "../protocol/messages";
+import type { Command, LabSnapshot, ServerMessage } from "../protocol/events";
 import { LabStore } from "../store/lab";
 import { socketInfo } from "../testing/fixtures";
 import { LabChannel, type ChannelStatus, type SocketLike } from "./channel";

@@ -7,7 +7,7 @@
  * (A "link", in this code base, is the lab's fault-injecting relay; this is the page's channel.)
  */
 import { SCHEMA_VERSION } from "../protocol/events";
-import type { Command, CommandAnswer, ServerMessage } from "../protocol/messages";
+import type { Command, CommandAnswer, ServerMessage } from "../protocol/events";
 import type { LabStore } from "../store/lab";
 
 export type ChannelStatus = "connecting" | "live" | "reconnecting" | "gone" | "closed";

@@ -18,6 +18,33 @@ export type LabEvent =
   | LessonEvent
   | LabClosedEvent;
 export type ServerMessage = SnapshotMessage | EventsMessage | CommandResultMessage | ErrorMessage;
+export type Command =
+  | NewSocket
+  | Pause
+  | Resume
+  | Step
+  | NewLink
+  | Fault
+  | Cable
+  | Bind
+  | Connect
+  | Listen
+  | Accept
+  | Send
+  | SendAll
+  | Write
+  | Recv
+  | Shutdown
+  | Close
+  | Abort
+  | SetBlocking
+  | SetTimeout
+  | SetSockOpt
+  | GetSockOpt
+  | Auto
+  | MakeFile
+  | Flush
+  | Watch;
 
 /**
  * Every shape the Sockscope server sends, by name (sockscope.contract).
@@ -34,6 +61,7 @@ export interface Wire {
   EventsPage: EventsPage;
   LabCreated: LabCreated;
   ServerInfo: ServerInfo;
+  Preview: Preview;
   Health: Health;
   LessonOutline: LessonOutline;
   LessonDefinition: LessonDefinition;
@@ -483,6 +511,21 @@ export interface ServerInfo {
   host: string;
 }
 /**
+ * POST /api/labs/{id}/preview: the Python the commands will run, nothing run.
+ */
+export interface Preview {
+  lines: string[];
+  error: PreviewError | null;
+}
+/**
+ * Why a previewed command would be refused.
+ */
+export interface PreviewError {
+  index: number;
+  field: string | null;
+  message: string;
+}
+/**
  * GET /healthz.
  */
 export interface Health {
@@ -570,11 +613,367 @@ export interface LessonStepAnswer {
   data: unknown;
 }
 /**
- * A command: a socket method (`op`) and its arguments, as the API takes them.
+ * `name = socket.socket(AF_INET, SOCK_STREAM)`, with options.
  */
-export interface Command {
-  op: string;
-  [k: string]: unknown;
+export interface NewSocket {
+  op: "socket";
+  /**
+   * a Python identifier (not a keyword, nor socket, select, pattern, data or self)
+   */
+  name: string;
+  options?: SocketOptions;
+}
+/**
+ * What `socket()` sets up, besides the socket itself.
+ */
+export interface SocketOptions {
+  /**
+   * SO_SNDBUF to ask for (the kernel doubles it)
+   */
+  sndbuf?: number | null;
+  /**
+   * SO_RCVBUF to ask for (the kernel doubles it)
+   */
+  rcvbuf?: number | null;
+  nodelay?: boolean | null;
+  reuseaddr?: boolean | null;
+  blocking?: boolean;
+  /**
+   * the lab's loop accepts every connection as it arrives
+   */
+  auto_accept?: boolean;
+  /**
+   * the lab's loop reads whatever arrives: off, discard it, or echo it back
+   */
+  auto_recv?: "off" | "discard" | "echo";
+  /**
+   * the size of the loop's own recv() calls
+   */
+  bufsize?: number;
+  /**
+   * host: this machine's loopback; private: the lab's own, whose cable can be pulled out
+   */
+  network?: "host" | "private";
+}
+/**
+ * Pause the lab's select() loop.
+ */
+export interface Pause {
+  op: "pause";
+}
+/**
+ * Let the lab's select() loop run again.
+ */
+export interface Resume {
+  op: "resume";
+}
+/**
+ * Run one turn of the paused select() loop.
+ */
+export interface Step {
+  op: "step";
+}
+/**
+ * A fault-injecting relay: it listens at `address` and forwards to `target`.
+ */
+export interface NewLink {
+  op: "link";
+  /**
+   * a Python identifier (not a keyword, nor socket, select, pattern, data or self)
+   */
+  name: string;
+  /**
+   * ["host", port]
+   *
+   * @minItems 2
+   * @maxItems 2
+   */
+  address?: [string, number];
+  /**
+   * ["host", port]
+   *
+   * @minItems 2
+   * @maxItems 2
+   */
+  target: [string, number];
+}
+/**
+ * Change what a link does to the bytes it carries.
+ */
+export interface Fault {
+  op: "fault";
+  /**
+   * a Python identifier (not a keyword, nor socket, select, pattern, data or self)
+   */
+  link: string;
+  direction?: "up" | "down" | "both";
+  latency_ms?: number | null;
+  /**
+   * bytes per second (0: no limit)
+   */
+  rate?: number | null;
+  slice?: number | null;
+  jitter?: number | null;
+  stall?: boolean | null;
+  reset?: boolean | null;
+  close?: boolean | null;
+}
+/**
+ * Pull the lab's private network's cable out (false) or plug it back in (true).
+ */
+export interface Cable {
+  op: "cable";
+  plugged: boolean;
+}
+export interface Bind {
+  op: "bind";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * ["host", port]
+   *
+   * @minItems 2
+   * @maxItems 2
+   */
+  address: [string, number];
+}
+export interface Connect {
+  op: "connect";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * ["host", port]
+   *
+   * @minItems 2
+   * @maxItems 2
+   */
+  address: [string, number];
+}
+export interface Listen {
+  op: "listen";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * omitted: Python's default, min(SOMAXCONN, 128)
+   */
+  backlog?: number | null;
+}
+export interface Accept {
+  op: "accept";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * what to call the new socket (omitted: conn, conn2, ...)
+   */
+  name?: string | null;
+}
+export interface Send {
+  op: "send";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * UTF-8 text
+   */
+  text?: string | null;
+  /**
+   * bytes in hexadecimal (spaces allowed)
+   */
+  hex?: string | null;
+  /**
+   * that many bytes of a known pattern
+   */
+  size?: number | null;
+}
+export interface SendAll {
+  op: "sendall";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * UTF-8 text
+   */
+  text?: string | null;
+  /**
+   * bytes in hexadecimal (spaces allowed)
+   */
+  hex?: string | null;
+  /**
+   * that many bytes of a known pattern
+   */
+  size?: number | null;
+}
+/**
+ * Write to the socket's buffered file (`makefile('wb')`).
+ */
+export interface Write {
+  op: "write";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * UTF-8 text
+   */
+  text?: string | null;
+  /**
+   * bytes in hexadecimal (spaces allowed)
+   */
+  hex?: string | null;
+  /**
+   * that many bytes of a known pattern
+   */
+  size?: number | null;
+}
+export interface Recv {
+  op: "recv";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * at most the lab's max_bufsize (4194304 by default)
+   */
+  bufsize: number;
+}
+export interface Shutdown {
+  op: "shutdown";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  how: "SHUT_RD" | "SHUT_WR" | "SHUT_RDWR";
+}
+export interface Close {
+  op: "close";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+}
+/**
+ * Close with SO_LINGER 0: the peer gets a RST, not a FIN.
+ */
+export interface Abort {
+  op: "abort";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+}
+export interface SetBlocking {
+  op: "setblocking";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  flag: boolean;
+}
+export interface SetTimeout {
+  op: "settimeout";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * seconds; null: blocking with no limit
+   */
+  timeout?: number | null;
+}
+export interface SetSockOpt {
+  op: "setsockopt";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  option:
+    | "SO_SNDBUF"
+    | "SO_RCVBUF"
+    | "SO_REUSEADDR"
+    | "SO_KEEPALIVE"
+    | "SO_RCVLOWAT"
+    | "TCP_NODELAY"
+    | "TCP_KEEPIDLE"
+    | "TCP_KEEPINTVL"
+    | "TCP_KEEPCNT"
+    | "TCP_USER_TIMEOUT";
+  /**
+   * an integer (true and false are 1 and 0)
+   */
+  value: number;
+}
+export interface GetSockOpt {
+  op: "getsockopt";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  option:
+    | (
+        | "SO_SNDBUF"
+        | "SO_RCVBUF"
+        | "SO_REUSEADDR"
+        | "SO_KEEPALIVE"
+        | "SO_RCVLOWAT"
+        | "TCP_NODELAY"
+        | "TCP_KEEPIDLE"
+        | "TCP_KEEPINTVL"
+        | "TCP_KEEPCNT"
+        | "TCP_USER_TIMEOUT"
+      )
+    | ("SO_ERROR" | "SO_TYPE");
+}
+/**
+ * Change what the lab's loop does by itself for this socket.
+ */
+export interface Auto {
+  op: "auto";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  accept?: boolean | null;
+  recv?: ("off" | "discard" | "echo") | null;
+  bufsize?: number | null;
+}
+/**
+ * `socket.makefile('wb')`: a buffered file over the socket.
+ */
+export interface MakeFile {
+  op: "makefile";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+}
+export interface Flush {
+  op: "flush";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+}
+/**
+ * Keep the socket in select()'s readers or writers, whatever the program needs.
+ */
+export interface Watch {
+  op: "watch";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  read?: boolean | null;
+  write?: boolean | null;
 }
 
 export const SCHEMA_VERSION = 1;

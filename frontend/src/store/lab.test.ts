@@ -19,7 +19,7 @@ import {
   type SocketEvent,
   type SocketInfo,
 } from "../protocol/events";
-import type { BlockedCallInfo, Gap, LabSnapshot, SocketSnapshot } from "../protocol/messages";
+import type { BlockedCallInfo, Gap, LabSnapshot, SocketSnapshot } from "../protocol/events";
 import { socketInfo } from "../testing/fixtures";
 import { LIMITS, LabStore } from "./lab";
 

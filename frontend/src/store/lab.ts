@@ -14,7 +14,7 @@ import type {
   SelectEvent,
   SocketInfo,
 } from "../protocol/events";
-import type { BlockedCallInfo, Gap, LabSnapshot, LinkState, NetworkState } from "../protocol/messages";
+import type { BlockedCallInfo, Gap, LabSnapshot, LinkState, NetworkState } from "../protocol/events";
 import { Ring, Series } from "./ring";
 
 export interface SocketState {

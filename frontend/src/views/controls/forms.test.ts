@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CallEvent } from "../../protocol/events";
-import type { Command } from "../../protocol/messages";
+import type { Command } from "../../protocol/events";
 import {
   bufOptions,
   emptyOutcomes,
@@ -39,15 +39,15 @@ function lab(answers: Record<string, Answer> = {}) {
 
 describe("explain", () => {
   it("says what an errno means", () => {
-    expect(explain({ op: "send" }, refused("EAGAIN", "Resource temporarily unavailable"))).toBe(
+    expect(explain({ op: "send", socket: "s", size: 1 }, refused("EAGAIN", "Resource temporarily unavailable"))).toBe(
       "send() → EAGAIN: the kernel has no room (or no data) right now, and the socket is non-blocking",
     );
   });
   it("falls back on the kernel's words for an errno it does not know", () => {
-    expect(explain({ op: "bind" }, refused("EACCES", "Permission denied"))).toBe("bind() → EACCES: Permission denied");
+    expect(explain({ op: "bind", socket: "s", address: ["127.0.0.1", 0] }, refused("EACCES", "Permission denied"))).toBe("bind() → EACCES: Permission denied");
   });
   it("gives a refusal's message when there is no errno", () => {
-    expect(explain({ op: "send" }, refused(null, "size: must be between 0 and 16777216, got -5"))).toBe(
+    expect(explain({ op: "send", socket: "s", size: 1 }, refused(null, "size: must be between 0 and 16777216, got -5"))).toBe(
       "send(): size: must be between 0 and 16777216, got -5",
     );
   });
@@ -55,10 +55,10 @@ describe("explain", () => {
 
 describe("summary", () => {
   it("shows the last call's line and result", () => {
-    expect(summary({ op: "send" }, ok(call("a", "1"), call("cli.send(b'x')", "1")))).toBe("cli.send(b'x')  →  1");
+    expect(summary({ op: "send", socket: "s", size: 1 }, ok(call("a", "1"), call("cli.send(b'x')", "1")))).toBe("cli.send(b'x')  →  1");
   });
   it("says a blocked call is blocked", () => {
-    expect(summary({ op: "recv" }, { ...ok(), blocked: true })).toBe("recv() is blocked: it returns when the kernel lets it");
+    expect(summary({ op: "recv", socket: "s", bufsize: 1 }, { ...ok(), blocked: true })).toBe("recv() is blocked: it returns when the kernel lets it");
   });
   it("says done when no call came back", () => {
     expect(summary({ op: "pause" }, ok())).toBe("done");
@@ -109,7 +109,7 @@ describe("Forms.steps", () => {
   it("runs every step and keeps the last one's result", async () => {
     const { forms, sent } = lab();
     const done = await forms.steps("server", [
-      { op: "socket", name: "srv" }, { op: "bind", socket: "srv" }, { op: "listen", socket: "srv" },
+      { op: "socket", name: "srv" }, { op: "bind", socket: "srv", address: ["127.0.0.1", 0] }, { op: "listen", socket: "srv" },
     ]);
     expect(done).toBe(true);
     expect(sent.map((c) => c.op)).toEqual(["socket", "bind", "listen"]);
@@ -117,28 +117,28 @@ describe("Forms.steps", () => {
   });
   it("goes on after a non-blocking connect's EINPROGRESS", async () => {
     const { forms, sent } = lab({ connect: refused("EINPROGRESS", "Operation now in progress") });
-    expect(await forms.steps("client", [{ op: "socket", name: "cli" }, { op: "connect", socket: "cli" }])).toBe(true);
+    expect(await forms.steps("client", [{ op: "socket", name: "cli" }, { op: "connect", socket: "cli", address: ["127.0.0.1", 40000] }])).toBe(true);
     expect(sent.map((c) => c.op)).toEqual(["socket", "connect"]);
     expect(forms.error("client")).toBe("");
   });
   it("stops at a refusal and closes the half-made socket", async () => {
     const { forms, sent } = lab({ bind: refused("EADDRINUSE", "Address already in use") });
     const done = await forms.steps("server", [
-      { op: "socket", name: "srv" }, { op: "bind", socket: "srv" }, { op: "listen", socket: "srv" },
+      { op: "socket", name: "srv" }, { op: "bind", socket: "srv", address: ["127.0.0.1", 0] }, { op: "listen", socket: "srv" },
     ]);
     expect(done).toBe(false);
-    expect(sent).toEqual([{ op: "socket", name: "srv" }, { op: "bind", socket: "srv" }, { op: "close", socket: "srv" }]);
+    expect(sent).toEqual([{ op: "socket", name: "srv" }, { op: "bind", socket: "srv", address: ["127.0.0.1", 0] }, { op: "close", socket: "srv" }]);
     expect(forms.error("server")).toBe("bind() → EADDRINUSE: another socket already uses that address");
     expect(forms.cleanup("server")).toBe("srv.close(): the half-made socket is gone; the name srv is free again.");
   });
   it("says so when the cleanup fails too", async () => {
     const { forms } = lab({ bind: refused("EADDRINUSE", "in use"), close: refused(null, "no socket srv") });
-    await forms.steps("server", [{ op: "socket", name: "srv" }, { op: "bind", socket: "srv" }]);
+    await forms.steps("server", [{ op: "socket", name: "srv" }, { op: "bind", socket: "srv", address: ["127.0.0.1", 0] }]);
     expect(forms.cleanup("server")).toBe("srv.close() failed too: close(): no socket srv");
   });
   it("closes nothing when the socket itself was refused", async () => {
     const { forms, sent } = lab({ socket: refused(null, "the lab holds 64 sockets") });
-    expect(await forms.steps("server", [{ op: "socket", name: "srv" }, { op: "bind", socket: "srv" }])).toBe(false);
+    expect(await forms.steps("server", [{ op: "socket", name: "srv" }, { op: "bind", socket: "srv", address: ["127.0.0.1", 0] }])).toBe(false);
     expect(sent.map((c) => c.op)).toEqual(["socket"]);
     expect(forms.cleanup("server")).toBe("");
   });

@@ -4,7 +4,7 @@
  * caused it. A socket's own controls keep theirs under "name/key" (see slot()), so switching
  * socket never shows another socket's error.
  */
-import type { Command, CommandAnswer } from "../../protocol/messages";
+import type { Command, CommandAnswer, SetSockOpt } from "../../protocol/events";
 
 export type Answer = CommandAnswer & { status: number };
 export type Run = (command: Command) => Promise<Answer>;
@@ -62,7 +62,7 @@ export function socketSlot(socket: string, key: string): string {
 
 /** Where an action's error or result is kept: a socket's own, or the panel's. */
 export function slot(key: string, command: Command): string {
-  return typeof command.socket === "string" ? socketSlot(command.socket, key) : key;
+  return "socket" in command && typeof command.socket === "string" ? socketSlot(command.socket, key) : key;
 }
 
 /** The first of base, base2, base3... that no socket has. */
@@ -160,7 +160,7 @@ export class Forms {
   }
 
   private async discard(name: string): Promise<string> {
-    const command = { op: "close", socket: name };
+    const command: Command = { op: "close", socket: name };
     const answer = await this.run(command);
     if (!answer.ok) return `${name}.close() failed too: ${explain(command, answer)}`;
     return `${name}.close(): the half-made socket is gone; the name ${name} is free again.`;
@@ -174,7 +174,7 @@ export interface SocketFields {
   payloadText: string;
   payloadHex: string;
   bufsize: number;
-  sockopt: { option: string; value: number };
+  sockopt: { option: SetSockOpt["option"]; value: number };
 }
 
 export function socketFields(): SocketFields {

@@ -2,7 +2,7 @@
  * What a form will run: its commands, built once for both the preview and the button, and
  * the Python they amount to, rendered by the server (the same text the lab's log shows).
  */
-import type { Command } from "../../protocol/messages";
+import type { Bind, Command, Connect, Listen, NewSocket, SetSockOpt } from "../../protocol/events";
 import { bufOptions, type Preview, type PreviewFn } from "./forms";
 
 export interface ServerForm {
@@ -16,7 +16,7 @@ export interface ServerForm {
   network: "host" | "private";
 }
 
-export function serverCommands(name: string, srv: ServerForm): Command[] {
+export function serverCommands(name: string, srv: ServerForm): [NewSocket, Bind, Listen] {
   return [
     { op: "socket", name, options: { ...bufOptions(srv.rcvbuf, srv.sndbuf), blocking: srv.blocking,
                                       auto_accept: srv.autoAccept, network: srv.network } },
@@ -32,7 +32,7 @@ export interface ClientForm {
 }
 
 export function clientCommands(name: string, cli: ClientForm, network: "host" | "private",
-                               address: [string, number]): Command[] {
+                               address: [string, number]): [NewSocket, Connect] {
   return [
     { op: "socket", name, options: { ...bufOptions(cli.rcvbuf, cli.sndbuf), blocking: cli.blocking, network } },
     { op: "connect", socket: name, address },
@@ -74,5 +74,5 @@ export class LivePreview {
   }
 }
 
-export const SOCKOPTS = ["TCP_USER_TIMEOUT", "SO_KEEPALIVE", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
+export const SOCKOPTS: SetSockOpt["option"][] = ["TCP_USER_TIMEOUT", "SO_KEEPALIVE", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
                          "TCP_NODELAY", "SO_RCVBUF", "SO_SNDBUF", "SO_RCVLOWAT", "SO_REUSEADDR"];
