@@ -101,3 +101,15 @@ def test_a_command_valid_by_the_schema_runs(live: LiveServer, document: dict[str
     answer = live.client.post(f"/api/labs/{lab}/commands", json=socket_example)
     assert answer.status_code == 200, answer.text
     assert answer.json()["ok"] is True
+
+
+def test_a_step_past_a_lessons_end_is_a_documented_409(
+    live: LiveServer, document: dict[str, Any]
+) -> None:
+    """schemathesis found it: /next after the end answered 409, which was not documented."""
+    lab = live.new_lab()
+    base = f"/api/labs/{lab}/lessons/framing"
+    assert live.client.post(f"{base}/run", timeout=60).status_code == 200
+    after = live.client.post(f"{base}/next")
+    check(document, "/api/labs/{lab_id}/lessons/{lesson_id}/next", "post", after, 409)
+    assert "the lesson is over" in after.json()["error"]["message"]

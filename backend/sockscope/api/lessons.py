@@ -69,7 +69,7 @@ async def start_lesson(request: Request, lab_id: str, lesson_id: str) -> LessonS
         return (await started(lab, lesson)).state()
 
 
-@router.post("/labs/{lab_id}/lessons/{lesson_id}/next", responses=error_responses(404, 503))
+@router.post("/labs/{lab_id}/lessons/{lesson_id}/next", responses=error_responses(404, 409, 503))
 async def next_step(request: Request, lab_id: str, lesson_id: str) -> LessonStepAnswer:
     """Run the lesson's next step; answers what the kernel did and where the checks stand."""
     lab, lesson = lab_or_404(request, lab_id), lesson_or_404(lesson_id)
@@ -86,7 +86,7 @@ async def next_step(request: Request, lab_id: str, lesson_id: str) -> LessonStep
     }
 
 
-@router.post("/labs/{lab_id}/lessons/{lesson_id}/run", responses=error_responses(404, 503))
+@router.post("/labs/{lab_id}/lessons/{lesson_id}/run", responses=error_responses(404, 409, 503))
 async def run_lesson(request: Request, lab_id: str, lesson_id: str) -> LessonState:
     """Run the lesson to its end (from the start unless it is under way) and return its checks.
 
