@@ -34,12 +34,19 @@ from sockscope.engine.core.commands import Command
 from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.handlers import dispatch
-from sockscope.engine.handlers.endings import close_all
+from sockscope.engine.handlers.endings import clear_lab, close_all
 from sockscope.engine.handlers.network import close_private
 from sockscope.engine.log import EventLog
 from sockscope.engine.privnet import PrivateNetwork
-from sockscope.engine.probes import probe_now
-from sockscope.engine.sockets import LabSocket, Link, same_info_but_progress
+from sockscope.engine.probes import ProbeClock, probe_now
+from sockscope.engine.record import SelectRecord
+from sockscope.engine.sockets import (
+    LabSocket,
+    Link,
+    free_name,
+    local_peer,
+    same_info_but_progress,
+)
 from sockscope.engine.throttle import EventRate
 from sockscope.engine.tickets import Ticket
 from sockscope.engine.watch import ClosedWatch
@@ -47,9 +54,7 @@ from sockscope.events import (
     SCHEMA_VERSION,
     Event,
     LabClosedEvent,
-    LoopEvent,
     NoticeEvent,
-    SelectEvent,
     SocketClosedEvent,
     SocketEvent,
 )
@@ -80,13 +85,11 @@ class LabEngine:
         self.paused = False
         self._steps: list[Ticket] = []
         self._iteration = 0
-        self._idle = 0
-        self._last_lists: tuple[list[str], list[str]] | None = None
-        self._was_ready = False
+        self._selects = SelectRecord()
         self._next_call = 0
         self.ticket: Ticket | None = None
         self.dirty: set[str] = set()
-        self._last_probe_all = 0
+        self._probes = ProbeClock(int(LOOP_TIMEOUT * 1e9), PROBE_MIN_NS)
         self._closing = False
         self.closed = threading.Event()
         self.workers: set[threading.Thread] = set()
@@ -143,14 +146,8 @@ class LabEngine:
         future: Future[None] = Future()
 
         def run() -> None:
-            close_all(self)
-            self.links.clear()
-            close_private(self)
+            clear_lab(self, reason)
             self.watch.forget("private")  # their kernel table went with the helper
-            if self.paused:
-                self.paused = False
-                self.emit(LoopEvent, state="running")
-            self.emit_notice(None, reason)
             future.set_result(None)
 
         self.post(run)
@@ -203,13 +200,7 @@ class LabEngine:
         self.dirty.add(ls.name)
 
     def local_peer(self, ls: LabSocket) -> LabSocket | None:
-        if ls.peer is None or ls.local is None:
-            return None
-        for other in self.sockets.values():
-            same_place = other.network == ls.network  # one 4-tuple can exist in both networks
-            if same_place and other.local == ls.peer and other.peer == ls.local:
-                return other
-        return None
+        return local_peer(self.sockets.values(), ls)
 
     # -- sockets (lab thread) --------------------------------------------------------
 
@@ -225,12 +216,7 @@ class LabEngine:
             self.watch.remember(ls)  # the kernel may keep its connection a while
 
     def free_name(self, base: str) -> str:
-        if base not in self.sockets:
-            return base
-        n = 2
-        while f"{base}{n}" in self.sockets:
-            n += 1
-        return f"{base}{n}"
+        return free_name(self.sockets, base)
 
     def in_flight(self) -> int:
         return sum(ls.pending_out for ls in self.sockets.values())
@@ -283,19 +269,10 @@ class LabEngine:
     def _links_busy(self) -> bool:
         return any(f.queue for link in self.links.values() for f in (link.up, link.down))
 
-    def _throttle(self) -> bool:
-        """True (after waiting) when this 100 ms window already had its share of events."""
-        over = self._rate.over(time.monotonic_ns())
-        if over is None:
-            return False
-        wait, first = over
-        if first:
-            self.emit_notice(None, self._rate.notice())
-        self._wait_wake(wait)
-        return True
-
     def _iterate(self) -> None:
-        if self._throttle():
+        if self._rate.hold(
+            time.monotonic_ns(), self._wait_wake, lambda s: self.emit_notice(None, s)
+        ):
             return
         stepping = self.paused and bool(self._steps)
         if self.paused and not stepping:
@@ -326,7 +303,7 @@ class LabEngine:
     ) -> None:
         by_sock = {ls.sock: ls for ls in readers + writers}
         start = time.monotonic_ns()
-        timeout = self._timeout(start)
+        timeout = link.loop_timeout(self.links.values(), start, LOOP_TIMEOUT)
         r, w, _ = select.select(
             [self._wake_r, *(ls.sock for ls in readers)],
             [ls.sock for ls in writers],
@@ -340,29 +317,16 @@ class LabEngine:
             self._drain_wake()
         ready_r = [by_sock[s] for s in r if s is not self._wake_r]
         ready_w = [by_sock[s] for s in w]
-        lists = ([ls.name for ls in readers], [ls.name for ls in writers])
-        # Quiet repeats are counted, not logged; but the first quiet one after activity
-        # is news (a socket that was ready is not any more), so it is recorded.
-        if record_always or ready_r or ready_w or lists != self._last_lists or self._was_ready:
-            self.emit(
-                SelectEvent,
-                iteration=self._iteration,
-                readers=lists[0],
-                writers=lists[1],
-                errors=[],
-                timeout=round(timeout, 4),
-                ready_readers=[ls.name for ls in ready_r],
-                ready_writers=[ls.name for ls in ready_w],
-                ready_errors=[],
-                blocked_ns=blocked_ns,
-                woken=woken,
-                idle_before=self._idle,
-            )
-            self._idle = 0
-            self._last_lists = lists
-            self._was_ready = bool(ready_r or ready_w)
-        else:
-            self._idle += 1
+        self._selects.turn(
+            self,
+            iteration=self._iteration,
+            lists=([ls.name for ls in readers], [ls.name for ls in writers]),
+            ready=([ls.name for ls in ready_r], [ls.name for ls in ready_w]),
+            timeout=timeout,
+            blocked_ns=blocked_ns,
+            woken=woken,
+            record_always=record_always,
+        )
         for ls in ready_w:
             if ls.name in self.sockets:
                 loopcalls.on_writable(self, ls)
@@ -370,30 +334,15 @@ class LabEngine:
             if ls.name in self.sockets:
                 loopcalls.on_readable(self, ls)
 
-    def _timeout(self, now_ns: int) -> float:
-        """The loop's select() timeout: shorter when a link must release bytes sooner."""
-        timeout = LOOP_TIMEOUT
-        for each in self.links.values():
-            due = link.next_due_ns(each, now_ns)
-            if due is not None:
-                timeout = min(timeout, max(0.0, (due - now_ns) / 1e9))
-        return timeout
-
     def _probe_due(self) -> None:
         now = time.monotonic_ns()
-        if now - self._last_probe_all >= LOOP_TIMEOUT * 1e9:
-            self._last_probe_all = now
-            probe_now(self, *self.sockets.values())
-            for each in self.links.values():
-                link.announce(self, each)
-            self.watch.poll(self, now)
+        if not self._probes.all_due(now):
+            self._probes.probe_dirty(self, now)
             return
-        due = [
-            self.sockets[n]
-            for n in self.dirty
-            if n in self.sockets and now - self.sockets[n].probed_ns >= PROBE_MIN_NS
-        ]
-        probe_now(self, *due)
+        probe_now(self, *self.sockets.values())
+        for each in self.links.values():
+            link.announce(self, each)
+        self.watch.poll(self, now)
 
     def _execute(self, ticket: Ticket) -> None:
         dispatch.run(self, ticket)

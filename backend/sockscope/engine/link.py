@@ -19,6 +19,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from collections.abc import Iterable
 from typing import Literal
 
 from sockscope.engine.calls import perform
@@ -61,6 +62,16 @@ def next_due_ns(link: Link, now_ns: int) -> int | None:
 
 
 # -- what the loop does -----------------------------------------------------------------------
+
+
+def loop_timeout(links: Iterable[Link], now_ns: int, longest: float) -> float:
+    """The loop's select() timeout: ``longest``, or less when a link must release bytes sooner."""
+    timeout = longest
+    for each in links:
+        due = next_due_ns(each, now_ns)
+        if due is not None:
+            timeout = min(timeout, max(0.0, (due - now_ns) / 1e9))
+    return timeout
 
 
 def on_readable(lab: LabContext, link: Link, leg: LabSocket) -> None:

@@ -104,3 +104,27 @@ def probe_now(lab: LabContext, *sockets: LabSocket) -> None:
         if figures != ls.figures:
             ls.figures = figures
             lab.emit(ProbeEvent, socket=ls.name, figures=figures)
+
+
+class ProbeClock:
+    """When the lab probes: every socket (and link, and the closed-connection watch) each
+    ``period_ns``; in between, the sockets a call changed, at most every ``min_ns`` each."""
+
+    def __init__(self, period_ns: int, min_ns: int) -> None:
+        self.period_ns, self.min_ns = period_ns, min_ns
+        self.last_all = 0
+
+    def all_due(self, now_ns: int) -> bool:
+        """True (and the clock restarted) when a probe of everything is due."""
+        if now_ns - self.last_all < self.period_ns:
+            return False
+        self.last_all = now_ns
+        return True
+
+    def probe_dirty(self, lab: LabContext, now_ns: int) -> None:
+        due = [
+            lab.sockets[name]
+            for name in lab.dirty
+            if name in lab.sockets and now_ns - lab.sockets[name].probed_ns >= self.min_ns
+        ]
+        probe_now(lab, *due)

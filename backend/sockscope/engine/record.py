@@ -13,7 +13,7 @@ from sockscope.engine.context import LabContext
 from sockscope.engine.core.calltext import errno_name, error_text
 from sockscope.engine.core.payload import FULL_BYTES, preview
 from sockscope.engine.sockets import LabSocket
-from sockscope.events import BytesInfo, CallEvent
+from sockscope.events import BytesInfo, CallEvent, SelectEvent
 
 
 def record_call(
@@ -122,3 +122,46 @@ def record_recv(
     )
     ls.received_total += len(data)
     return {"len": len(data), "head": info.head, "eof": not data}
+
+
+class SelectRecord:
+    """Which select() turns become select events: a turn with something ready, new lists,
+    or the first quiet turn after activity (a socket that was ready is not any more);
+    quiet repeats are counted (``idle_before`` of the next one), so an idle lab stays quiet."""
+
+    def __init__(self) -> None:
+        self.idle = 0
+        self.last_lists: tuple[list[str], list[str]] | None = None
+        self.was_ready = False
+
+    def turn(
+        self,
+        lab: LabContext,
+        *,
+        iteration: int,
+        lists: tuple[list[str], list[str]],
+        ready: tuple[list[str], list[str]],
+        timeout: float,
+        blocked_ns: int,
+        woken: bool,
+        record_always: bool,
+    ) -> None:
+        busy = bool(ready[0] or ready[1])
+        if not (record_always or busy or lists != self.last_lists or self.was_ready):
+            self.idle += 1
+            return
+        lab.emit(
+            SelectEvent,
+            iteration=iteration,
+            readers=lists[0],
+            writers=lists[1],
+            errors=[],
+            timeout=round(timeout, 4),
+            ready_readers=ready[0],
+            ready_writers=ready[1],
+            ready_errors=[],
+            blocked_ns=blocked_ns,
+            woken=woken,
+            idle_before=self.idle,
+        )
+        self.idle, self.last_lists, self.was_ready = 0, lists, busy

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO, Literal
 
@@ -167,3 +168,24 @@ def same_info_but_progress(a: SocketInfo | None, b: SocketInfo) -> bool:
 
 def _with_pending(info: SocketInfo, pending: int) -> SocketInfo:
     return replace(info, pending_out=pending)
+
+
+def local_peer(sockets: Iterable[LabSocket], ls: LabSocket) -> LabSocket | None:
+    """The lab socket at the other end of ``ls``'s connection, when the lab holds both."""
+    if ls.peer is None or ls.local is None:
+        return None
+    for other in sockets:
+        same_place = other.network == ls.network  # one 4-tuple can exist in both networks
+        if same_place and other.local == ls.peer and other.peer == ls.local:
+            return other
+    return None
+
+
+def free_name(taken: Container[str], base: str) -> str:
+    """``base``, or the first of base2, base3, ... not taken."""
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}{n}" in taken:
+        n += 1
+    return f"{base}{n}"

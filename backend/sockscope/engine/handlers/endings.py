@@ -15,10 +15,12 @@ from sockscope.engine.handlers.common import (
     simple_call,
 )
 from sockscope.engine.handlers.data import close_file, close_without_waiting
+from sockscope.engine.handlers.network import close_private
 from sockscope.engine.probes import probe_now
 from sockscope.engine.record import record_call
 from sockscope.engine.sockets import LabSocket
 from sockscope.engine.tickets import Ticket
+from sockscope.events import LoopEvent
 
 
 def op_shutdown(lab: LabContext, ls: LabSocket, cmd: Shutdown, ticket: Ticket) -> None:
@@ -103,3 +105,15 @@ def close_all(lab: LabContext) -> None:
     """Close every socket of the lab without a command (reset, closing)."""
     for ls in list(lab.sockets.values()):
         force_close(lab, ls)
+
+
+def clear_lab(lab: LabContext, reason: str) -> None:
+    """Close every socket, link and the private network, and let the loop run: a clean lab
+    (for a lesson to start in), said with ``reason``."""
+    close_all(lab)
+    lab.links.clear()
+    close_private(lab)
+    if lab.paused:
+        lab.paused = False
+        lab.emit(LoopEvent, state="running")
+    lab.emit_notice(None, reason)
