@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="accept websockets from this Origin too (repeatable)",
     )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="answer to this host name too, besides IP addresses and localhost (repeatable)",
+    )
     parser.add_argument("--max-labs", type=int, help="labs at most (default 60)")
     parser.add_argument("--max-sockets", type=int, help="sockets per lab at most (default 16)")
     parser.add_argument(
@@ -58,6 +64,7 @@ def settings_from(argv: list[str] | None = None) -> Settings:
         "lab_ports": args.lab_ports,
         "allow_connect": tuple(args.allow_connect) if args.allow_connect else None,
         "allowed_origins": tuple(args.allowed_origin) if args.allowed_origin else None,
+        "allowed_hosts": tuple(args.allowed_host) if args.allowed_host else None,
         "max_labs": args.max_labs,
         "max_sockets": args.max_sockets,
         "idle_timeout": args.idle_timeout,

@@ -28,6 +28,8 @@ class Settings:
     lab_ports: tuple[int, int] = (40000, 40199)
     allow_connect: tuple[str, ...] = ()  # CIDRs lab clients may reach beyond the lab ports
     allowed_origins: tuple[str, ...] = ()  # extra Origins accepted on the websocket
+    # Names besides IP addresses and localhost the server answers to (the Host header).
+    allowed_hosts: tuple[str, ...] = ()
     max_labs: int = 60
     max_sockets: int = 16
     idle_timeout: float = 1800.0  # seconds without commands or viewers before a lab is reaped
@@ -104,7 +106,7 @@ def from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
             found[name] = parse_flag(f"SOCKSCOPE_{name.upper()}", text[name])
     if "lab_ports" in text:
         found["lab_ports"] = parse_port_range(text["lab_ports"])
-    for name in ("allow_connect", "allowed_origins"):
+    for name in ("allow_connect", "allowed_origins", "allowed_hosts"):
         if text.get(name):
             found[name] = tuple(p.strip() for p in text[name].split(",") if p.strip())
     return found

@@ -96,7 +96,7 @@ def test_a_lab_too_busy_to_reach_a_command_answers_503(monkeypatch: pytest.Monke
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             lab_id = (await client.post("/api/labs")).json()["id"]
             lab = app.state.registry.get(lab_id)
             release = threading.Event()

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from sockscope import __version__
 from sockscope.api import lessons, routes, workbench, ws
+from sockscope.api.hosts import HostCheck
 from sockscope.api.limits import BodyLimit, ServerErrors
 from sockscope.api.static import mount_ui
 from sockscope.api.wire import (
@@ -80,6 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # it sees a route's exception first): a bug is answered with the error body.
     app.add_middleware(ServerErrors)
     app.add_middleware(BodyLimit)
+    # Outermost of all: a request to a name this server does not answer to (DNS rebinding)
+    # is refused before anything reads it.
+    app.add_middleware(HostCheck, allowed=settings.allowed_hosts)
 
     @app.exception_handler(CommandError)
     async def command_error(request: Request, exc: CommandError) -> Response:
