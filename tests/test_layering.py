@@ -28,7 +28,9 @@ MAY_VALIDATE = ("sockscope.engine.core.commands", "sockscope.engine.core.validat
 # (tests/contract/test_wire_schema.py checks that).
 ENGINE_MAY_IMPORT = ("sockscope.engine", "sockscope.events", "sockscope.contract.lab")
 CORE_MAY_IMPORT = ("sockscope.engine.core", "sockscope.events", "sockscope.contract.lab")
-WORKBENCH_MAY_IMPORT = ("sockscope.workbench", "sockscope.events")
+# contract.workbench: the shapes the workbench's results take on the wire, for its return
+# annotations; standard library only (tests/contract/test_wire_schema.py checks that).
+WORKBENCH_MAY_IMPORT = ("sockscope.workbench", "sockscope.events", "sockscope.contract.workbench")
 # cli is above labs too: it pulls in the app and uvicorn. Lessons run in labs.
 ABOVE_LABS = ("sockscope.lessons", "sockscope.api", "sockscope.cli")
 ABOVE_LESSONS = ("sockscope.api", "sockscope.cli")

@@ -1,34 +1,22 @@
 """Workbenches: the pure framing and byte-order tools, for a participant to play with.
 
-No socket is involved: the lessons send the same bytes through real connections.
+No socket is involved: the lessons send the same bytes through real connections. What they
+take and answer is defined in the contract (``contract/requests.py``, ``contract/workbench.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
+from sockscope.contract.requests import FramingRequest, ShapesRequest
+from sockscope.contract.workbench import ByteOrderAnswer, FramingAnswer, ShapeReport
 from sockscope.engine.core.errors import InvalidCommand
 from sockscope.workbench import byteorder, framing, shapes
 
 router = APIRouter(prefix="/api/workbench", tags=["workbench"])
-
-StrategyName = Literal["fixed", "delimited", "text_prefix", "binary_prefix", "shutdown"]
-
-
-class FramingRequest(BaseModel):
-    strategy: StrategyName = "delimited"
-    messages: list[str] = Field(default=["hello", "framed", "world"], min_length=1, max_length=20)
-    slice: int = Field(
-        default=0,
-        ge=0,
-        le=4096,
-        description="cut the stream every N bytes; 0: one send per message",
-    )
-    size: int = Field(default=8, ge=1, le=1024, description="fixed-length messages: their size")
 
 
 def _strategy(request: FramingRequest) -> framing.Strategy:
@@ -50,7 +38,7 @@ def _text(data: bytes) -> str:
 
 
 @router.post("/framing")
-async def framing_bench(request: FramingRequest) -> dict[str, Any]:
+async def framing_bench(request: FramingRequest) -> FramingAnswer:
     """Frame the messages, cut the stream as recv() might, decode it naively and properly."""
     messages = [m.encode() for m in request.messages]
     if sum(len(m) for m in messages) > 4096:
@@ -97,24 +85,19 @@ async def framing_bench(request: FramingRequest) -> dict[str, Any]:
     }
 
 
-class ShapesRequest(BaseModel):
-    clients: int = Field(default=8, ge=1, le=shapes.MAX_CLIENTS)
-    think_ms: int = Field(default=300, ge=0, le=2000)
-
-
 @router.post("/shapes")
-async def shapes_bench(request: ShapesRequest) -> list[dict[str, Any]]:
+async def shapes_bench(request: ShapesRequest) -> list[ShapeReport]:
     """Serve N slow clients with a threaded, a forking and a select() server; compare."""
     config = shapes.ShapesConfig(clients=request.clients, think_ms=request.think_ms)
     results = await asyncio.to_thread(shapes.compare, config)
-    return [shapes.public(r) for r in results]
+    return [shapes.report(r) for r in results]
 
 
 @router.get("/byteorder")
 async def byteorder_bench(
     value: Annotated[int, Query(ge=0, le=2**64 - 1)] = 1,
     fmt: Annotated[str, Query(max_length=4)] = "!I",
-) -> dict[str, Any]:
+) -> ByteOrderAnswer:
     """The bytes ``struct.pack(fmt, value)`` puts on the wire, read back in both orders."""
     try:
         wire = byteorder.encode_value(value, fmt)

@@ -5,8 +5,17 @@ Standard library and typing_extensions only, like :mod:`.lab`.
 
 from __future__ import annotations
 
+from typing import Literal, TypeAlias
+
 from typing_extensions import TypedDict
 
+from sockscope.contract.workbench import (
+    ByteOrderReading,
+    FramingReading,
+    IpcReport,
+    ShapeReport,
+    StrategyName,
+)
 from sockscope.events import CheckOutcome, Event, JSONValue
 
 
@@ -65,6 +74,42 @@ class LessonState(TypedDict):
     checks: list[CheckOutcome]
 
 
+class LessonFraming(FramingReading):
+    """A framing step: messages sent through a real connection, read back as recv() cut them."""
+
+    strategy: StrategyName
+    mode: Literal["back_to_back", "sliced"]  # one send() per message, or the stream sliced
+    sent: list[str]  # what each send() carried
+    verdict: str  # on the framed receiver, then the naive one
+
+
+class EndingRow(TypedDict):
+    """One way an endings step closed a client, and what the server's recv() saw after it."""
+
+    ending: Literal["close", "shutdown", "abort", "exit", "stall"]
+    peer_saw: str  # the recv()'s result text: "b'' (peer closed)", "ECONNRESET", ...
+    state: str | None  # the server socket's TCP state then
+
+
+class StepSkipped(TypedDict):
+    """A step the machine cannot run (it lacks what the step needs), and why."""
+
+    skipped: str
+
+
+# What an action step measured (an event's or answer's ``data``), by the step's kind: framing,
+# byteorder, ipc, shapes, endings; a skipped step says why; the others measure nothing (null).
+LessonStepData: TypeAlias = (
+    LessonFraming
+    | ByteOrderReading
+    | list[IpcReport]
+    | list[ShapeReport]
+    | list[EndingRow]
+    | StepSkipped
+    | None
+)
+
+
 class LessonStepAnswer(LessonState):
     """The answer to running a lesson's next step: what the step did, then the state."""
 
@@ -72,4 +117,4 @@ class LessonStepAnswer(LessonState):
     ok: bool
     message: str
     events: list[Event]  # the events the step's command produced
-    data: JSONValue  # what an action measured
+    data: LessonStepData  # what an action measured

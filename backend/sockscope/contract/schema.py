@@ -22,7 +22,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaV
 from pydantic_core import core_schema
 
 from sockscope import events
-from sockscope.contract import api, lab, lessons
+from sockscope.contract import api, lab, lessons, requests, workbench
 from sockscope.engine.core import commands
 
 SCHEMA_ID = "https://sockscope.invalid/wire.schema.json"
@@ -47,15 +47,25 @@ WIRE_TYPES: list[tuple[str, Any]] = [
     ("LessonDefinition", lessons.LessonDefinition),
     ("LessonState", lessons.LessonState),
     ("LessonStepAnswer", lessons.LessonStepAnswer),
+    ("LessonStepData", lessons.LessonStepData),
+    ("FramingAnswer", workbench.FramingAnswer),
+    ("ByteOrderAnswer", workbench.ByteOrderAnswer),
+    ("ShapeReport", workbench.ShapeReport),
+    ("IpcReport", workbench.IpcReport),
 ]
 # The same, for what a client sends.
 CLIENT_TYPES: list[tuple[str, Any]] = [
     ("Command", commands.Command),  # one type per op (engine/core/commands.py)
+    ("FramingRequest", requests.FramingRequest),
+    ("ShapesRequest", requests.ShapesRequest),
 ]
 
 # Fields typed loosely in Python because their module may import only the standard library;
 # the schema names their shape: (definition, property) -> definition.
-REFINED: dict[tuple[str, str], str] = {("LinkEvent", "link"): "LinkState"}
+REFINED: dict[tuple[str, str], str] = {
+    ("LinkEvent", "link"): "LinkState",
+    ("LessonEvent", "data"): "LessonStepData",
+}
 
 
 class WireSchema(GenerateJsonSchema):
@@ -136,26 +146,29 @@ def _renamed(defs: dict[str, Any], old: str, new: str) -> dict[str, Any]:
 
 
 def _unions(defs: dict[str, Any]) -> dict[frozenset[str], str]:
-    """Each named union, by the set of its members' $refs."""
+    """Each named union, by its members (refs to shapes, or lists of them, or null)."""
     found = {}
     for name, schema in defs.items():
-        members = schema.get("oneOf") or schema.get("anyOf") or []
-        refs = frozenset(m.get("$ref", "") for m in members)
-        if members and "" not in refs:
-            found[refs] = name
+        members = schema.get("oneOf") or schema.get("anyOf")
+        if members:
+            found[_members(members)] = name
     return found
 
 
+def _members(members: list[Any]) -> frozenset[str]:
+    return frozenset(json.dumps(member, sort_keys=True) for member in members)
+
+
 def _tidy(schema: Any, unions: dict[frozenset[str], str], top: bool = True) -> Any:
-    """A union written out again (a list of events) refers to its name instead; docstrings'
-    ``code`` becomes Markdown's `code`."""
+    """A union written out again (a list of events, a step's data) refers to its name instead;
+    docstrings' ``code`` becomes Markdown's `code`."""
     if isinstance(schema, list):
         return [_tidy(item, unions, top=False) for item in schema]
     if not isinstance(schema, dict):
         return schema
     members = schema.get("oneOf") or schema.get("anyOf")
-    if not top and members and all(set(m) == {"$ref"} for m in members):
-        name = unions.get(frozenset(m["$ref"] for m in members))
+    if not top and members:
+        name = unions.get(_members(members))
         if name is not None:
             return {"$ref": f"#/$defs/{name}"}
     tidied = {key: _tidy(value, unions, top=False) for key, value in schema.items()}

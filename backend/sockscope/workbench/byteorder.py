@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
-Order = Literal["big", "little"]
+from sockscope.contract.workbench import NetworkEquivalents, Order, TextVsBinary
 
 _PREFIXES = "!><="
 _INTEGER_CODES = "bBhHiIlLqQ"
@@ -95,6 +95,8 @@ def encode_value(value: int, fmt: str) -> bytes:
 
 
 class BothOrders(TypedDict):
+    """Bytes read both ways, as :func:`decode_both` found them (the readings pick from it)."""
+
     hex: str
     fmt: str
     meaning: str  # what the prefix means, for '=' on this machine
@@ -131,16 +133,6 @@ def decode_both(data: bytes, fmt: str) -> BothOrders:
     )
 
 
-class NetworkEquivalents(TypedDict):
-    value: int
-    htons: int | None  # None when ``value`` does not fit 16 bits
-    ntohs: int | None
-    htonl: int
-    ntohl: int
-    host_order: Order
-    host_little_endian: bool  # the functions swap bytes only here
-
-
 def network_equivalents(value: int) -> NetworkEquivalents:
     """What the socket module's ``hton*``/``ntoh*`` make of ``value`` on this host.
 
@@ -158,16 +150,6 @@ def network_equivalents(value: int) -> NetworkEquivalents:
         host_order=sys.byteorder,
         host_little_endian=sys.byteorder == "little",
     )
-
-
-class TextVsBinary(TypedDict):
-    value: int
-    text: str  # sent as str(value).encode(): no terminator, unlike the HOWTO's C string
-    text_bytes: int
-    binary_hex: str
-    binary_fmt: str
-    binary_bytes: int
-    smaller: Literal["text", "binary", "same"]
 
 
 def text_vs_binary(value: int, fmt: str = "!I") -> TextVsBinary:

@@ -27,9 +27,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
-Channel = Literal["tcp", "unix", "pipe"]
+from sockscope.contract.workbench import Channel
+
 CHANNELS: tuple[Channel, ...] = ("tcp", "unix", "pipe")
 LABELS: dict[Channel, str] = {
     "tcp": "TCP over 127.0.0.1",

@@ -19,16 +19,16 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any
 
-Shape = Literal["thread", "process", "select"]
+from sockscope.contract.workbench import MAX_CLIENTS, Shape, ShapeReport
+
 SHAPES: tuple[Shape, ...] = ("thread", "process", "select")
-LABELS = {
+LABELS: dict[Shape, str] = {
     "thread": "a thread per connection",
     "process": "a process per connection",
     "select": "one select() loop",
 }
-MAX_CLIENTS = 32
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,7 +237,7 @@ def compare(config: ShapesConfig | None = None) -> list[ShapeResult]:
     return [run_shape(shape, config) for shape in SHAPES]
 
 
-def public(result: ShapeResult) -> dict[str, object]:
+def report(result: ShapeResult) -> ShapeReport:
     """A result as the API and the lessons show it."""
     return {
         "shape": result.shape,
@@ -247,5 +247,10 @@ def public(result: ShapeResult) -> dict[str, object]:
         "seconds": round(result.seconds, 3),
         "peak_workers": result.peak_workers,
         "peak_blocked": result.peak_blocked,
-        "samples": [list(sample) for sample in result.samples],
+        "samples": list(result.samples),
     }
+
+
+def public(result: ShapeResult) -> dict[str, Any]:
+    """:func:`report` as a plain dict, for lessons/actions.py until it reads the contract's type."""
+    return dict(report(result))

@@ -17,6 +17,8 @@ export type LabEvent =
   | NetworkEvent
   | LessonEvent
   | LabClosedEvent;
+export type LessonStepData =
+  LessonFraming | ByteOrderReading | IpcReport[] | ShapeReport[] | EndingRow[] | StepSkipped | null;
 export type ServerMessage = SnapshotMessage | EventsMessage | CommandResultMessage | ErrorMessage;
 export type Command =
   | NewSocket
@@ -67,7 +69,14 @@ export interface Wire {
   LessonDefinition: LessonDefinition;
   LessonState: LessonState;
   LessonStepAnswer: LessonStepAnswer;
+  LessonStepData: LessonStepData;
+  FramingAnswer: FramingAnswer;
+  ByteOrderAnswer: ByteOrderAnswer;
+  ShapeReport: ShapeReport;
+  IpcReport: IpcReport;
   Command: Command;
+  FramingRequest: FramingRequest;
+  ShapesRequest: ShapesRequest;
 }
 /**
  * One socket call, performed for real, and what the kernel answered.
@@ -324,8 +333,100 @@ export interface LessonEvent {
   step: number;
   ok: boolean;
   message: string;
-  data: unknown;
+  data: LessonStepData;
   checks: CheckOutcome[];
+}
+/**
+ * A framing step: messages sent through a real connection, read back as recv() cut them.
+ */
+export interface LessonFraming {
+  messages: string[];
+  chunks: string[];
+  naive: string[];
+  framed: string[];
+  naive_ok: boolean;
+  framed_ok: boolean;
+  strategy: "fixed" | "delimited" | "text_prefix" | "binary_prefix" | "shutdown";
+  mode: "back_to_back" | "sliced";
+  sent: string[];
+  verdict: string;
+}
+/**
+ * An integer's bytes on the wire, read back with its format and with the opposite order.
+ *
+ * A lesson's byte-order step sends it through a real connection: `wire` is what arrived.
+ */
+export interface ByteOrderReading {
+  value: number;
+  fmt: string;
+  wire: string;
+  right: number;
+  wrong: number;
+  opposite_fmt: string;
+  host_order: "big" | "little";
+  network: NetworkEquivalents | null;
+  text_vs_binary: TextVsBinary;
+}
+/**
+ * What the socket module's `hton*`/`ntoh*` make of a value on this host.
+ */
+export interface NetworkEquivalents {
+  value: number;
+  htons: number | null;
+  ntohs: number | null;
+  htonl: number;
+  ntohl: number;
+  host_order: "big" | "little";
+  host_little_endian: boolean;
+}
+/**
+ * A value's size sent as decimal text against packed with a struct format.
+ */
+export interface TextVsBinary {
+  value: number;
+  text: string;
+  text_bytes: number;
+  binary_hex: string;
+  binary_fmt: string;
+  binary_bytes: number;
+  smaller: "text" | "binary" | "same";
+}
+/**
+ * One local channel's throughput (a lesson's IPC step).
+ */
+export interface IpcReport {
+  channel: "tcp" | "unix" | "pipe";
+  bytes: number;
+  runs_s: number[];
+  median_mb_s: number;
+  syscalls: number;
+}
+/**
+ * One server shape serving slow clients (POST /api/workbench/shapes, a lesson's step).
+ */
+export interface ShapeReport {
+  shape: "thread" | "process" | "select";
+  label: string;
+  clients: number;
+  served: number;
+  seconds: number;
+  peak_workers: number;
+  peak_blocked: number;
+  samples: [number, number, number][];
+}
+/**
+ * One way an endings step closed a client, and what the server's recv() saw after it.
+ */
+export interface EndingRow {
+  ending: "close" | "shutdown" | "abort" | "exit" | "stall";
+  peer_saw: string;
+  state: string | null;
+}
+/**
+ * A step the machine cannot run (it lacks what the step needs), and why.
+ */
+export interface StepSkipped {
+  skipped: string;
 }
 /**
  * One HOWTO claim, checked against what the kernel did in this run.
@@ -610,7 +711,38 @@ export interface LessonStepAnswer {
   ok: boolean;
   message: string;
   events: LabEvent[];
-  data: unknown;
+  data: LessonStepData;
+}
+/**
+ * POST /api/workbench/framing: the stream, its cuts, and a verdict on each reader.
+ */
+export interface FramingAnswer {
+  messages: string[];
+  chunks: string[];
+  naive: string[];
+  framed: string[];
+  naive_ok: boolean;
+  framed_ok: boolean;
+  stream: string;
+  stream_hex: string;
+  wire: string[];
+  naive_verdict: string;
+  framed_verdict: string;
+}
+/**
+ * GET /api/workbench/byteorder: the bytes `struct.pack(fmt, value)` makes, read both ways.
+ */
+export interface ByteOrderAnswer {
+  value: number;
+  fmt: string;
+  wire: string;
+  right: number;
+  wrong: number;
+  opposite_fmt: string;
+  host_order: "big" | "little";
+  network: NetworkEquivalents | null;
+  text_vs_binary: TextVsBinary;
+  meaning: string;
 }
 /**
  * `name = socket.socket(AF_INET, SOCK_STREAM)`, with options.
@@ -974,6 +1106,32 @@ export interface Watch {
   socket: string;
   read?: boolean | null;
   write?: boolean | null;
+}
+/**
+ * POST /api/workbench/framing: messages to frame one way, and where recv() cuts them.
+ */
+export interface FramingRequest {
+  strategy?: "fixed" | "delimited" | "text_prefix" | "binary_prefix" | "shutdown";
+  /**
+   * @minItems 1
+   * @maxItems 20
+   */
+  messages?: string[];
+  /**
+   * cut the stream every N bytes; 0: one send per message
+   */
+  slice?: number;
+  /**
+   * fixed-length messages: their size
+   */
+  size?: number;
+}
+/**
+ * POST /api/workbench/shapes: how many slow clients, and how long each thinks.
+ */
+export interface ShapesRequest {
+  clients?: number;
+  think_ms?: number;
 }
 
 export const SCHEMA_VERSION = 1;
