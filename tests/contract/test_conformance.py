@@ -21,6 +21,14 @@ from sockscope.settings import Settings
 from live import LiveServer, serve
 
 LESSON = "partial-send"  # quick, and needs no private network
+# A lesson with action steps -> the definition its steps' data takes (each item, for a list).
+MEASURED = {
+    "framing": "LessonFraming",
+    "byte-order": "ByteOrderReading",
+    "buffers-and-ipc": "IpcReport",
+    "server-shapes": "ShapeReport",
+    "endings": "EndingRow",
+}
 
 
 class Contract:
@@ -140,3 +148,77 @@ def test_websocket_messages(live: LiveServer, contract: Contract) -> None:
     assert {m["id"] for m in seen["command/result"]} == {"a", 7}
     contract.check("EventsMessage", seen["events/batch"][0])
     contract.check("ErrorMessage", seen["error"][0])
+
+
+def test_workbench_answers(live: LiveServer, contract: Contract) -> None:
+    client = live.client
+    networks = []
+    for value, fmt in ((1, "!I"), (1, "<I"), (258, "=H"), (2**40, "!Q"), (0, "!B")):
+        response = client.get("/api/workbench/byteorder", params={"value": value, "fmt": fmt})
+        assert response.status_code == 200, response.text
+        networks.append(contract.check("ByteOrderAnswer", response.json())["network"])
+    assert None in networks and any(networks)  # 2**40 does not fit htonl()
+    for strategy in ("fixed", "delimited", "text_prefix", "binary_prefix", "shutdown"):
+        for cut in (0, 3):
+            request = {"strategy": strategy, "messages": ["hello", "framed", "world"], "slice": cut}
+            contract.check("FramingRequest", request)
+            response = client.post("/api/workbench/framing", json=request)
+            assert response.status_code == 200, response.text
+            assert contract.check("FramingAnswer", response.json())["framed_ok"] is True
+    request = {"clients": 2, "think_ms": 0}
+    contract.check("ShapesRequest", request)
+    response = client.post("/api/workbench/shapes", json=request, timeout=30)
+    assert response.status_code == 200, response.text
+    reports = [contract.check("ShapeReport", report) for report in response.json()]
+    assert [r["shape"] for r in reports] == ["thread", "process", "select"]
+    too_big = client.get("/api/workbench/byteorder", params={"value": 70000, "fmt": "!H"})
+    assert too_big.status_code == 400
+    contract.check("ErrorBody", too_big.json())
+
+
+def test_a_workbench_body_beyond_the_contract_is_refused(
+    live: LiveServer, contract: Contract
+) -> None:
+    """The request schemas are closed because the server refuses what they do not list."""
+    for route, body in (
+        ("framing", {"strategy": "delimited", "messages": ["a"], "slices": 3}),
+        ("shapes", {"clients": 2, "think": 0}),
+        ("framing", {"strategy": "glued"}),
+    ):
+        name = "FramingRequest" if route == "framing" else "ShapesRequest"
+        with pytest.raises(AssertionError):
+            contract.check(name, body)
+        response = live.client.post(f"/api/workbench/{route}", json=body)
+        assert response.status_code == 400, (route, body, response.text)
+        contract.check("ErrorBody", response.json())
+
+
+def lesson_events(live: LiveServer, lab: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = live.client.get(f"/api/labs/{lab}/events", params={"after": after}).json()
+        if not page["events"]:
+            return found
+        found += [e for e in page["events"] if e["kind"] == "lesson"]
+        after = page["next_after"]
+
+
+@pytest.mark.parametrize("lesson", sorted(MEASURED))
+def test_what_a_lessons_steps_measured(live: LiveServer, contract: Contract, lesson: str) -> None:
+    lab = live.new_lab()
+    base = f"/api/labs/{lab}/lessons/{lesson}"
+    first = live.client.post(f"{base}/next", timeout=30)
+    assert first.status_code == 200, first.text
+    contract.check("LessonStepAnswer", first.json())
+    done = live.client.post(f"{base}/run", timeout=50)
+    assert done.status_code == 200, done.text
+    state = contract.check("LessonState", done.json())
+    assert state["finished"] and state["failed"] is None, state
+    events = [contract.check("LabEvent", e) for e in lesson_events(live, lab)]
+    # The last step's data comes with the lesson's "finished" event.
+    measured = [contract.check("LessonStepData", e["data"]) for e in events if e["data"]]
+    assert measured, f"no step of {lesson} measured anything"
+    for data in measured:
+        for item in data if isinstance(data, list) else [data]:
+            contract.check(MEASURED[lesson], item)

@@ -6,16 +6,21 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any, get_type_hints
+from types import ModuleType
+from typing import Any, get_args, get_origin, get_type_hints
 
 import pytest
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from test_layering import PACKAGE_DIR, imported_modules, module_name
-from typing_extensions import TypedDict
+from test_layering import PACKAGE_DIR, imported_modules, module_name, violations
+from typing_extensions import TypedDict, is_typeddict
 
 from sockscope import events
+from sockscope.api import workbench as workbench_routes
+from sockscope.contract import api, lab, lessons, workbench
 from sockscope.contract import schema as contract_schema
 from sockscope.contract.lab import SocketSnapshot
+from sockscope.contract.requests import FramingRequest
 from sockscope.contract.schema import CLIENT_TYPES, WIRE_TYPES, wire_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "frontend/src/protocol/wire.schema.json"
@@ -28,7 +33,12 @@ SHAPES = {
     "Gap", "EventsPage", "LabCreated", "ServerInfo", "Health", "LessonOutline",
     "LessonDefinition", "LessonStep", "Prediction", "LessonCheck", "LessonState",
     "LessonStepAnswer", "CheckOutcome", "Command",
+    # The workbench's answers and bodies, and what a lesson's step measured (issue 9, item 3).
+    "FramingAnswer", "ByteOrderAnswer", "ByteOrderReading", "NetworkEquivalents",
+    "TextVsBinary", "ShapeReport", "IpcReport", "FramingRequest", "ShapesRequest",
+    "LessonStepData", "LessonFraming", "EndingRow", "StepSkipped",
 }  # fmt: skip
+SHAPE_MODULES = (lab, api, lessons, workbench)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +74,84 @@ def test_the_committed_schema_is_current(document: dict[str, Any]) -> None:
 def test_every_listed_shape_is_defined(defs: dict[str, Any]) -> None:
     assert SHAPES - set(defs) == set()
     assert {name for name, _ in (*WIRE_TYPES, *CLIENT_TYPES)} <= set(defs)
+
+
+def unpublished(defs: dict[str, Any], modules: tuple[ModuleType, ...] = SHAPE_MODULES) -> set[str]:
+    """The TypedDicts the contract's modules declare that the schema lacks.
+
+    A base class may be missing (pydantic writes its fields out in each subclass) when a
+    subclass of it is defined.
+    """
+    declared = [
+        cls
+        for module in modules
+        for cls in vars(module).values()
+        if is_typeddict(cls) and cls.__module__ == module.__name__
+    ]
+    return {
+        cls.__name__
+        for cls in declared
+        if cls.__name__ not in defs
+        and not any(
+            cls in getattr(other, "__orig_bases__", ()) and other.__name__ in defs
+            for other in declared
+        )
+    }
+
+
+def test_every_declared_shape_is_in_the_schema(defs: dict[str, Any]) -> None:
+    assert unpublished(defs) == set()
+    assert "FramingReading" not in defs  # a base: FramingAnswer and LessonFraming spell it out
+
+
+def test_a_shape_left_out_of_the_schema_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = [(n, k) for n, k in WIRE_TYPES if n not in {"FramingAnswer", "ByteOrderAnswer"}]
+    monkeypatch.setattr(contract_schema, "WIRE_TYPES", kept)
+    # ByteOrderReading stays: a lesson's step data refers to it.
+    assert unpublished(wire_schema()["$defs"]) == {"FramingAnswer", "ByteOrderAnswer"}
+
+
+def unpublished_routes(
+    wire: list[tuple[str, Any]], client: list[tuple[str, Any]]
+) -> list[tuple[str, Any]]:
+    """Each workbench route's answer and body not published in ``wire`` / ``client`` by name."""
+    answers, bodies = [kind for _, kind in wire], [kind for _, kind in client]
+    missing: list[tuple[str, Any]] = []
+    for route in workbench_routes.router.routes:
+        assert isinstance(route, APIRoute)
+        answer = route.response_model
+        if get_origin(answer) is list:
+            (answer,) = get_args(answer)
+        if answer not in answers:
+            missing.append((route.path, answer))
+        missing += [
+            (route.path, param.field_info.annotation)
+            for param in route.dependant.body_params
+            if param.field_info.annotation not in bodies
+        ]
+    return missing
+
+
+def test_every_workbench_route_speaks_published_shapes() -> None:
+    assert len(workbench_routes.router.routes) == 3
+    assert unpublished_routes(WIRE_TYPES, CLIENT_TYPES) == []
+
+
+def test_a_workbench_route_with_an_unpublished_shape_is_named() -> None:
+    wire = [(n, k) for n, k in WIRE_TYPES if n != "ShapeReport"]
+    client = [(n, k) for n, k in CLIENT_TYPES if n != "FramingRequest"]
+    assert unpublished_routes(wire, client) == [
+        ("/api/workbench/framing", FramingRequest),
+        ("/api/workbench/shapes", workbench.ShapeReport),
+    ]
+
+
+def test_a_lesson_event_carries_a_steps_data(defs: dict[str, Any]) -> None:
+    step_data = {"$ref": "#/$defs/LessonStepData"}
+    assert defs["LessonEvent"]["properties"]["data"] == step_data
+    assert defs["LessonStepAnswer"]["properties"]["data"] == step_data  # named, not written out
+    members = defs["LessonStepData"]["anyOf"]
+    assert {"$ref": "#/$defs/LessonFraming"} in members and {"type": "null"} in members
 
 
 def test_every_event_kind_is_in_the_union_in_order(defs: dict[str, Any]) -> None:
@@ -159,7 +247,7 @@ def test_a_refinement_of_a_missing_field_is_refused(monkeypatch: pytest.MonkeyPa
 
 # The engine imports contract.lab; nothing the engine may reach needs pydantic.
 STDLIB_SHAPES = ("sockscope.contract", "sockscope.contract.lab", "sockscope.contract.api",
-                 "sockscope.contract.lessons")  # fmt: skip
+                 "sockscope.contract.lessons", "sockscope.contract.workbench")  # fmt: skip
 MAY_IMPORT = ("sockscope.events", "sockscope.contract", "typing_extensions")
 
 
@@ -186,3 +274,18 @@ def test_the_shapes_need_only_the_standard_library(module: str) -> None:
 )
 def test_a_shape_module_importing_more_is_caught(source: str) -> None:
     assert outside("sockscope.contract.lab", imported_modules(source, "sockscope.contract.lab"))
+
+
+@pytest.mark.parametrize(
+    ("source", "allowed"),
+    [
+        ("from sockscope.contract.workbench import ShapeReport", True),
+        ("from sockscope.contract.api import ErrorBody", False),
+        ("from sockscope.contract import schema", False),
+        ("from sockscope.contract.requests import ShapesRequest", False),
+    ],
+)
+def test_the_workbench_may_import_its_shapes_only(source: str, allowed: bool) -> None:
+    module = "sockscope.workbench.shapes"
+    found = violations(module, imported_modules(source, module))
+    assert (found == []) is allowed, found
