@@ -1,6 +1,6 @@
 """The package's import graph: no cycle anywhere, and the layers import only downwards.
 
-events <- engine.core <- engine <- labs <- lessons <- api <- cli; the workbench and the
+events <- engine.core <- engine <- labs <- lessons <- room <- api <- cli; the workbench and the
 script exporter sit beside the lab core, the exporter above the engine.
 
 Read from the source with ast (nothing is imported), and every Import and ImportFrom
@@ -31,9 +31,11 @@ CORE_MAY_IMPORT = ("sockscope.engine.core", "sockscope.events", "sockscope.contr
 # contract.workbench: the shapes the workbench's results take on the wire, for its return
 # annotations; standard library only (tests/contract/test_wire_schema.py checks that).
 WORKBENCH_MAY_IMPORT = ("sockscope.workbench", "sockscope.events", "sockscope.contract.workbench")
-# cli is above labs too: it pulls in the app and uvicorn. Lessons run in labs.
-ABOVE_LABS = ("sockscope.lessons", "sockscope.api", "sockscope.cli")
-ABOVE_LESSONS = ("sockscope.api", "sockscope.cli")
+# cli is above labs too: it pulls in the app and uvicorn. Lessons run in labs. The room
+# (instructor, participants, votes; SQLite) uses labs and lessons, and api serves it.
+ABOVE_LABS = ("sockscope.lessons", "sockscope.room", "sockscope.api", "sockscope.cli")
+ABOVE_LESSONS = ("sockscope.room", "sockscope.api", "sockscope.cli")
+ABOVE_ROOM = ("sockscope.api", "sockscope.cli")
 
 
 def module_name(path: Path, package_dir: Path = PACKAGE_DIR) -> str:
@@ -179,6 +181,11 @@ def violations(module: str, imports: set[str]) -> list[str]:
                   if within(n, ABOVE_LESSONS)]  # fmt: skip
         found += [f"{module} imports the web framework {n}" for n in imports
                   if within(n, WEB_FRAMEWORKS)]  # fmt: skip
+    if within(module, ("sockscope.room",)):
+        found += [f"{module} imports {n} (above the room)" for n in imports
+                  if within(n, ABOVE_ROOM)]  # fmt: skip
+        found += [f"{module} imports the web framework {n}" for n in imports
+                  if within(n, WEB_FRAMEWORKS)]  # fmt: skip
     if module == "sockscope.events":
         found += [f"{module} imports {n}, not the standard library" for n in imports
                   if n.partition(".")[0] not in sys.stdlib_module_names]  # fmt: skip
@@ -279,6 +286,11 @@ def test_a_cycle_through_a_hidden_import_is_found(tmp_path: Path, hidden: str) -
         ("sockscope.labs.registry", "from sockscope.lessons.runner import LessonRun"),
         ("sockscope.lessons.runner", "from sockscope.api.routes import lab_or_404"),
         ("sockscope.lessons.actions", "import fastapi"),
+        ("sockscope.lessons.runner", "from sockscope.room.room import Room"),
+        ("sockscope.labs.registry", "from sockscope.room import store"),
+        ("sockscope.room.room", "from sockscope.api.access import Caller"),
+        ("sockscope.room.store", "from starlette.requests import Request"),
+        ("sockscope.room.votes", "import sockscope.cli"),
         ("sockscope.engine.ops", "import sockscope.cli"),
         ("sockscope.engine.ops", "from fastapi.responses import JSONResponse"),
         ("sockscope.engine.ops", "import pydantic"),
@@ -305,6 +317,9 @@ def test_a_breach_is_reported(module: str, source: str) -> None:
         ("sockscope.export.script", "from sockscope.engine.tickets import Ticket"),
         ("sockscope.labs.bridge", "from sockscope.engine.log import EventLog\nimport asyncio"),
         ("sockscope.api.app", "from fastapi import FastAPI\nfrom sockscope.labs import registry"),
+        ("sockscope.room.room", "from sockscope.labs.bridge import run_command"),
+        ("sockscope.room.votes", "from sockscope.lessons.model import find_lesson"),
+        ("sockscope.api.room", "from sockscope.room.room import Room"),
         ("sockscope.engine.ops", "import websocketsx"),  # a prefix is not a package
         ("sockscope.engine.lab", "import sockscopex.engine"),  # nor here
     ],

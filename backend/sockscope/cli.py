@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
+import sqlite3
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sockscope import __version__
-from sockscope.settings import Settings, from_env, parse_port_range
+from sockscope.room.addresses import shown_hosts
+from sockscope.room.store import FILE_NAME
+from sockscope.settings import Settings, default_data_dir, from_env, parse_port_range
+
+if TYPE_CHECKING:
+    from sockscope.room.room import Room
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="reap a lab idle this long with nobody watching (default 1800)",
     )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the room (roster, answers) in DIR/room.sqlite3"
+        " (default ~/.local/share/sockscope)",
+    )
+    parser.add_argument(
+        "--instructor-token",
+        metavar="TOKEN",
+        help="the instructor's token (default: a new random one at each start)",
+    )
     parser.add_argument("--version", action="version", version=f"sockscope {__version__}")
     return parser
 
@@ -68,8 +89,11 @@ def settings_from(argv: list[str] | None = None) -> Settings:
         "max_labs": args.max_labs,
         "max_sockets": args.max_sockets,
         "idle_timeout": args.idle_timeout,
+        "data_dir": args.data_dir,
+        "instructor_token": args.instructor_token,
     }
     values.update({k: v for k, v in flags.items() if v is not None})
+    values.setdefault("data_dir", default_data_dir())
     settings = Settings(**values)  # type: ignore[arg-type]
     settings.check()
     return settings
@@ -87,8 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     from sockscope.api.wire import MAX_WS_MESSAGE
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app = create_app(settings)
+    except (OSError, sqlite3.Error) as exc:
+        # A workshop must still start: say loudly that a restart will lose the room.
+        print(
+            f"sockscope: WARNING: cannot keep the room in {settings.data_dir} ({exc}); it is"
+            " kept in memory only, so a restart loses the roster and the answers"
+            " (give a writable --data-dir / SOCKSCOPE_DATA_DIR)",
+            file=sys.stderr,
+            flush=True,
+        )
+        settings = dataclasses.replace(settings, data_dir=None)
+        app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         ws_per_message_deflate=False,  # deflate costs CPU for little gain on a LAN
@@ -104,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1  # uvicorn has logged why (address in use, ...)
     sock.listen(config.backlog)  # a browser opened from the banner waits instead of being refused
     _banner(settings, sock.getsockname()[1])
+    _room_banner(settings, sock.getsockname()[1], app.state.room)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for the
     # handler it found. A stop asked for is a clean exit (code 0, as `docker compose down`
     # expects), so the handler it finds is one that does nothing.
@@ -120,6 +158,18 @@ def _stopped(signum: int, frame: object) -> None:
 def _not_health_checks(record: logging.LogRecord) -> bool:
     args = record.args
     return not (isinstance(args, tuple) and len(args) > 2 and args[2] == "/healthz")
+
+
+def _room_banner(settings: Settings, port: int, room: Room) -> None:
+    """The instructor's URL (with its token) and where participants join, after the banner."""
+    hosts = shown_hosts(settings.host)
+    for host in hosts:
+        print(f"  instructor: http://{host}:{port}/instructor?token={room.instructor_token}",
+              flush=True)  # fmt: skip
+    for host in hosts:
+        print(f"  join: http://{host}:{port}/join  code {room.code}", flush=True)
+    kept = settings.data_dir / FILE_NAME if settings.data_dir else "memory only"
+    print(f"  the room is kept in {kept}", flush=True)
 
 
 def _banner(settings: Settings, port: int) -> None:

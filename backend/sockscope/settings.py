@@ -42,6 +42,12 @@ class Settings:
     # The container's lab ports are reachable from outside it (compose.lab-ports.yml, or
     # host networking); only the deployment knows, so it says so.
     lab_ports_published: bool = False
+    # The room's SQLite file lives here (room.sqlite3); None keeps the room in memory (tests,
+    # and create_app without a folder). The command fills in default_data_dir().
+    data_dir: Path | None = None
+    instructor_token: str | None = None  # None: a new random one at each start
+    participants_per_client: int = 3  # participants one client address may hold
+    joins_per_minute: int = 10  # join attempts per client address
 
     def lab_policy(self) -> LabPolicy:
         return LabPolicy(
@@ -69,6 +75,17 @@ class Settings:
             ipaddress.ip_network(cidr, strict=False)  # raises ValueError with the bad text
         if self.max_labs < 1 or self.max_sockets < 2:
             raise ValueError("max labs must be at least 1 and max sockets at least 2")
+        if self.instructor_token is not None and len(self.instructor_token) < 16:
+            raise ValueError("instructor token: at least 16 characters (it guards the room)")
+        if self.participants_per_client < 1 or self.joins_per_minute < 1:
+            raise ValueError("participants per client and joins per minute: at least 1")
+
+
+def default_data_dir(environ: dict[str, str] | None = None) -> Path:
+    """Where the room is kept when no --data-dir is given: the user's data folder."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local/share")
+    return Path(base) / "sockscope"
 
 
 def parse_port_range(text: str) -> tuple[int, int]:
@@ -95,7 +112,19 @@ def from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
     text = {k[len("SOCKSCOPE_") :].lower(): v for k, v in env.items() if k.startswith("SOCKSCOPE_")}
     if "host" in text:
         found["host"] = text["host"]
-    for name in ("port", "max_labs", "max_sockets", "event_log_capacity"):
+    for name in ("data_dir",):
+        if text.get(name):
+            found[name] = Path(text[name])
+    if text.get("instructor_token"):
+        found["instructor_token"] = text["instructor_token"]
+    for name in (
+        "port",
+        "max_labs",
+        "max_sockets",
+        "event_log_capacity",
+        "participants_per_client",
+        "joins_per_minute",
+    ):
         if name in text:
             found[name] = int(text[name])
     for name in ("idle_timeout", "commands_per_second"):

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from sockscope import __version__
-from sockscope.api import lessons, routes, workbench, ws
+from sockscope.api import instructor, lessons, room, routes, workbench, ws
 from sockscope.api.hosts import HostCheck
 from sockscope.api.limits import BodyLimit, ServerErrors
 from sockscope.api.static import mount_ui
@@ -28,6 +28,8 @@ from sockscope.api.wire import (
 )
 from sockscope.engine.core.errors import CommandError
 from sockscope.labs.registry import LabRegistry
+from sockscope.room.room import Room
+from sockscope.room.store import FILE_NAME, RoomStore
 from sockscope.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = LabRegistry(
         settings.lab_policy(), max_labs=settings.max_labs, idle_timeout=settings.idle_timeout
     )
+    store = open_store(settings)
+    the_room = Room(
+        store,
+        registry,
+        instructor_token=settings.instructor_token,
+        per_client=settings.participants_per_client,
+        joins_per_minute=settings.joins_per_minute,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
             await asyncio.to_thread(registry.close_all)
+            store.close()
 
     app = FastAPI(
         title="Sockscope",
@@ -61,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.registry = registry
+    app.state.room = the_room
 
     @app.middleware("http")
     async def same_origin_writes(request: Request, call_next: Any) -> Response:
@@ -114,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lessons.router)
     app.include_router(workbench.router)
     app.include_router(ws.router)
+    app.include_router(room.router)
+    app.include_router(instructor.router)
     _mount_ui(app, settings)
     _document_errors(app)
     return app
@@ -159,7 +173,18 @@ def _document_errors(app: FastAPI) -> None:
 
 def _mount_ui(app: FastAPI, settings: Settings) -> None:
     """The built front end (gzip, cache policy, the page's routes): see api/static.py."""
-    mount_ui(app, settings.static_dir)
+    app.state.shell = mount_ui(app, settings.static_dir)
+
+
+def open_store(settings: Settings) -> RoomStore:
+    """The room's database in the data folder (made if missing); in memory without one.
+
+    Raises OSError or sqlite3.Error when the folder cannot hold it (the command says so).
+    """
+    if settings.data_dir is None:
+        return RoomStore(None)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return RoomStore(settings.data_dir / FILE_NAME)
 
 
 async def _reap_forever(registry: LabRegistry) -> None:

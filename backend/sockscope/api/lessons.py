@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
-from sockscope.api.routes import NotFound, lab_or_404
+from sockscope.api.routes import NotFound, drivable, lab_or_404
 from sockscope.api.wire import error_responses
 from sockscope.contract.lessons import (
     LessonDefinition,
@@ -64,7 +64,7 @@ async def get_lesson(lesson_id: str) -> LessonDefinition:
 @router.post("/labs/{lab_id}/lessons/{lesson_id}/start", responses=error_responses(404, 503))
 async def start_lesson(request: Request, lab_id: str, lesson_id: str) -> LessonState:
     """Clear the lab (every socket closed) and put the lesson at its first step."""
-    lab, lesson = lab_or_404(request, lab_id), lesson_or_404(lesson_id)
+    lab, lesson = drivable(request, lab_id), lesson_or_404(lesson_id)
     async with lab_lock(lab):
         return (await started(lab, lesson)).state()
 
@@ -72,7 +72,7 @@ async def start_lesson(request: Request, lab_id: str, lesson_id: str) -> LessonS
 @router.post("/labs/{lab_id}/lessons/{lesson_id}/next", responses=error_responses(404, 409, 503))
 async def next_step(request: Request, lab_id: str, lesson_id: str) -> LessonStepAnswer:
     """Run the lesson's next step; answers what the kernel did and where the checks stand."""
-    lab, lesson = lab_or_404(request, lab_id), lesson_or_404(lesson_id)
+    lab, lesson = drivable(request, lab_id), lesson_or_404(lesson_id)
     async with lab_lock(lab):
         run = current(lab, lesson) or await started(lab, lesson)
         report = await run.next()
@@ -93,7 +93,7 @@ async def run_lesson(request: Request, lab_id: str, lesson_id: str) -> LessonSta
     Each check is `{"claim": N, "passed": bool, "observed": "..."}`, judged on what
     the kernel did in this run.
     """
-    lab, lesson = lab_or_404(request, lab_id), lesson_or_404(lesson_id)
+    lab, lesson = drivable(request, lab_id), lesson_or_404(lesson_id)
     async with lab_lock(lab):
         run = current(lab, lesson)
         if run is None or run.finished:

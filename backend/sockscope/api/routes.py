@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from sockscope import __version__
+from sockscope.api.access import authorize, room_of
 from sockscope.api.wire import answer_body, error_responses
 from sockscope.contract.api import Preview, PreviewError
 from sockscope.engine.core.commands import COMMAND_ADAPTER, Bind, Connect, parse_command
@@ -70,10 +71,22 @@ def registry_of(request: Request) -> LabRegistry:
 
 
 def lab_or_404(request: Request, lab_id: str) -> Lab:
+    """The lab, when the caller may reach it: a room lab needs its participant's token or the
+    instructor's (an observer's for GET), see api/access.py; 401 or 403 otherwise."""
     lab = registry_of(request).get(lab_id)
     if lab is None or lab.engine.closed.is_set():
         raise NotFound("lab", f"no lab {lab_id!r}: it was closed, reaped, or never existed")
+    authorize(request, lab, write=request.method not in ("GET", "HEAD"))
     lab.touch()  # someone is looking: not idle
+    return lab
+
+
+def drivable(request: Request, lab_id: str) -> Lab:
+    """:func:`lab_or_404` for a command: a participant's is refused while the room is frozen
+    (423); the instructor's passes."""
+    lab = lab_or_404(request, lab_id)
+    caller = authorize(request, lab, write=True)
+    room_of(request).refuse_if_frozen(lab, caller.instructor)
     return lab
 
 
@@ -167,7 +180,7 @@ async def post_command(
     `"blocked": true`; its completion arrives later as a `call` event. A lab too busy
     to get to the command at all (about 30 s) answers 503.
     """
-    lab = lab_or_404(request, lab_id)
+    lab = drivable(request, lab_id)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
         # A form or text/plain body is what another web site can make a browser send

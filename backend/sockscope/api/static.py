@@ -15,6 +15,7 @@ import asyncio
 import gzip
 import hashlib
 import mimetypes
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -24,7 +25,9 @@ from fastapi.responses import Response
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-SHELL_ROUTES = ("/", "/labs/{lab_id}", "/lessons")  # the routes App.svelte draws
+# The routes App.svelte draws; /instructor is served by api/instructor.py (it swaps a token
+# for a cookie first), with the shell mount_ui returns.
+SHELL_ROUTES = ("/", "/labs/{lab_id}", "/lessons", "/projector", "/join", "/join/{code}")
 MIN_GZIP_SIZE = 256  # smaller bodies gain nothing from gzip's 18-byte frame
 GZIP_LEVEL = 9  # paid once per file per build
 TEXT_TYPES = ("application/javascript", "application/json", "image/svg+xml")
@@ -166,8 +169,12 @@ def respond(request: Request, built: BuiltFile, cache_control: str) -> Response:
     return Response(built.body, media_type=built.media_type, headers=headers)
 
 
-def mount_ui(app: FastAPI, root: Path) -> None:
-    """Serve the build in ``root``: its hashed assets, and the shell on the page's routes.
+Shell = Callable[[Request], Awaitable[Response]]
+
+
+def mount_ui(app: FastAPI, root: Path) -> Shell:
+    """Serve the build in ``root``: its hashed assets, and the shell on the page's routes;
+    returns the shell's handler, for a page route that does something first.
 
     The folder is looked at per request, so a build made after the server started is served
     (and the "not built" page is shown until there is one).
@@ -197,3 +204,4 @@ def mount_ui(app: FastAPI, root: Path) -> None:
     app.add_api_route("/assets/{name:path}", asset, methods=methods, include_in_schema=False)
     for route in SHELL_ROUTES:
         app.add_api_route(route, shell, methods=methods, include_in_schema=False)
+    return shell

@@ -20,6 +20,9 @@ viewer was not sent: everything after its cursor up to the snapshot's ``seq``.
 
 A handshake from a foreign Origin is refused with HTTP 403; an unknown lab is
 accepted then closed with code 4404, a lab that closes ends the stream with 4410.
+A room lab (api/access.py) is closed with 4401 for a viewer with no credentials and 4403
+for one with others'; an observer watches everything and each of its commands is answered
+with status 403; while the room is frozen a participant's commands are answered with 423.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from sockscope.api.access import OBSERVER_CANNOT, Caller, authorize, room_of
 from sockscope.api.routes import snapshot_of
 from sockscope.api.wire import (
     BadInput,
@@ -48,6 +52,7 @@ from sockscope.api.wire import (
 from sockscope.engine.core.errors import CommandError
 from sockscope.labs.bridge import Subscription, run_command
 from sockscope.labs.registry import Lab
+from sockscope.room.room import OWNER, Forbidden
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +76,15 @@ async def lab_socket(websocket: WebSocket, lab_id: str, after: int | None = None
         await websocket.accept()
         await websocket.close(code=4404, reason="no such lab")
         return
+    try:
+        caller = authorize(websocket, lab, write=False)
+    except CommandError as exc:
+        await websocket.accept()
+        await websocket.close(code=4000 + exc.status, reason=exc.message[:120])
+        return
     await websocket.accept()
     lab.viewers += 1
-    commands = asyncio.create_task(_receive_commands(websocket, lab, settings.command_wait))
+    commands = asyncio.create_task(_receive_commands(websocket, lab, settings.command_wait, caller))
     try:
         await _stream(websocket, lab, after, commands)
     except (WebSocketDisconnect, RuntimeError):
@@ -137,7 +148,7 @@ async def _send_snapshot(websocket: WebSocket, snapshot: dict[str, Any], cursor:
     return seq
 
 
-async def _receive_commands(websocket: WebSocket, lab: Lab, wait: float) -> None:
+async def _receive_commands(websocket: WebSocket, lab: Lab, wait: float, caller: Caller) -> None:
     pending: set[asyncio.Task[None]] = set()
     try:
         while True:
@@ -158,7 +169,7 @@ async def _receive_commands(websocket: WebSocket, lab: Lab, wait: float) -> None
             except ValueError:
                 await websocket.send_json({"type": "error", "message": "not JSON: " + quote(text)})
                 continue
-            task = asyncio.create_task(_answer(websocket, lab, message, wait))
+            task = asyncio.create_task(_answer(websocket, lab, message, wait, caller))
             pending.add(task)
             task.add_done_callback(pending.discard)
     finally:
@@ -166,9 +177,12 @@ async def _receive_commands(websocket: WebSocket, lab: Lab, wait: float) -> None
             task.cancel()
 
 
-async def _answer(websocket: WebSocket, lab: Lab, message: Any, wait: float) -> None:
+async def _answer(
+    websocket: WebSocket, lab: Lab, message: Any, wait: float, caller: Caller
+) -> None:
     request_id = message.pop("id", None) if isinstance(message, dict) else None
     try:
+        _may_drive(websocket, lab, caller)
         answer = await run_command(lab, message, wait)
         reply: dict[str, Any] = {
             "type": "command/result",
@@ -191,6 +205,15 @@ async def _answer(websocket: WebSocket, lab: Lab, message: Any, wait: float) -> 
         )
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.send_json(reply)
+
+
+def _may_drive(websocket: WebSocket, lab: Lab, caller: Caller) -> None:
+    """Raises for an observer's command, or a participant's while the room is frozen."""
+    owner = lab.extras.get(OWNER)
+    mine = caller.participant is not None and caller.participant.id == owner
+    if owner is not None and not caller.instructor and not mine:  # let in as an observer
+        raise Forbidden(None, OBSERVER_CANNOT)
+    room_of(websocket).refuse_if_frozen(lab, caller.instructor)
 
 
 def _refusal(request_id: Any, status: int, field: str | None, message: str) -> dict[str, Any]:

@@ -54,6 +54,7 @@ async def run_command(
     ``limited`` applies the lab's command rate (a lesson's own steps are not limited).
     """
     lab.touch()
+    lab.last_command = lab.last_active
     op = raw.get("op") if isinstance(raw, dict) else None
     engine = lab.engine
     if limited and not lab.bucket.take(time.monotonic()):

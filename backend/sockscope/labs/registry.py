@@ -26,8 +26,10 @@ class Lab:
     engine: LabEngine
     bucket: TokenBucket
     last_active: float = field(default_factory=time.monotonic)
+    last_command: float = field(default_factory=time.monotonic)  # the idle flag of the room
     viewers: int = 0
-    # What layers above keep per lab (the lesson running in it), opaque to this one.
+    # What layers above keep per lab (the lesson running in it, the room's "owner": the
+    # participant's id), opaque to this one.
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,0 +1,68 @@
+"""Joining the room: the join code, display names, and how often one address may join.
+
+Pure: the caller passes the time, and nothing here touches the database or a lab.
+"""
+
+from __future__ import annotations
+
+import collections
+import hmac
+import secrets
+import unicodedata
+
+# No 0/O, 1/I/L: a code read off a projector from the back of the room is typed right.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 6
+NAME_MAX = 40
+JOIN_WINDOW = 60.0  # seconds
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normal_code(text: str) -> str:
+    """A code as typed ("abc 234", "ABC-234") in the form it is shown."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def code_matches(typed: str, code: str) -> bool:
+    return hmac.compare_digest(normal_code(typed).encode(), code.encode())
+
+
+def clean_name(text: str) -> str:
+    """A display name without control characters or surrounding space, at most NAME_MAX long."""
+    kept = "".join(ch for ch in text if not unicodedata.category(ch).startswith("C"))
+    return " ".join(kept.split())[:NAME_MAX]
+
+
+def free_name(wanted: str, taken: set[str], number: int) -> str:
+    """``wanted`` if no one has it, else ``wanted 2``, ``wanted 3``...; "Participant N" if empty."""
+    base = wanted or f"Participant {number}"
+    if base not in taken:
+        return base
+    suffix = 2
+    while f"{base} {suffix}" in taken:
+        suffix += 1
+    return f"{base} {suffix}"
+
+
+class JoinLimiter:
+    """At most ``per_minute`` join attempts per client address in any 60 s (right or wrong)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._attempts: dict[str, collections.deque[float]] = {}
+
+    def wait_for(self, client: str, now: float) -> float:
+        """Seconds until ``client`` may try again (0: now); a try that may go ahead is counted."""
+        attempts = self._attempts.setdefault(client, collections.deque())
+        while attempts and now - attempts[0] >= JOIN_WINDOW:
+            attempts.popleft()
+        if len(attempts) >= self.per_minute:
+            return JOIN_WINDOW - (now - attempts[0])
+        attempts.append(now)
+        if len(self._attempts) > 10_000:  # forget addresses that stopped trying
+            for key in [k for k, v in self._attempts.items() if not v][:5000]:
+                del self._attempts[key]
+        return 0.0
