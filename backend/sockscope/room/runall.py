@@ -25,21 +25,25 @@ RUN_DEADLINE = 10.0  # seconds for one lab to run the whole list
 COMMAND_WAIT = 1.0  # a blocking call is reported "blocked" after this
 
 
-def outcome_of(answer: Answer) -> str:
-    """What a command came to, in the words the grid shows: "returned 6144", "EAGAIN", ..."""
+def outcome_of(answer: Answer, op: object = None) -> str:
+    """What a command came to, in the words the grid shows: "returned 6144", "EAGAIN", ...
+
+    The call the command is named after counts (a socket() with options also makes
+    setsockopt() calls), else its last call.
+    """
     if answer.blocked:
         return "blocked"
-    calls = [e for e in answer.events if isinstance(e, CallEvent)]
     if answer.error is not None:
         errno = answer.error.get("errno")
         return str(errno) if errno else f"refused: {answer.error.get('message', '')}"
-    if calls:
-        call = calls[-1]
+    calls = [e for e in answer.events if isinstance(e, CallEvent)]
+    named = [e for e in calls if e.op == op] or calls
+    if named:
+        call = named[0] if named is not calls else named[-1]
         if call.errno:
             return call.errno
-        return (
-            f"returned {call.done if call.done is not None else same_everywhere(call.result_text)}"
-        )
+        shown = call.done if call.done is not None else same_everywhere(call.result_text)
+        return f"returned {shown}"
     return "ok" if answer.result is None else f"returned {same_everywhere(repr(answer.result))}"
 
 
@@ -67,7 +71,7 @@ async def run_list(lab: Lab, commands: Sequence[Any]) -> list[str]:
             answer = await asyncio.wait_for(
                 run_command(lab, dict(raw), COMMAND_WAIT, limited=False, busy_wait=left), left
             )
-            outcomes.append(outcome_of(answer))
+            outcomes.append(outcome_of(answer, raw.get("op")))
         except CommandError as exc:
             outcomes.append(f"refused: {exc.message}")
         except TimeoutError:

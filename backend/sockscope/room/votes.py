@@ -161,7 +161,10 @@ def export_csv(store: RoomStore) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for (pid, lesson_id, step), given in sorted(by_key.items()):
+    order = {pid: index for index, pid in enumerate(people)}  # joining order
+    keys = sorted(by_key, key=lambda k: (k[1], k[2], order.get(k[0], len(order)), k[0]))
+    for pid, lesson_id, step in keys:
+        given = by_key[(pid, lesson_id, step)]
         lesson = find_lesson(lesson_id)
         predict = lesson.steps[step].predict if lesson and step < len(lesson.steps) else None
         if predict is None:
