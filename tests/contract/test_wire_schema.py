@@ -17,7 +17,7 @@ from typing_extensions import TypedDict, is_typeddict
 
 from sockscope import events
 from sockscope.api import workbench as workbench_routes
-from sockscope.contract import api, lab, lessons, workbench
+from sockscope.contract import api, lab, lessons, room, workbench
 from sockscope.contract import schema as contract_schema
 from sockscope.contract.lab import SocketSnapshot
 from sockscope.contract.requests import FramingRequest
@@ -38,7 +38,7 @@ SHAPES = {
     "TextVsBinary", "ShapeReport", "IpcReport", "FramingRequest", "ShapesRequest",
     "LessonStepData", "LessonFraming", "EndingRow", "StepSkipped",
 }  # fmt: skip
-SHAPE_MODULES = (lab, api, lessons, workbench)
+SHAPE_MODULES = (lab, api, lessons, workbench, room)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaV
 from pydantic_core import core_schema
 
 from sockscope import events
-from sockscope.contract import api, lab, lessons, requests, workbench
+from sockscope.contract import api, lab, lessons, requests, room, workbench
 from sockscope.engine.core import commands
 
 SCHEMA_ID = "https://sockscope.invalid/wire.schema.json"
@@ -52,6 +52,21 @@ WIRE_TYPES: list[tuple[str, Any]] = [
     ("ByteOrderAnswer", workbench.ByteOrderAnswer),
     ("ShapeReport", workbench.ShapeReport),
     ("IpcReport", workbench.IpcReport),
+    # The room (issue 10): the instructor's grid, joining, votes, room-wide runs, observers.
+    ("RoomState", room.RoomState),
+    ("RoomParticipant", room.RoomParticipant),
+    ("Joined", room.Joined),
+    ("Me", room.Me),
+    ("JoinInfo", room.JoinInfo),
+    ("RoomAnswers", room.RoomAnswers),
+    ("AnswerTaken", room.AnswerTaken),
+    ("LabAnswers", room.LabAnswers),
+    ("Revealed", room.Revealed),
+    ("RoomRun", room.RoomRun),
+    ("RoomStep", room.RoomStep),
+    ("ObserverLink", room.ObserverLink),
+    ("HelpState", room.HelpState),
+    ("RoomLimits", room.RoomLimits),
 ]
 # The same, for what a client sends.
 CLIENT_TYPES: list[tuple[str, Any]] = [

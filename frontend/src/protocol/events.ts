@@ -74,6 +74,20 @@ export interface Wire {
   ByteOrderAnswer: ByteOrderAnswer;
   ShapeReport: ShapeReport;
   IpcReport: IpcReport;
+  RoomState: RoomState;
+  RoomParticipant: RoomParticipant;
+  Joined: Joined;
+  Me: Me;
+  JoinInfo: JoinInfo;
+  RoomAnswers: RoomAnswers;
+  AnswerTaken: AnswerTaken;
+  LabAnswers: LabAnswers;
+  Revealed: Revealed;
+  RoomRun: RoomRun;
+  RoomStep: RoomStep;
+  ObserverLink: ObserverLink;
+  HelpState: HelpState;
+  RoomLimits: RoomLimits;
   Command: Command;
   FramingRequest: FramingRequest;
   ShapesRequest: ShapesRequest;
@@ -743,6 +757,164 @@ export interface ByteOrderAnswer {
   network: NetworkEquivalents | null;
   text_vs_binary: TextVsBinary;
   meaning: string;
+}
+/**
+ * GET /api/room (instructor).
+ */
+export interface RoomState {
+  code: string;
+  participants: RoomParticipant[];
+  lesson: string | null;
+  frozen: boolean;
+  follow: boolean;
+  follow_step: number;
+}
+/**
+ * One participant in the instructor's grid.
+ */
+export interface RoomParticipant {
+  id: string;
+  name: string;
+  lab: string | null;
+  lesson: string | null;
+  step: number | null;
+  last_call: string | null;
+  flags: ("blocked" | "repeating" | "busy_loop" | "idle" | "help")[];
+}
+/**
+ * POST /api/room/join: the participant, its lab, and the token that drives it.
+ */
+export interface Joined {
+  participant: string;
+  name: string;
+  lab: string;
+  token: string;
+  recreated: boolean;
+  lesson: string | null;
+  frozen: boolean;
+}
+/**
+ * GET /api/room/me: where the participant stands in the room.
+ */
+export interface Me {
+  participant: string;
+  name: string;
+  lab: string;
+  recreated: boolean;
+  lesson: string | null;
+  pushed_by: "instructor" | null;
+  frozen: boolean;
+  follow: boolean;
+  follow_step: number;
+  help: boolean;
+  revealed: RevealedQuestion[];
+}
+export interface RevealedQuestion {
+  lesson: string;
+  step: number;
+  round: number;
+}
+/**
+ * GET /api/room/join-info (instructor): what the projector shows while nobody is mirrored.
+ */
+export interface JoinInfo {
+  code: string;
+  url: string;
+  urls: string[];
+}
+/**
+ * GET /api/room/answers (instructor): how the room answered one question, in one round.
+ */
+export interface RoomAnswers {
+  lesson: string;
+  step: number;
+  round: number;
+  rounds: number;
+  answered: number;
+  participants: number;
+  counts: number[];
+  revealed: boolean;
+  answer: number;
+}
+/**
+ * POST /api/labs/{lab}/answers: the answer as recorded (it may change until the reveal).
+ */
+export interface AnswerTaken {
+  lesson: string;
+  step: number;
+  round: number;
+  choice: number;
+}
+/**
+ * GET /api/labs/{lab}/answers: the lab's participant's answers to one question.
+ */
+export interface LabAnswers {
+  lesson: string;
+  step: number;
+  rounds: AnswerRound[];
+}
+export interface AnswerRound {
+  round: number;
+  choice: number | null;
+  revealed: boolean;
+  counts: number[] | null;
+  answer: number | null;
+}
+/**
+ * POST /api/room/reveal and /api/room/revote: the question's round now.
+ */
+export interface Revealed {
+  lesson: string;
+  step: number;
+  round: number;
+  revealed: boolean;
+}
+/**
+ * POST /api/room/run: each command's outcomes across the room's labs, grouped.
+ */
+export interface RoomRun {
+  labs: number;
+  results: CommandOutcomes[];
+}
+export interface CommandOutcomes {
+  command: unknown;
+  groups: OutcomeGroup[];
+}
+/**
+ * Labs whose command came out the same way (e.g. "returned 6144" in 41 labs).
+ */
+export interface OutcomeGroup {
+  outcome: string;
+  labs: number;
+  participants: string[];
+}
+/**
+ * POST /api/room/step, /api/room/freeze, /api/room/lesson and /api/room/next.
+ */
+export interface RoomStep {
+  labs: number;
+  groups: OutcomeGroup[];
+  frozen: boolean;
+  lesson: string | null;
+  follow_step: number;
+}
+/**
+ * POST /api/room/observers: a read-only link to one participant's lab.
+ */
+export interface ObserverLink {
+  url: string;
+  token: string;
+  lab: string;
+}
+export interface HelpState {
+  help: boolean;
+}
+/**
+ * POST /api/room/limits (instructor): participants per client address, joins a minute.
+ */
+export interface RoomLimits {
+  per_client: number;
+  joins_per_minute: number;
 }
 /**
  * `name = socket.socket(AF_INET, SOCK_STREAM)`, with options.
