@@ -11,9 +11,11 @@ holds its id, as it always was.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import HTTPConnection
 
+from sockscope.api.wire import ErrorBody, error_responses
 from sockscope.labs.registry import Lab
 from sockscope.room.room import OWNER, Forbidden, Room, Unauthorized
 from sockscope.room.store import Participant
@@ -102,3 +104,19 @@ def authorize(connection: HTTPConnection, lab: Lab, *, write: bool) -> Caller:
             " Authorization: Bearer TOKEN, or an observer link's ?observe=TOKEN)",
         )
     raise Forbidden(None, "this lab belongs to another participant")
+
+
+_WHY = {
+    401: "No instructor (or participant) credentials: the token, its cookie, or Bearer",
+    403: "A wrong join code, another participant's lab, or an observer trying to drive",
+    409: "Answers are locked (revealed), or the room is not frozen for a step",
+    423: "The instructor froze the room: participants' commands wait for the resume",
+    429: "Too many joins from one address, or too many participants from it",
+}
+
+
+def room_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    known: dict[int | str, dict[str, Any]] = {
+        s: {"model": ErrorBody, "description": _WHY[s]} for s in statuses if s in _WHY
+    }
+    return {**error_responses(*(s for s in statuses if s not in _WHY)), **known}

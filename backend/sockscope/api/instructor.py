@@ -10,8 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from sockscope.api.access import INSTRUCTOR_COOKIE, require_instructor, room_of
-from sockscope.api.room import room_errors
+from sockscope.api.access import INSTRUCTOR_COOKIE, require_instructor, room_errors, room_of
 from sockscope.api.static import Shell
 from sockscope.contract.room import JoinInfo
 from sockscope.room.addresses import shown_hosts

@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
+from sockscope.api.access import room_errors
 from sockscope.api.routes import NotFound, drivable, lab_or_404
 from sockscope.api.wire import error_responses
 from sockscope.contract.lessons import (
@@ -61,7 +62,7 @@ async def get_lesson(lesson_id: str) -> LessonDefinition:
     return public(lesson_or_404(lesson_id))
 
 
-@router.post("/labs/{lab_id}/lessons/{lesson_id}/start", responses=error_responses(404, 503))
+@router.post("/labs/{lab_id}/lessons/{lesson_id}/start", responses=room_errors(401, 404, 423, 503))
 async def start_lesson(request: Request, lab_id: str, lesson_id: str) -> LessonState:
     """Clear the lab (every socket closed) and put the lesson at its first step."""
     lab, lesson = drivable(request, lab_id), lesson_or_404(lesson_id)
@@ -69,7 +70,9 @@ async def start_lesson(request: Request, lab_id: str, lesson_id: str) -> LessonS
         return (await started(lab, lesson)).state()
 
 
-@router.post("/labs/{lab_id}/lessons/{lesson_id}/next", responses=error_responses(404, 409, 503))
+@router.post(
+    "/labs/{lab_id}/lessons/{lesson_id}/next", responses=room_errors(401, 404, 409, 423, 503)
+)
 async def next_step(request: Request, lab_id: str, lesson_id: str) -> LessonStepAnswer:
     """Run the lesson's next step; answers what the kernel did and where the checks stand."""
     lab, lesson = drivable(request, lab_id), lesson_or_404(lesson_id)
@@ -86,7 +89,9 @@ async def next_step(request: Request, lab_id: str, lesson_id: str) -> LessonStep
     }
 
 
-@router.post("/labs/{lab_id}/lessons/{lesson_id}/run", responses=error_responses(404, 409, 503))
+@router.post(
+    "/labs/{lab_id}/lessons/{lesson_id}/run", responses=room_errors(401, 404, 409, 423, 503)
+)
 async def run_lesson(request: Request, lab_id: str, lesson_id: str) -> LessonState:
     """Run the lesson to its end (from the start unless it is under way) and return its checks.
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from sockscope.api.access import (
     PARTICIPANT_COOKIE,
@@ -21,11 +20,11 @@ from sockscope.api.access import (
     caller_of,
     require_instructor,
     require_participant,
+    room_errors,
     room_of,
 )
 from sockscope.api.lessons import KEY, lab_lock, lesson_or_404, started
 from sockscope.api.routes import lab_or_404
-from sockscope.api.wire import ErrorBody, error_responses
 from sockscope.contract.room import (
     AnswerTaken,
     HelpState,
@@ -40,75 +39,27 @@ from sockscope.contract.room import (
     RoomState,
     RoomStep,
 )
+from sockscope.contract.room_requests import (
+    AnswerRequest,
+    FreezeRequest,
+    HelpRequest,
+    JoinRequest,
+    LimitsRequest,
+    ObserverRequest,
+    PushRequest,
+    QuestionRequest,
+    RunRequest,
+)
 from sockscope.engine.core.errors import CommandError, Conflict
-from sockscope.events import CallEvent, JSONValue
+from sockscope.events import CallEvent
 from sockscope.labs.registry import Lab
 from sockscope.lessons.runner import LessonRun
 from sockscope.room import flags, votes
 from sockscope.room.room import OWNER, Forbidden, Room
-from sockscope.room.runall import RUN_MAX, grouped, run_everywhere
+from sockscope.room.runall import grouped, run_everywhere
 from sockscope.room.store import Participant
 
 router = APIRouter(prefix="/api")
-
-_WHY = {
-    401: "No instructor (or participant) credentials: the token, its cookie, or Bearer",
-    403: "A wrong join code, another participant's lab, or an observer trying to drive",
-    409: "Answers are locked (revealed), or the room is not frozen for a step",
-    423: "The instructor froze the room: participants' commands wait for the resume",
-    429: "Too many joins from one address, or too many participants from it",
-}
-
-
-def room_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    known: dict[int | str, dict[str, Any]] = {
-        s: {"model": ErrorBody, "description": _WHY[s]} for s in statuses if s in _WHY
-    }
-    return {**error_responses(*(s for s in statuses if s not in _WHY)), **known}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class JoinRequest(Strict):
-    code: str = Field(max_length=32)
-    name: str = Field(default="", max_length=200)
-
-
-class PushRequest(Strict):
-    lesson: str = Field(max_length=100)
-    follow: bool = False
-
-
-class FreezeRequest(Strict):
-    frozen: bool
-
-
-class RunRequest(Strict):
-    commands: list[dict[str, JSONValue]] = Field(min_length=1, max_length=RUN_MAX)
-
-
-class QuestionRequest(Strict):
-    lesson: str = Field(max_length=100)
-    step: int = Field(ge=0, le=1000)
-
-
-class AnswerRequest(QuestionRequest):
-    choice: int = Field(ge=0, le=100)
-
-
-class ObserverRequest(Strict):
-    lab: str = Field(max_length=100)
-
-
-class HelpRequest(Strict):
-    on: bool
-
-
-class LimitsRequest(Strict):
-    per_client: int = Field(ge=1, le=1000)
-    joins_per_minute: int = Field(ge=1, le=10_000)
 
 
 def client_of(request: Request) -> str:

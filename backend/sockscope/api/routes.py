@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from sockscope import __version__
-from sockscope.api.access import authorize, room_of
+from sockscope.api.access import authorize, room_errors, room_of
 from sockscope.api.wire import answer_body, error_responses
 from sockscope.contract.api import Preview, PreviewError
 from sockscope.engine.core.commands import COMMAND_ADAPTER, Bind, Connect, parse_command
@@ -146,7 +146,7 @@ async def create_lab(request: Request) -> dict[str, Any]:
     return {"id": lab.id, "url": f"/labs/{lab.id}", "snapshot": await snapshot_of(lab)}
 
 
-@router.get("/labs/{lab_id}", tags=["labs"], responses=error_responses(404, 503))
+@router.get("/labs/{lab_id}", tags=["labs"], responses=room_errors(401, 403, 404, 503))
 async def get_lab(request: Request, lab_id: str) -> dict[str, Any]:
     """The lab as it stands: every socket with its kernel figures, and the last `seq`."""
     return await snapshot_of(lab_or_404(request, lab_id))
@@ -163,7 +163,7 @@ async def delete_lab(request: Request, lab_id: str) -> Response:
 @router.post(
     "/labs/{lab_id}/commands",
     tags=["commands"],
-    responses=error_responses(404, 409, 410, 415, 429, 503),
+    responses=room_errors(401, 404, 409, 410, 415, 423, 429, 503),
     openapi_extra=_COMMAND_BODY,
 )
 async def post_command(

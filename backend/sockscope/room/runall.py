@@ -20,7 +20,6 @@ from sockscope.labs.bridge import Answer, run_command
 from sockscope.labs.registry import Lab
 from sockscope.room.store import Participant
 
-RUN_MAX = 16  # commands in one room-wide run
 RUN_DEADLINE = 10.0  # seconds for one lab to run the whole list
 COMMAND_WAIT = 1.0  # a blocking call is reported "blocked" after this
 
