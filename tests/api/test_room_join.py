@@ -153,3 +153,18 @@ def test_the_host_check_still_guards_the_room(room: Room) -> None:
         headers={"Host": "evil.example", "Origin": "http://evil.example"},
     )
     assert joined.status_code == 403
+
+
+def test_whoami_names_the_callers_roles_and_never_refuses(room: Room) -> None:
+    nobody = room.live.client.get("/api/room/whoami")
+    assert nobody.status_code == 200
+    assert nobody.json() == {"instructor": False, "participant": None, "name": None,
+                             "lab": None, "observes": None}  # fmt: skip
+    ada = room.join("Ada")
+    me = ada.client.get("/api/room/whoami").json()
+    assert me["participant"] == ada.joined["participant"] and me["lab"] == ada.lab
+    assert me["name"] == "Ada" and me["instructor"] is False
+    assert room.get("/api/room/whoami").json()["instructor"] is True
+    token = ada.client.post("/api/room/observers", json={"lab": ada.lab}).json()["token"]
+    watcher = room.live.client.get("/api/room/whoami", params={"observe": token}).json()
+    assert watcher["observes"] == ada.lab and watcher["participant"] is None

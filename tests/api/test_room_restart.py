@@ -31,6 +31,7 @@ def test_a_second_server_on_the_same_data_dir_keeps_the_roster_and_the_answers(
         assert second.code == code
         state = second.get("/api/room").json()
         assert [p["name"] for p in state["participants"]] == ["Ada", "Bob"]
+        assert [p["lab"] for p in state["participants"]] == [None, None]  # not made again yet
         assert state["lesson"] == LESSON and state["frozen"] is True
         counts = second.get("/api/room/answers", params={"lesson": LESSON, "step": QUESTION})
         assert counts.json()["counts"] == [1, 1, 0] and counts.json()["revealed"] is True
@@ -45,6 +46,7 @@ def test_a_second_server_on_the_same_data_dir_keeps_the_roster_and_the_answers(
         notices = [e["message"] for e in events if e["kind"] == "notice"]
         assert any("made again, empty" in n for n in notices), notices
         assert browser.get(f"/api/labs/{me['lab']}/lesson").json()["lesson"] == LESSON
+        assert second.get("/api/room").json()["participants"][0]["lab"] == me["lab"]
         again = browser.get("/api/room/me").json()
         assert again["lab"] == me["lab"] and again["recreated"] is True  # the same new lab
         locked = browser.post(

@@ -38,6 +38,7 @@ from sockscope.contract.room import (
     RoomRun,
     RoomState,
     RoomStep,
+    WhoAmI,
 )
 from sockscope.contract.room_requests import (
     AnswerRequest,
@@ -149,6 +150,25 @@ async def me(request: Request) -> Me:
     }
 
 
+@router.get("/room/whoami", tags=["room"])
+async def whoami(request: Request) -> WhoAmI:
+    """Who the request's credentials make the caller; never refused, and nothing is made
+    (a participant whose lab was lost gets it back from /api/room/me)."""
+    room = room_of(request)
+    caller = caller_of(request)
+    participant = caller.participant
+    mine = room.lab_now(participant) if participant else None
+    watched = room.store.participant(caller.observes) if caller.observes else None
+    watched_lab = room.lab_now(watched) if watched else None
+    return {
+        "instructor": caller.instructor,
+        "participant": participant.id if participant else None,
+        "name": participant.name if participant else None,
+        "lab": mine.id if mine else None,
+        "observes": watched_lab.id if watched_lab else None,
+    }
+
+
 @router.post("/room/help", tags=["room"], responses=room_errors(401))
 async def help_request(request: Request, body: HelpRequest) -> HelpState:
     """Raise (or lower) the participant's hand: the instructor's grid flags it."""
@@ -181,7 +201,7 @@ async def get_room(request: Request) -> RoomState:
             {
                 "id": participant.id,
                 "name": participant.name,
-                "lab": participant.lab,
+                "lab": lab.id if lab else None,
                 "lesson": run.lesson.id if run else None,
                 "step": run.position if run else None,
                 "last_call": last_call(lab),

@@ -102,6 +102,9 @@ async def _stream(
 ) -> None:
     log = lab.engine.log
     subscription = Subscription(log)
+    # A viewer that leaves ends the wait at once, not IDLE_CHECK later: its lab stops
+    # counting it as a viewer (the reaper looks), and a server stopping waits for no one.
+    reader.add_done_callback(lambda _: subscription.wake())
     try:
         cursor = await _resume_or_snapshot(websocket, lab, after)
         while not reader.done():

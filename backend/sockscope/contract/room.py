@@ -72,6 +72,17 @@ class Me(TypedDict):
     revealed: list[RevealedQuestion]  # of the pushed lesson: their counts can be fetched
 
 
+class WhoAmI(TypedDict):
+    """GET /api/room/whoami: the caller's roles in the room, always 200 (a page cannot read
+    its HttpOnly cookies, so it asks; a learner alone gets all false and null)."""
+
+    instructor: bool
+    participant: str | None
+    name: str | None
+    lab: str | None  # the participant's lab, while it runs
+    observes: str | None  # the lab an observer token (?observe= or Bearer) watches, while it runs
+
+
 class JoinInfo(TypedDict):
     """GET /api/room/join-info (instructor): what the projector shows while nobody is mirrored."""
 

@@ -151,5 +151,9 @@ class Subscription:
             self._signalled = False
         return True
 
+    def wake(self) -> None:
+        """End a wait now (event loop thread): the viewer has gone, say."""
+        self._ready.set()
+
     def close(self) -> None:
         self._log.remove_listener(self._notify)
