@@ -182,7 +182,7 @@ def export_csv(store: RoomStore) -> str:
         seconds = "" if opened is None else f"{max(0.0, final[1] - opened):.1f}"
         writer.writerow(
             [
-                who.name if who else pid,
+                spreadsheet_safe(who.name if who else pid),
                 lesson_id,
                 predict.question,
                 _choice(predict, first),
@@ -192,6 +192,12 @@ def export_csv(store: RoomStore) -> str:
             ]
         )
     return out.getvalue()
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A participant's own text, never read as a formula by a spreadsheet (CSV injection):
+    a leading = + - @ (or tab, carriage return) gets a quote in front."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _choice(predict: Prediction, given: tuple[int, float] | None) -> str:
