@@ -162,7 +162,7 @@ def _not_health_checks(record: logging.LogRecord) -> bool:
 
 def _room_banner(settings: Settings, port: int, room: Room) -> None:
     """The instructor's URL (with its token) and where participants join, after the banner."""
-    hosts = shown_hosts(settings.host)
+    hosts = shown_hosts(settings.host, settings.in_container)
     for host in hosts:
         print(f"  instructor: http://{host}:{port}/instructor?token={room.instructor_token}",
               flush=True)  # fmt: skip

@@ -47,5 +47,6 @@ async def join_info(request: Request) -> JoinInfo:
     room = room_of(request)
     host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
     port = request.url.port or 80
-    urls = [f"http://{h}:{port}/join" for h in shown_hosts(request.app.state.settings.host)]
+    settings = request.app.state.settings
+    urls = [f"http://{h}:{port}/join" for h in shown_hosts(settings.host, settings.in_container)]
     return {"code": room.code, "url": f"{request.url.scheme}://{host}/join", "urls": urls}

@@ -32,8 +32,12 @@ def lan_addresses() -> list[str]:
     return usable
 
 
-def shown_hosts(host: str) -> list[str]:
-    """The hosts to print for a server listening on ``host``."""
+def shown_hosts(host: str, in_container: bool = False) -> list[str]:
+    """The hosts to print for a server listening on ``host``.
+
+    In a container the addresses it sees are the container network's, which participants
+    cannot reach: only 127.0.0.1 is shown (the host's own port mapping leads there).
+    """
     if host in ("0.0.0.0", "", "::"):
-        return ["127.0.0.1", *lan_addresses()]
+        return ["127.0.0.1"] if in_container else ["127.0.0.1", *lan_addresses()]
     return [host]
