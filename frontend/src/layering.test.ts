@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 
 /**
  * The front end's folders are layers: the wire's types (protocol/) at the bottom, then pure
- * helpers (lib/), the store, the channel to the server (net/), and the views on top. A module
- * imports from its own layer or a lower one, and no chain of imports comes back to where it
- * started.
+ * helpers (lib/), the store, the channel to the server (net/), the views, and the room's
+ * pages (room/) on top. A module imports from its own layer or a lower one, and no chain of
+ * imports comes back to where it started.
  */
-const LAYERS = ["protocol", "lib", "store", "net", "views"];
+const LAYERS = ["protocol", "lib", "store", "net", "views", "room"];
 
 const sources = import.meta.glob(["./**/*.ts", "./**/*.svelte", "!./**/*.test.ts", "!./testing/**"], {
   query: "?raw",

@@ -22,7 +22,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaV
 from pydantic_core import core_schema
 
 from sockscope import events
-from sockscope.contract import api, lab, lessons, requests, room, workbench
+from sockscope.contract import api, lab, lessons, requests, room, room_requests, workbench
 from sockscope.engine.core import commands
 
 SCHEMA_ID = "https://sockscope.invalid/wire.schema.json"
@@ -57,6 +57,7 @@ WIRE_TYPES: list[tuple[str, Any]] = [
     ("RoomParticipant", room.RoomParticipant),
     ("Joined", room.Joined),
     ("Me", room.Me),
+    ("WhoAmI", room.WhoAmI),
     ("JoinInfo", room.JoinInfo),
     ("RoomAnswers", room.RoomAnswers),
     ("AnswerTaken", room.AnswerTaken),
@@ -73,6 +74,16 @@ CLIENT_TYPES: list[tuple[str, Any]] = [
     ("Command", commands.Command),  # one type per op (engine/core/commands.py)
     ("FramingRequest", requests.FramingRequest),
     ("ShapesRequest", requests.ShapesRequest),
+    # The room's bodies (contract/room_requests.py). Not RunRequest: its commands are open
+    # objects, which tests/contract/test_wire_types.py refuses outside the lesson step.
+    ("JoinRequest", room_requests.JoinRequest),
+    ("PushRequest", room_requests.PushRequest),
+    ("FreezeRequest", room_requests.FreezeRequest),
+    ("QuestionRequest", room_requests.QuestionRequest),
+    ("AnswerRequest", room_requests.AnswerRequest),
+    ("ObserverRequest", room_requests.ObserverRequest),
+    ("HelpRequest", room_requests.HelpRequest),
+    ("LimitsRequest", room_requests.LimitsRequest),
 ]
 
 # Fields typed loosely in Python because their module may import only the standard library;

@@ -112,7 +112,7 @@ function batch(from: number, to: number): ServerMessage {
   return { type: "events/batch", events };
 }
 
-function setup(base = "http://lab.test", labId = "lab-1") {
+function setup(base = "http://lab.test", labId = "lab-1", observe: string | null = null) {
   const sockets: FakeSocket[] = [];
   const timers = new FakeTimers();
   const statuses: Array<[ChannelStatus, string]> = [];
@@ -126,6 +126,7 @@ function setup(base = "http://lab.test", labId = "lab-1") {
     },
     setTimer: timers.setTimer,
     onStatus: (status, detail) => statuses.push([status, detail]),
+    observe,
   });
   const latest = (): FakeSocket => {
     const socket = sockets.at(-1);
@@ -259,6 +260,25 @@ describe("LabChannel stream", () => {
     expect(statuses.at(-1)).toEqual(["gone", reason]);
     expect(timers.pending).toHaveLength(0);
     expect(sockets).toHaveLength(1);
+  });
+
+  it.each([
+    [4401, "this lab belongs to a room participant: send its token"],
+    [4403, "this lab belongs to another participant"],
+  ])("close code %i (a room lab, not this viewer's): refused, with the reason, no reconnect", (code, reason) => {
+    const { channel, sockets, timers, statuses, latest } = setup();
+    channel.start();
+    latest().closed(code, reason);
+    expect(channel.status).toBe("refused");
+    expect(statuses.at(-1)).toEqual(["refused", reason]);
+    expect(timers.pending).toHaveLength(0);
+    expect(sockets).toHaveLength(1);
+  });
+
+  it("an observer's token goes on the websocket's address", () => {
+    const { channel, latest } = setup("http://lab.test", "lab-1", "tok/en");
+    channel.start();
+    expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=0&observe=tok%2Fen");
   });
 
   it("close code 4404 without a reason still says why", () => {

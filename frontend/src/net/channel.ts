@@ -10,7 +10,7 @@ import { SCHEMA_VERSION } from "../protocol/events";
 import type { Command, CommandAnswer, ServerMessage } from "../protocol/events";
 import type { LabStore } from "../store/lab";
 
-export type ChannelStatus = "connecting" | "live" | "reconnecting" | "gone" | "closed";
+export type ChannelStatus = "connecting" | "live" | "reconnecting" | "gone" | "refused" | "closed";
 
 export interface SocketLike {
   onopen: ((ev: unknown) => void) | null;
@@ -26,17 +26,23 @@ export interface ChannelOptions {
   fetchImpl?: typeof fetch;
   setTimer?: (fn: () => void, ms: number) => unknown;
   onStatus?: (status: ChannelStatus, detail: string) => void;
+  /** An observer link's token, sent as ?observe= (the server has no cookie for observers). */
+  observe?: string | null;
 }
 
 const GONE = 4404;
 const LAB_CLOSED = 4410;
+// A room lab refuses a viewer without its participant's (or an observer's) token: 4000 + the
+// HTTP status. Retrying would not help.
+const NOT_YOURS = [4401, 4403];
 
 export class LabChannel {
   status: ChannelStatus = "connecting";
   private socket: SocketLike | null = null;
   private attempts = 0;
   private stopped = false;
-  private readonly opts: Required<ChannelOptions>;
+  private readonly opts: Required<Omit<ChannelOptions, "observe">>;
+  private readonly observe: string | null;
 
   constructor(
     readonly labId: string,
@@ -50,6 +56,7 @@ export class LabChannel {
       setTimer: options.setTimer ?? ((fn, ms) => setTimeout(fn, ms)),
       onStatus: options.onStatus ?? (() => {}),
     };
+    this.observe = options.observe ?? null;
   }
 
   start(): void {
@@ -92,7 +99,8 @@ export class LabChannel {
     const wsBase = base.replace(/^http/, "ws");
     // From 0 the first time: the server replays the whole log when it still holds it
     // (so a reload shows the lab's history), else sends a snapshot and the gap.
-    return `${wsBase}/api/labs/${encodeURIComponent(this.labId)}/ws?after=${this.store.seq}`;
+    const observe = this.observe ? `&observe=${encodeURIComponent(this.observe)}` : "";
+    return `${wsBase}/api/labs/${encodeURIComponent(this.labId)}/ws?after=${this.store.seq}${observe}`;
   }
 
   private open(): void {
@@ -111,6 +119,11 @@ export class LabChannel {
       if (ev.code === GONE || ev.code === LAB_CLOSED) {
         this.stopped = true;
         this.setStatus("gone", ev.reason || "this lab no longer exists");
+        return;
+      }
+      if (NOT_YOURS.includes(ev.code)) {
+        this.stopped = true;
+        this.setStatus("refused", ev.reason || "this lab belongs to a room participant");
         return;
       }
       this.attempts++;

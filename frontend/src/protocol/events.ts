@@ -78,6 +78,7 @@ export interface Wire {
   RoomParticipant: RoomParticipant;
   Joined: Joined;
   Me: Me;
+  WhoAmI: WhoAmI;
   JoinInfo: JoinInfo;
   RoomAnswers: RoomAnswers;
   AnswerTaken: AnswerTaken;
@@ -91,6 +92,14 @@ export interface Wire {
   Command: Command;
   FramingRequest: FramingRequest;
   ShapesRequest: ShapesRequest;
+  JoinRequest: JoinRequest;
+  PushRequest: PushRequest;
+  FreezeRequest: FreezeRequest;
+  QuestionRequest: QuestionRequest;
+  AnswerRequest: AnswerRequest;
+  ObserverRequest: ObserverRequest;
+  HelpRequest: HelpRequest;
+  LimitsRequest: LimitsRequest;
 }
 /**
  * One socket call, performed for real, and what the kernel answered.
@@ -815,6 +824,17 @@ export interface RevealedQuestion {
   round: number;
 }
 /**
+ * GET /api/room/whoami: the caller's roles in the room, always 200 (a page cannot read
+ * its HttpOnly cookies, so it asks; a learner alone gets all false and null).
+ */
+export interface WhoAmI {
+  instructor: boolean;
+  participant: string | null;
+  name: string | null;
+  lab: string | null;
+  observes: string | null;
+}
+/**
  * GET /api/room/join-info (instructor): what the projector shows while nobody is mirrored.
  */
 export interface JoinInfo {
@@ -1304,6 +1324,61 @@ export interface FramingRequest {
 export interface ShapesRequest {
   clients?: number;
   think_ms?: number;
+}
+/**
+ * POST /api/room/join: the code on the projector, and a display name (or none).
+ */
+export interface JoinRequest {
+  code: string;
+  name?: string;
+}
+/**
+ * POST /api/room/lesson: the lesson to start in every lab; follow: the room moves with
+ * POST /api/room/next only.
+ */
+export interface PushRequest {
+  lesson: string;
+  follow?: boolean;
+}
+/**
+ * POST /api/room/freeze.
+ */
+export interface FreezeRequest {
+  frozen: boolean;
+}
+/**
+ * POST /api/room/reveal and /api/room/revote: a question is a lesson step with a prediction.
+ */
+export interface QuestionRequest {
+  lesson: string;
+  step: number;
+}
+/**
+ * POST /api/labs/{lab}/answers: indexes into GET /api/lessons/{lesson}'s steps and choices.
+ */
+export interface AnswerRequest {
+  lesson: string;
+  step: number;
+  choice: number;
+}
+/**
+ * POST /api/room/observers: the room lab to watch.
+ */
+export interface ObserverRequest {
+  lab: string;
+}
+/**
+ * POST /api/room/help: the participant's hand up (true) or down.
+ */
+export interface HelpRequest {
+  on: boolean;
+}
+/**
+ * POST /api/room/limits: participants per client address, join attempts a minute.
+ */
+export interface LimitsRequest {
+  per_client: number;
+  joins_per_minute: number;
 }
 
 export const SCHEMA_VERSION = 1;
