@@ -35,6 +35,9 @@ COPY --from=ui /src/backend/sockscope/static ./backend/sockscope/static
 # A regular (not editable) install of the package alone, with its static/ and lesson files.
 RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
  && rm -rf build backend/*.egg-info
+# The room's SQLite file (compose mounts a volume here): a new named volume takes this
+# folder's owner, so the unprivileged user can write it.
+RUN mkdir -p /data && chown sockscope:sockscope /data
 
 USER sockscope
 # 8000: the web interface and API. Lab sockets bind SOCKSCOPE_LAB_PORTS (40000-40199) inside

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -67,8 +68,9 @@ def test_the_command_serves_names_its_real_port_and_stops_cleanly_on_sigterm() -
     import time
     import urllib.request
 
+    data = tempfile.mkdtemp(prefix="sockscope-cli-")  # the room's file, not the user's
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sockscope", "--port", "0"],
+        [sys.executable, "-m", "sockscope", "--port", "0", "--data-dir", data],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

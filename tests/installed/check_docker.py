@@ -162,6 +162,41 @@ def post_json(url: str, body: object) -> dict[str, object]:
     return answer
 
 
+def room_of(logs: str) -> tuple[str, str]:
+    """The instructor's token and the join code, as the container's log prints them."""
+    token = re.findall(r"instructor: \S+\?token=(\S+)", logs)
+    code = re.findall(r"join: \S+ +code (\w+)", logs)
+    if not token or not code:
+        raise SmokeFailure(f"no instructor URL or join code in the log: {logs[-800:]}")
+    return token[-1], code[-1]
+
+
+def roster(base: str, token: str) -> list[str]:
+    request = urllib.request.Request(
+        base + "/api/room", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return [p["name"] for p in json.load(resp)["participants"]]
+
+
+def check_room_survives_a_restart(scenario: Scenario, base: str) -> str:
+    """A participant joins; the container restarts; the roster is still there (the volume)."""
+    logs = compose(scenario, "logs", "--no-color", "sockscope", timeout=60)
+    if "/data/room.sqlite3" not in logs:
+        raise SmokeFailure(f"the room is not kept in the volume: {logs[-800:]}")
+    token, code = room_of(logs)
+    joined = post_json(base + "/api/room/join", {"code": code, "name": "ana"})
+    if "participant" not in joined:
+        raise SmokeFailure(f"joining the room failed: {joined}")
+    compose(scenario, "restart", timeout=120)
+    wait_until_serving(base, HEALTHY_TIMEOUT)
+    token, after = room_of(compose(scenario, "logs", "--no-color", "sockscope", timeout=60))
+    names = roster(base, token)
+    if after != code or "ana" not in names:
+        raise SmokeFailure(f"after a restart: code {after} (was {code}), roster {names}")
+    return f"code {code} and its participant kept across a restart"
+
+
 def check_private_network(base: str, expected: bool) -> str:
     lab = post_json(base + "/api/labs", {})["id"]
     answer = post_json(
@@ -229,6 +264,9 @@ def run(scenario: Scenario) -> None:
         if scenario.name in ("default", "private-network"):
             result = check_pulled_cable_lesson(base, scenario.private_network)
             said.append(f"ok  lesson {CABLE_LESSON}: {result}")
+        if scenario.name == "default":
+            said.append(f"ok  room: {check_room_survives_a_restart(scenario, base)}")
+            container = compose(scenario, "ps", "-q", "sockscope").split()[0]
         wait_health_checks(container, 2)  # two more, which must leave no access line
         logs = compose(scenario, "logs", "--no-color", "sockscope", timeout=60)
         if "/healthz" in logs:
@@ -249,6 +287,7 @@ def run(scenario: Scenario) -> None:
         downing = time.monotonic()
         compose(scenario, "down", "--remove-orphans", timeout=180, check=False)
         said.append(f"ok  down: {time.monotonic() - downing:.1f} s")
+        compose(scenario, "down", "--volumes", timeout=60, check=False)  # the room's volume too
 
 
 SCENARIOS = [
