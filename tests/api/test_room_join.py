@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from roomkit import TOKEN, Room, room_server
 
 

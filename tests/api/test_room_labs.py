@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from roomkit import TOKEN, Room, room_server
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+
+from roomkit import TOKEN, Room, room_server
 
 
 @pytest.fixture

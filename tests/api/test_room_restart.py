@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from sockscope.room.store import MIGRATIONS
+
 from roomkit import LESSON, room_server
 
 QUESTION = 5
@@ -66,7 +68,7 @@ def test_the_database_is_wal_with_a_schema_version_and_no_tokens(tmp_path: Path)
     db = sqlite3.connect(tmp_path / "room.sqlite3")
     try:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         dump = "\n".join(db.iterdump())
     finally:
         db.close()

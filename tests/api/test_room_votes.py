@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from roomkit import LESSON, Browser, Room, room_server
 
 QUESTION = 5  # server-sockets' first prediction: 3 choices, the answer is 1

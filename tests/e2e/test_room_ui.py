@@ -4,7 +4,8 @@
 One walk through a workshop, in order: join by code, push a lesson, answer (one wrong),
 reveal (the counts reach the participants and the projector), freeze (a participant's
 command is refused with the reason), mirror a lab on the projector, and an observer link
-that shows the lab but drives nothing.
+that shows the lab but drives nothing. The projector is a context of its own too (the
+classroom's PC): what it shows comes from the server, never from the instructor's browser.
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ def test_a_workshop_in_browsers(browser: Browser, room_server: LiveServer) -> No
     expect(instructor.get_by_test_id("vote-answered")).to_contain_text("answered 3 of 3")
     expect(instructor.get_by_test_id("vote-bars-count").nth(RIGHT)).to_have_text("2 · 67%")
 
-    projector = open_page(instructor.context)
+    # The projector PC: the instructor URL once (its cookie), then the projector page.
+    projector = as_instructor(browser, server)
     projector.goto(f"{server.url}/projector")
     expect(projector.get_by_test_id("projector-code")).to_have_text(f"{code[:3]} {code[3:]}")
     expect(projector.get_by_test_id("projector-qr").locator("svg")).to_be_visible()
@@ -174,6 +176,10 @@ def test_a_workshop_in_browsers(browser: Browser, room_server: LiveServer) -> No
     expect(projector.get_by_test_id("event-log")).to_contain_text("cli.connect(")
     instructor.get_by_test_id("hide-names").check()
     expect(projector.get_by_test_id("projector-mirrored")).to_have_count(0)
+    expect(projector.get_by_test_id("projector-anonymous")).to_have_text("a participant's lab")
+    expect(projector.get_by_test_id("mirror-view")).to_have_attribute("data-lab", grace_lab)
+    for page in (instructor, projector):  # the hand-off is the server's now
+        assert page.evaluate("localStorage.getItem('sockscope-showing')") is None
     for screen, size in SCREENS.items():
         projector.set_viewport_size(size)  # type: ignore[arg-type]
         shot(projector, f"room-projector-mirror-{screen}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sockscope.room.store import FILE_NAME, MIGRATIONS, RoomStore, token_hash
+from sockscope.room.store import FILE_NAME, MIGRATIONS, MirrorRow, RoomStore, token_hash
 
 
 @pytest.fixture
@@ -25,6 +25,20 @@ def test_a_new_file_gets_the_schema_and_its_version(tmp_path: Path, store: RoomS
     again = RoomStore(tmp_path / FILE_NAME)  # an up-to-date file is left as it is
     assert again.room("NEWONE").code == "NEWONE"
     again.close()
+
+
+def test_a_version_1_file_is_brought_up_to_date_and_keeps_its_room(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / FILE_NAME)
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.execute("INSERT INTO room (id, code, lesson) VALUES (1, 'OLD234', 'server-sockets')")
+    db.commit()
+    db.close()
+    store = RoomStore(tmp_path / FILE_NAME)
+    assert store.room("NEW789").code == "OLD234"
+    assert store.mirror() == MirrorRow(None, False, None)
+    store.set_mirror(MirrorRow("p1", True, ("server-sockets", 5)))
+    assert store.mirror() == MirrorRow("p1", True, ("server-sockets", 5))
+    store.close()
 
 
 def test_the_room_row_keeps_its_first_code(store: RoomStore) -> None:

@@ -34,6 +34,7 @@ from sockscope.contract.room import (
     Revealed,
     RoomAnswers,
     RoomLimits,
+    RoomMirror,
     RoomParticipant,
     RoomRun,
     RoomState,
@@ -46,6 +47,7 @@ from sockscope.contract.room_requests import (
     HelpRequest,
     JoinRequest,
     LimitsRequest,
+    MirrorRequest,
     ObserverRequest,
     PushRequest,
     QuestionRequest,
@@ -56,6 +58,7 @@ from sockscope.events import CallEvent
 from sockscope.labs.registry import Lab
 from sockscope.lessons.runner import LessonRun
 from sockscope.room import flags, votes
+from sockscope.room.mirror import mirror_state, set_mirror
 from sockscope.room.room import OWNER, Forbidden, Room
 from sockscope.room.runall import grouped, run_everywhere
 from sockscope.room.store import Participant
@@ -216,7 +219,22 @@ async def get_room(request: Request) -> RoomState:
         "frozen": row.frozen,
         "follow": row.follow,
         "follow_step": row.follow_step,
+        "mirror": mirror_state(room),
+        "revealed": [
+            {"lesson": r.lesson, "step": r.step, "round": r.round}
+            for r in room.store.revealed_all()
+        ],
     }
+
+
+@router.post("/room/mirror", tags=["room"], responses=room_errors(400, 401, 404))
+async def mirror(request: Request, body: MirrorRequest) -> RoomMirror:
+    """Put a room lab on the projector (``lab``: null shows the join code), with names hidden
+    or not, and the question whose counts it shows once revealed (null: the newest revealed).
+    Kept in the room's file; the projector page reads it from GET /api/room."""
+    require_instructor(request)
+    question = (body.question.lesson, body.question.step) if body.question else None
+    return set_mirror(room_of(request), body.lab, body.hide_names, question)
 
 
 def _step_answer(room: Room, groups: dict[str, list[str]]) -> RoomStep:

@@ -27,8 +27,31 @@ class RoomParticipant(TypedDict):
     flags: list[RoomFlag]
 
 
+class Question(TypedDict):
+    """A lesson step with a prediction."""
+
+    lesson: str
+    step: int
+
+
+class RoomMirror(TypedDict):
+    """POST /api/room/mirror, and RoomState's ``mirror``: what the projector shows."""
+
+    lab: str | None  # the mirrored lab while it runs; null: the join code and QR
+    participant: str | None  # whose lab it is (kept across a restart, when the lab is not)
+    name: str | None
+    hide_names: bool  # the projector shows no participant's name
+    question: Question | None  # whose counts to show once revealed; null: the newest revealed
+
+
+class RevealedQuestion(TypedDict):
+    lesson: str
+    step: int
+    round: int
+
+
 class RoomState(TypedDict):
-    """GET /api/room (instructor)."""
+    """GET /api/room (instructor; the projector page polls it too)."""
 
     code: str
     participants: list[RoomParticipant]
@@ -36,6 +59,8 @@ class RoomState(TypedDict):
     frozen: bool
     follow: bool  # the room follows the instructor's step (POST /api/room/next)
     follow_step: int  # how many of the pushed lesson's steps the instructor has run
+    mirror: RoomMirror
+    revealed: list[RevealedQuestion]  # every question revealed so far, the newest last
 
 
 class Joined(TypedDict):
@@ -48,12 +73,6 @@ class Joined(TypedDict):
     recreated: bool  # the lab was made again (empty): the server restarted or reaped it
     lesson: str | None
     frozen: bool
-
-
-class RevealedQuestion(TypedDict):
-    lesson: str
-    step: int
-    round: int
 
 
 class Me(TypedDict):

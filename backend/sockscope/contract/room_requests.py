@@ -51,6 +51,15 @@ class QuestionRequest(Strict):
     step: int = Field(ge=0, le=1000)
 
 
+class MirrorRequest(Strict):
+    """POST /api/room/mirror: the room lab to put on the projector (null: the join code),
+    whether names show, and the question whose counts it shows (null: the newest revealed)."""
+
+    lab: str | None = Field(max_length=100)
+    hide_names: bool = False
+    question: QuestionRequest | None = None
+
+
 class AnswerRequest(QuestionRequest):
     """POST /api/labs/{lab}/answers: indexes into GET /api/lessons/{lesson}'s steps and choices."""
 

@@ -66,6 +66,7 @@ WIRE_TYPES: list[tuple[str, Any]] = [
     ("RoomRun", room.RoomRun),
     ("RoomStep", room.RoomStep),
     ("ObserverLink", room.ObserverLink),
+    ("RoomMirror", room.RoomMirror),
     ("HelpState", room.HelpState),
     ("RoomLimits", room.RoomLimits),
 ]
@@ -82,6 +83,7 @@ CLIENT_TYPES: list[tuple[str, Any]] = [
     ("QuestionRequest", room_requests.QuestionRequest),
     ("AnswerRequest", room_requests.AnswerRequest),
     ("ObserverRequest", room_requests.ObserverRequest),
+    ("MirrorRequest", room_requests.MirrorRequest),
     ("HelpRequest", room_requests.HelpRequest),
     ("LimitsRequest", room_requests.LimitsRequest),
 ]

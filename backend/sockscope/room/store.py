@@ -66,6 +66,14 @@ MIGRATIONS = (
         made_at REAL NOT NULL
     );
     """,
+    # 2: what the projector shows (POST /api/room/mirror). The participant, not its lab: a
+    # lab does not survive a restart, and its participant's new one is mirrored instead.
+    """
+    ALTER TABLE room ADD COLUMN mirror_participant TEXT;
+    ALTER TABLE room ADD COLUMN mirror_hide_names INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE room ADD COLUMN mirror_lesson TEXT;
+    ALTER TABLE room ADD COLUMN mirror_step INTEGER
+    """,
 )
 
 
@@ -81,6 +89,15 @@ class RoomRow:
     follow: bool
     follow_step: int
     frozen: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorRow:
+    """What the instructor put on the projector."""
+
+    participant: str | None  # whose lab is mirrored; None: the join code
+    hide_names: bool
+    question: tuple[str, int] | None  # (lesson, step) whose counts to show once revealed
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +197,24 @@ class RoomStore:
         with self._write() as db:
             db.execute("UPDATE room SET frozen = ?", (int(frozen),))
 
+    def mirror(self) -> MirrorRow:
+        (row,) = self._read(
+            "SELECT mirror_participant, mirror_hide_names, mirror_lesson, mirror_step FROM room"
+            " WHERE id = 1"
+        )
+        pid, hide, lesson, step = row
+        question = None if lesson is None or step is None else (str(lesson), int(step))
+        return MirrorRow(_str(pid), bool(hide), question)
+
+    def set_mirror(self, mirror: MirrorRow) -> None:
+        lesson, step = mirror.question or (None, None)
+        with self._write() as db:
+            db.execute(
+                "UPDATE room SET mirror_participant = ?, mirror_hide_names = ?,"
+                " mirror_lesson = ?, mirror_step = ?",
+                (mirror.participant, int(mirror.hide_names), lesson, step),
+            )
+
     # -- participants ----------------------------------------------------------------------
 
     def add_participant(self, pid: str, name: str, token: str, client: str) -> Participant:
@@ -258,6 +293,14 @@ class RoomStore:
             "SELECT lesson, step, round, opened_at, revealed_at FROM rounds"
             " WHERE lesson = ? AND revealed_at IS NOT NULL ORDER BY step, round",
             lesson,
+        )
+        return [Round(str(a), int(b), int(c), _float(d), _float(e)) for a, b, c, d, e in rows]
+
+    def revealed_all(self) -> list[Round]:
+        """Every revealed round of every lesson, in the order of the reveals (newest last)."""
+        rows = self._read(
+            "SELECT lesson, step, round, opened_at, revealed_at FROM rounds"
+            " WHERE revealed_at IS NOT NULL ORDER BY revealed_at, lesson, step, round"
         )
         return [Round(str(a), int(b), int(c), _float(d), _float(e)) for a, b, c, d, e in rows]
 

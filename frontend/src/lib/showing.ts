@@ -1,22 +1,51 @@
 /**
- * What the instructor puts on the projector: a mirrored lab, whether names show, and the
- * question whose counts it shows once revealed. The projector page runs in the instructor's
- * browser (it needs the instructor's cookie), so the two pages share this through
- * localStorage, and the `storage` event tells the projector at once.
+ * What the projector shows, read from the server: the instructor sets the mirror with
+ * POST /api/room/mirror and the projector page polls GET /api/room (RoomState's `mirror` and
+ * `revealed`), so the projector can be another machine (the classroom's PC, signed in with the
+ * instructor URL once) instead of a second tab sharing the instructor's localStorage.
  */
-export interface Showing {
+import type { MirrorRequest, RoomMirror, RoomState } from "../protocol/events";
+
+export interface Shown {
   /** The lab to mirror, or null: the projector shows the join code and QR. */
   lab: string | null;
-  /** The participant's name, shown above the mirror unless names are hidden. */
-  name: string;
-  hideNames: boolean;
-  /** The question whose counts the projector shows after the reveal. */
-  question: { lesson: string; step: number } | null;
+  /** The name above the mirror; null when the instructor hides names. */
+  name: string | null;
+  /** The revealed question (and its round) whose counts the projector shows. */
+  question: { lesson: string; step: number; round: number } | null;
 }
 
-export const SHOWING_KEY = "sockscope-showing";
-export const NOTHING_SHOWN: Showing = { lab: null, name: "", hideNames: false, question: null };
+/**
+ * The mirror as the projector shows it. Counts: the question the instructor pinned, once
+ * revealed, else the newest revealed question of the pushed lesson (a question of an earlier
+ * lesson would puzzle the room).
+ */
+export function shownOf(state: RoomState): Shown {
+  const { mirror, revealed, lesson } = state;
+  const pinned = mirror.question;
+  const ofLesson = revealed.filter((q) => (pinned ? q.lesson === pinned.lesson && q.step === pinned.step : q.lesson === lesson));
+  const question = ofLesson.at(-1) ?? null;
+  return {
+    lab: mirror.lab,
+    name: mirror.hide_names || mirror.lab === null ? null : (mirror.name ?? ""),
+    question: question ? { lesson: question.lesson, step: question.step, round: question.round } : null,
+  };
+}
 
+/** The request that changes one part of the mirror and keeps the rest. */
+export function mirrorRequest(now: RoomMirror | null, change: Partial<MirrorRequest>): MirrorRequest {
+  return { lab: now?.lab ?? null, hide_names: now?.hide_names ?? false, question: now?.question ?? null, ...change };
+}
+
+// parseShowing and NOTHING_SHOWN read the old localStorage hand-off; no page uses them any
+// more. Only lib/access.test.ts still does (not this change's file): remove both with it.
+export interface Showing {
+  lab: string | null;
+  name: string;
+  hideNames: boolean;
+  question: { lesson: string; step: number } | null;
+}
+export const NOTHING_SHOWN: Showing = { lab: null, name: "", hideNames: false, question: null };
 export function parseShowing(text: string | null): Showing {
   if (!text) return NOTHING_SHOWN;
   try {
@@ -34,21 +63,4 @@ export function parseShowing(text: string | null): Showing {
   } catch {
     return NOTHING_SHOWN;
   }
-}
-
-export function readShowing(): Showing {
-  return parseShowing(localStorage.getItem(SHOWING_KEY));
-}
-
-export function writeShowing(showing: Showing): void {
-  localStorage.setItem(SHOWING_KEY, JSON.stringify(showing));
-}
-
-/** Calls `changed` when another tab (the instructor's page) changes what is shown. */
-export function watchShowing(changed: (showing: Showing) => void): () => void {
-  const listener = (event: StorageEvent): void => {
-    if (event.key === SHOWING_KEY) changed(parseShowing(event.newValue));
-  };
-  addEventListener("storage", listener);
-  return () => removeEventListener("storage", listener);
 }

@@ -87,6 +87,7 @@ export interface Wire {
   RoomRun: RoomRun;
   RoomStep: RoomStep;
   ObserverLink: ObserverLink;
+  RoomMirror: RoomMirror;
   HelpState: HelpState;
   RoomLimits: RoomLimits;
   Command: Command;
@@ -98,6 +99,7 @@ export interface Wire {
   QuestionRequest: QuestionRequest;
   AnswerRequest: AnswerRequest;
   ObserverRequest: ObserverRequest;
+  MirrorRequest: MirrorRequest;
   HelpRequest: HelpRequest;
   LimitsRequest: LimitsRequest;
 }
@@ -768,7 +770,7 @@ export interface ByteOrderAnswer {
   meaning: string;
 }
 /**
- * GET /api/room (instructor).
+ * GET /api/room (instructor; the projector page polls it too).
  */
 export interface RoomState {
   code: string;
@@ -777,6 +779,8 @@ export interface RoomState {
   frozen: boolean;
   follow: boolean;
   follow_step: number;
+  mirror: RoomMirror;
+  revealed: RevealedQuestion[];
 }
 /**
  * One participant in the instructor's grid.
@@ -789,6 +793,28 @@ export interface RoomParticipant {
   step: number | null;
   last_call: string | null;
   flags: ("blocked" | "repeating" | "busy_loop" | "idle" | "help")[];
+}
+/**
+ * POST /api/room/mirror, and RoomState's `mirror`: what the projector shows.
+ */
+export interface RoomMirror {
+  lab: string | null;
+  participant: string | null;
+  name: string | null;
+  hide_names: boolean;
+  question: Question | null;
+}
+/**
+ * A lesson step with a prediction.
+ */
+export interface Question {
+  lesson: string;
+  step: number;
+}
+export interface RevealedQuestion {
+  lesson: string;
+  step: number;
+  round: number;
 }
 /**
  * POST /api/room/join: the participant, its lab, and the token that drives it.
@@ -817,11 +843,6 @@ export interface Me {
   follow_step: number;
   help: boolean;
   revealed: RevealedQuestion[];
-}
-export interface RevealedQuestion {
-  lesson: string;
-  step: number;
-  round: number;
 }
 /**
  * GET /api/room/whoami: the caller's roles in the room, always 200 (a page cannot read
@@ -1366,6 +1387,15 @@ export interface AnswerRequest {
  */
 export interface ObserverRequest {
   lab: string;
+}
+/**
+ * POST /api/room/mirror: the room lab to put on the projector (null: the join code),
+ * whether names show, and the question whose counts it shows (null: the newest revealed).
+ */
+export interface MirrorRequest {
+  lab: string | null;
+  hide_names?: boolean;
+  question?: QuestionRequest | null;
 }
 /**
  * POST /api/room/help: the participant's hand up (true) or down.
