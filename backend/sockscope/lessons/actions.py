@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from sockscope.contract.lessons import EndingRow, LessonFraming, LessonStepData
+from sockscope.contract.workbench import ByteOrderReading, IpcReport
 from sockscope.events import CallEvent
 from sockscope.labs.bridge import Answer
 from sockscope.workbench import byteorder, framing, ipc, shapes
 
-Result = tuple[bool, str, Any]
+Result = tuple[bool, str, LessonStepData]  # ok, what happened, what it measured
 RECV_CHUNK = 256  # framing reads stay small: each recv() is recorded whole
 
 STRATEGIES: dict[str, framing.Strategy] = {
@@ -99,7 +101,7 @@ async def measure_ipc(action: dict[str, Any]) -> Result:
         rcvbuf=action.get("rcvbuf"),
     )
     results = await asyncio.to_thread(ipc.compare, config)
-    data = [
+    data: list[IpcReport] = [
         {"channel": r.channel, "median_mb_s": r.median_mb_s, "runs_s": list(r.runs_s),
          "bytes": r.bytes, "syscalls": r.syscalls}
         for r in results
@@ -177,7 +179,7 @@ async def framing_bench(lesson: LessonContext, action: dict[str, Any]) -> Result
     naive = framing.naive_receive(chunks)
     # A naive receiver "works" only if each recv() returned exactly one framed message.
     wire = framing.frames(strategy, messages)
-    data = {
+    data: LessonFraming = {
         "strategy": name,
         "mode": "sliced" if sliced else "back_to_back",
         "messages": [m.decode(errors="replace") for m in messages],
@@ -193,7 +195,7 @@ async def framing_bench(lesson: LessonContext, action: dict[str, Any]) -> Result
         + framing.compare(wire, naive),
     }
     message = f"{len(pieces)} send() calls, {len(chunks)} recv() calls: {data['verdict']}"
-    return data["framed_ok"] is True, message, data
+    return data["framed_ok"], message, data
 
 
 async def byteorder_bench(lesson: LessonContext, action: dict[str, Any]) -> Result:
@@ -206,7 +208,7 @@ async def byteorder_bench(lesson: LessonContext, action: dict[str, Any]) -> Resu
     got = b"".join(await _received(lesson, receiver, False, len(wire)))
     both = byteorder.decode_both(got, fmt)
     text = byteorder.text_vs_binary(value, fmt)
-    data = {
+    data: ByteOrderReading = {
         "value": value,
         "fmt": fmt,
         "wire": byteorder.hexdump(got),
@@ -214,8 +216,8 @@ async def byteorder_bench(lesson: LessonContext, action: dict[str, Any]) -> Resu
         "wrong": both["opposite_value"],
         "opposite_fmt": both["opposite_fmt"],
         "host_order": both["host_order"],
-        "network": dict(byteorder.network_equivalents(value)) if value < 2**32 else None,
-        "text_vs_binary": dict(text),
+        "network": byteorder.network_equivalents(value) if value < 2**32 else None,
+        "text_vs_binary": text,
     }
     message = (
         f"{value} as {fmt!r} crossed the wire as {data['wire']}; read as {fmt!r}: {both['value']},"
@@ -230,7 +232,7 @@ async def server_shapes(action: dict[str, Any]) -> Result:
         clients=int(action.get("clients", 8)), think_ms=int(action.get("think_ms", 300))
     )
     results = await asyncio.to_thread(shapes.compare, config)
-    data: list[dict[str, Any]] = [shapes.public(r) for r in results]
+    data = [shapes.report(r) for r in results]
     message = "; ".join(
         f"{d['label']}: {d['served']}/{d['clients']} served in {d['seconds']:.2f} s,"
         f" {d['peak_workers']} worker(s), {d['peak_blocked']} blocked at most"
@@ -239,7 +241,8 @@ async def server_shapes(action: dict[str, Any]) -> Result:
     return all(d["served"] == d["clients"] for d in data), message, data
 
 
-ENDINGS = ("close", "shutdown", "abort", "exit", "stall")
+Ending = Literal["close", "shutdown", "abort", "exit", "stall"]  # EndingRow["ending"]
+ENDINGS: tuple[Ending, ...] = ("close", "shutdown", "abort", "exit", "stall")
 _EXIT_SCRIPT = (
     "import socket, sys\n"
     "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)\n"
@@ -252,7 +255,7 @@ async def endings_side_by_side(lesson: LessonContext, action: dict[str, Any]) ->
     """One connection per way of ending it; what the peer's recv() sees after each."""
     server = action["server"]
     port = lesson.port_of(server)
-    rows = []
+    rows: list[EndingRow] = []
     for kind in ENDINGS:
         client, peer = f"end_{kind}", f"peer_{kind}"
         if kind == "exit":

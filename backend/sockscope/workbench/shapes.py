@@ -19,7 +19,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sockscope.contract.workbench import MAX_CLIENTS, Shape, ShapeReport
 
@@ -249,8 +248,3 @@ def report(result: ShapeResult) -> ShapeReport:
         "peak_blocked": result.peak_blocked,
         "samples": list(result.samples),
     }
-
-
-def public(result: ShapeResult) -> dict[str, Any]:
-    """:func:`report` as a plain dict, for lessons/actions.py until it reads the contract's type."""
-    return dict(report(result))

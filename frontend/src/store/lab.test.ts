@@ -4,6 +4,7 @@ import {
   type CallEvent,
   type CallStartedEvent,
   type CommandErrorEvent,
+  type EndingRow,
   type Figures,
   type LabClosedEvent,
   type LabEvent,
@@ -562,6 +563,19 @@ describe("LabStore.applyEvents", () => {
     expect([...(store.lesson?.steps.keys() ?? [])]).toEqual([0, 1]);
     store.applyEvents([ev.lesson("started", -1, [pending])]);
     expect(store.lesson?.steps.size).toBe(0); // a restart forgets the old run
+  });
+
+  it("keeps what each step measured, as the step's event carried it", () => {
+    const { store, ev } = storeAt(10);
+    const rows: EndingRow[] = [{ ending: "abort", peer_saw: "ECONNRESET", state: null }];
+    const skipped = { skipped: "no private network on this machine" };
+    store.applyEvents([
+      ev.lesson("started", -1),
+      { ...ev.lesson("step", 0), data: rows },
+      { ...ev.lesson("step", 1), ok: false, data: skipped },
+    ]);
+    expect(store.lesson?.steps.get(0)).toMatchObject({ ok: true, data: rows });
+    expect(store.lesson?.steps.get(1)).toMatchObject({ ok: false, data: skipped });
   });
 
   it("linger events follow a closed socket through FIN_WAIT2 and TIME_WAIT until it is gone", () => {

@@ -10,6 +10,7 @@ import type {
   CommandErrorEvent,
   Figures,
   LabEvent,
+  LessonEvent,
   NoticeEvent,
   SelectEvent,
   SocketInfo,
@@ -51,7 +52,7 @@ export interface LessonProgress {
   message: string;
   checks: CheckOutcome[];
   /** What each step that ran did, by step index. */
-  steps: Map<number, { ok: boolean; message: string; data: unknown; seq: number }>;
+  steps: Map<number, { ok: boolean; message: string; data: LessonEvent["data"]; seq: number }>;
 }
 
 export type Scheduler = (flush: () => void) => void;
