@@ -184,6 +184,39 @@ def test_a_command_runs_everywhere_and_the_outcomes_are_grouped(room: Room) -> N
     del ada, cy
 
 
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        ({"op": "send", "socket": "cli"}, 'command 2: give exactly one of "text", "hex" or "size"'),
+        ({"op": "bind", "socket": "srv"}, "command 2: address: required"),
+        ({"op": "bind", "socket": "srv", "address": ["127.0.0.1", 0], "port": 1},
+         "command 2: bind takes no field 'port'"),
+        ({"op": "nope"}, "command 2: unknown op 'nope'; expected one of: socket, bind,"),
+        ("socket", "command 2: a command is a JSON object, got str"),
+        ({"op": "recv", "socket": "cli", "bufsize": 0}, "command 2: bufsize: must be between 1"),
+        ({"op": "socket", "name": "x", "id": 7}, 'command 2: a room-wide run takes no "id"'),
+    ],
+)  # fmt: skip
+def test_a_room_run_refuses_a_bad_command_in_the_labs_own_words(
+    room: Room, command: object, said: str
+) -> None:
+    ada = room.join("Ada")
+    refused = room.post("/api/room/run", {"commands": [SOCKET, command]})
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["field"] == "commands"
+    assert error["message"].startswith(said), error["message"]
+    # Nothing ran: the whole list is checked before any lab sees it.
+    assert ada.client.get(f"/api/labs/{ada.lab}").json()["sockets"] == []
+
+
+def test_a_room_run_refuses_an_empty_list_and_a_list_that_is_none(room: Room) -> None:
+    empty = room.post("/api/room/run", {"commands": []})
+    assert empty.status_code == 400
+    assert "at least 1" in empty.json()["error"]["message"]
+    assert room.post("/api/room/run", {"commands": {"op": "pause"}}).status_code == 400
+
+
 def test_the_instructor_grid_shows_the_last_call(room: Room) -> None:
     ada = room.join("Ada")
     ada.command(SOCKET)

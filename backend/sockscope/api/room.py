@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
 from sockscope.api.access import (
     PARTICIPANT_COOKIE,
@@ -24,7 +26,7 @@ from sockscope.api.access import (
     room_of,
 )
 from sockscope.api.lessons import KEY, lab_lock, lesson_or_404, started
-from sockscope.api.routes import lab_or_404
+from sockscope.api.routes import COMMAND_COMPONENTS, lab_or_404
 from sockscope.contract.room import (
     AnswerTaken,
     HelpState,
@@ -326,10 +328,25 @@ async def step(request: Request) -> RoomStep:
     return _step_answer(room, await room.step())
 
 
-@router.post("/room/run", tags=["room"], responses=room_errors(401))
-async def run(request: Request, body: RunRequest) -> RoomRun:
-    """Run the commands in every room lab at once; each command's outcomes grouped."""
+def _run_body() -> dict[str, Any]:
+    """RunRequest's schema, its commands referring to the components the lab's command route
+    files (api/app.py adds them once; FastAPI would file a second copy of each)."""
+    schema = RunRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    missing = set(schema.pop("$defs", {})) - set(COMMAND_COMPONENTS)
+    assert not missing, f"RunRequest refers to schemas the app does not file: {missing}"
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+@router.post("/room/run", tags=["room"], responses=room_errors(401), openapi_extra=_run_body())
+async def run(request: Request, raw: Annotated[Any, Body()]) -> RoomRun:
+    """Run the commands in every room lab at once; each command's outcomes grouped. A bad
+    command is refused (400) before any lab runs any of them."""
     require_instructor(request)
+    try:
+        body = RunRequest.model_validate(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
     pairs = room_of(request).labs()
     return {"labs": len(pairs), "results": await run_everywhere(pairs, body.commands)}
 

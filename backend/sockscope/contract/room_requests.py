@@ -4,9 +4,21 @@ validation mode, their limits included (like :mod:`.requests`; the answers are i
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
-from sockscope.events import JSONValue
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from sockscope.engine.core.commands import Command, parse_command
+from sockscope.engine.core.errors import CommandError
+from sockscope.engine.core.validation import DEFAULT_POLICY
 
 RUN_MAX = 16  # commands in one room-wide run
 
@@ -39,9 +51,34 @@ class FreezeRequest(Strict):
 
 
 class RunRequest(Strict):
-    """POST /api/room/run: commands (as POST /api/labs/{id}/commands takes them) for every lab."""
+    """POST /api/room/run: commands (as POST /api/labs/{id}/commands takes them) for every lab.
 
-    commands: list[dict[str, JSONValue]] = Field(min_length=1, max_length=RUN_MAX)
+    Checked against the caps the schema states (each lab checks again against its own)."""
+
+    commands: list[Command] = Field(min_length=1, max_length=RUN_MAX)
+
+    @field_validator("commands", mode="wrap")
+    @classmethod
+    def _as_a_lab_refuses(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """A bad command is refused in the words a lab uses ("send: give exactly one of ..."),
+        not pydantic's, and says which of the list it is."""
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            index = next((e["loc"][0] for e in exc.errors() if e["loc"]), None)
+            if not isinstance(value, list) or not isinstance(index, int):
+                raise
+            try:
+                parse_command(value[index], DEFAULT_POLICY)
+            except CommandError as refused:
+                said = refused.message
+            else:  # the lab sets a client's "id" tag aside; the schema here has none
+                said = 'a room-wide run takes no "id" (the answer lists the commands in order)'
+                if not (isinstance(value[index], dict) and "id" in value[index]):
+                    said = str(exc.errors()[0]["msg"])
+            raise PydanticCustomError(
+                "command", "{message}", {"message": f"command {index + 1}: {said}"}
+            ) from None
 
 
 class QuestionRequest(Strict):

@@ -75,14 +75,14 @@ CLIENT_TYPES: list[tuple[str, Any]] = [
     ("Command", commands.Command),  # one type per op (engine/core/commands.py)
     ("FramingRequest", requests.FramingRequest),
     ("ShapesRequest", requests.ShapesRequest),
-    # The room's bodies (contract/room_requests.py). Not RunRequest: its commands are open
-    # objects, which tests/contract/test_wire_types.py refuses outside the lesson step.
+    # The room's bodies (contract/room_requests.py).
     ("JoinRequest", room_requests.JoinRequest),
     ("PushRequest", room_requests.PushRequest),
     ("FreezeRequest", room_requests.FreezeRequest),
     ("QuestionRequest", room_requests.QuestionRequest),
     ("AnswerRequest", room_requests.AnswerRequest),
     ("ObserverRequest", room_requests.ObserverRequest),
+    ("RunRequest", room_requests.RunRequest),
     ("MirrorRequest", room_requests.MirrorRequest),
     ("HelpRequest", room_requests.HelpRequest),
     ("LimitsRequest", room_requests.LimitsRequest),

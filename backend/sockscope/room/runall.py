@@ -13,7 +13,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from sockscope.contract.room import CommandOutcomes, OutcomeGroup
+from sockscope.engine.core.commands import Command
 from sockscope.engine.core.errors import CommandError
 from sockscope.events import CallEvent, JSONValue
 from sockscope.labs.bridge import Answer, run_command
@@ -87,12 +90,20 @@ def grouped(names: Sequence[str], outcomes: Sequence[str]) -> list[OutcomeGroup]
     return [{"outcome": o, "labs": len(who), "participants": who} for o, who in ordered]
 
 
+def as_sent(command: BaseModel) -> dict[str, JSONValue]:
+    """A checked command as JSON again, with only the fields its sender gave: each lab checks
+    it once more, against its own caps."""
+    sent: dict[str, JSONValue] = command.model_dump(mode="json", exclude_unset=True)
+    return sent
+
+
 async def run_everywhere(
-    pairs: Sequence[tuple[Participant, Lab]], commands: Sequence[dict[str, JSONValue]]
+    pairs: Sequence[tuple[Participant, Lab]], commands: Sequence[Command]
 ) -> list[CommandOutcomes]:
-    per_lab = await asyncio.gather(*(run_list(lab, commands) for _, lab in pairs))
+    raw = [as_sent(command) for command in commands]
+    per_lab = await asyncio.gather(*(run_list(lab, raw) for _, lab in pairs))
     names = [participant.name for participant, _ in pairs]
     return [
-        {"command": dict(command), "groups": grouped(names, [outs[i] for outs in per_lab])}
-        for i, command in enumerate(commands)
+        {"command": command, "groups": grouped(names, [outs[i] for outs in per_lab])}
+        for i, command in enumerate(raw)
     ]

@@ -99,6 +99,7 @@ export interface Wire {
   QuestionRequest: QuestionRequest;
   AnswerRequest: AnswerRequest;
   ObserverRequest: ObserverRequest;
+  RunRequest: RunRequest;
   MirrorRequest: MirrorRequest;
   HelpRequest: HelpRequest;
   LimitsRequest: LimitsRequest;
@@ -1387,6 +1388,18 @@ export interface AnswerRequest {
  */
 export interface ObserverRequest {
   lab: string;
+}
+/**
+ * POST /api/room/run: commands (as POST /api/labs/{id}/commands takes them) for every lab.
+ *
+ * Checked against the caps the schema states (each lab checks again against its own).
+ */
+export interface RunRequest {
+  /**
+   * @minItems 1
+   * @maxItems 16
+   */
+  commands: Command[];
 }
 /**
  * POST /api/room/mirror: the room lab to put on the projector (null: the join code),
