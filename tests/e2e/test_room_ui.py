@@ -153,6 +153,9 @@ def test_a_workshop_in_browsers(browser: Browser, room_server: LiveServer) -> No
     expect(instructor.get_by_test_id("instructor-frozen")).to_be_visible()
     linus = people[2]
     expect(linus.get_by_test_id("room-frozen")).to_contain_text("The instructor froze the room")
+    # The loop's own buttons give way while the instructor holds it.
+    expect(linus.get_by_test_id("loop-held")).to_have_text("held by the instructor")
+    expect(linus.get_by_role("button", name="Resume")).to_have_count(0)
     linus.get_by_test_id("lesson-next").click()
     expect(linus.get_by_test_id("lesson").get_by_role("alert")).to_contain_text(
         "the instructor froze the room"

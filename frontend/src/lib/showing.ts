@@ -36,31 +36,3 @@ export function shownOf(state: RoomState): Shown {
 export function mirrorRequest(now: RoomMirror | null, change: Partial<MirrorRequest>): MirrorRequest {
   return { lab: now?.lab ?? null, hide_names: now?.hide_names ?? false, question: now?.question ?? null, ...change };
 }
-
-// parseShowing and NOTHING_SHOWN read the old localStorage hand-off; no page uses them any
-// more. Only lib/access.test.ts still does (not this change's file): remove both with it.
-export interface Showing {
-  lab: string | null;
-  name: string;
-  hideNames: boolean;
-  question: { lesson: string; step: number } | null;
-}
-export const NOTHING_SHOWN: Showing = { lab: null, name: "", hideNames: false, question: null };
-export function parseShowing(text: string | null): Showing {
-  if (!text) return NOTHING_SHOWN;
-  try {
-    const value = JSON.parse(text) as Partial<Showing>;
-    const question = value.question;
-    return {
-      lab: typeof value.lab === "string" ? value.lab : null,
-      name: typeof value.name === "string" ? value.name : "",
-      hideNames: value.hideNames === true,
-      question:
-        question && typeof question.lesson === "string" && Number.isInteger(question.step)
-          ? { lesson: question.lesson, step: question.step }
-          : null,
-    };
-  } catch {
-    return NOTHING_SHOWN;
-  }
-}
