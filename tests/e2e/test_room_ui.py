@@ -10,8 +10,10 @@ classroom's PC): what it shows comes from the server, never from the instructor'
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -189,6 +191,14 @@ def test_a_workshop_in_browsers(browser: Browser, room_server: LiveServer) -> No
         instructor.set_viewport_size(size)  # type: ignore[arg-type]
         expect(instructor.get_by_test_id("roster")).to_be_in_viewport()
         shot(instructor, f"room-instructor-{screen}")
+
+    # Each lab's trace, from the grid, with the instructor's cookie: every event as JSON Lines.
+    ada = instructor.locator("[data-testid=roster-row][data-name=Ada]")
+    with instructor.expect_download() as download:
+        ada.get_by_test_id("trace-link").click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert lines and all(json.loads(line)["seq"] > 0 for line in lines)
+    assert any(json.loads(line)["kind"] == "call" for line in lines)
 
     # An observer link: everything live, no controls, and the server refuses its commands.
     instructor.locator("[data-testid=roster-row][data-name=Ada]").get_by_test_id(
