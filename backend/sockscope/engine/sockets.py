@@ -181,11 +181,11 @@ def local_peer(sockets: Iterable[LabSocket], ls: LabSocket) -> LabSocket | None:
     return None
 
 
-def free_name(taken: Container[str], base: str) -> str:
-    """``base``, or the first of base2, base3, ... not taken."""
+def free_name(taken: Container[str], base: str, sep: str = "") -> str:
+    """``base``, or the first of base2, base3, ... (``sep`` between) not taken."""
     if base not in taken:
         return base
     n = 2
-    while f"{base}{n}" in taken:
+    while f"{base}{sep}{n}" in taken:
         n += 1
-    return f"{base}{n}"
+    return f"{base}{sep}{n}"

@@ -10,6 +10,8 @@ import hmac
 import secrets
 import unicodedata
 
+from sockscope.engine.sockets import free_name as first_free
+
 # No 0/O, 1/I/L: a code read off a projector from the back of the room is typed right.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
@@ -38,13 +40,7 @@ def clean_name(text: str) -> str:
 
 def free_name(wanted: str, taken: set[str], number: int) -> str:
     """``wanted`` if no one has it, else ``wanted 2``, ``wanted 3``...; "Participant N" if empty."""
-    base = wanted or f"Participant {number}"
-    if base not in taken:
-        return base
-    suffix = 2
-    while f"{base} {suffix}" in taken:
-        suffix += 1
-    return f"{base} {suffix}"
+    return first_free(taken, wanted or f"Participant {number}", sep=" ")
 
 
 class JoinLimiter:
