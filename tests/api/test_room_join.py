@@ -88,7 +88,11 @@ def test_the_room_needs_the_instructor_token(room: Room) -> None:
     assert wrong.status_code == 401
     ada = room.join("Ada")
     assert ada.client.get("/api/room").status_code == 401  # a participant is not the instructor
-    for path in ("/api/room/join-info", "/api/room/export.csv"):
+    for path in (
+        "/api/room/join-info",
+        "/api/room/export.csv",
+        "/api/room/kernels?lesson=x&step=0",
+    ):
         assert room.live.client.get(path).status_code == 401, path
     for path, body in (
         ("/api/room/lesson", {"lesson": "server-sockets"}),
@@ -105,7 +109,7 @@ def test_the_room_needs_the_instructor_token(room: Room) -> None:
     assert state["code"] == room.code and state["frozen"] is False
     assert [p["name"] for p in state["participants"]] == ["Ada"]
     row = state["participants"][0]
-    assert set(row) == {"id", "name", "lab", "lesson", "step", "last_call", "flags"}
+    assert set(row) == {"id", "name", "lab", "lesson", "step", "last_call", "sockets", "flags"}
 
 
 def test_the_token_url_is_swapped_for_an_httponly_cookie(room: Room) -> None:
@@ -169,3 +173,27 @@ def test_whoami_names_the_callers_roles_and_never_refuses(room: Room) -> None:
     token = ada.client.post("/api/room/observers", json={"lab": ada.lab}).json()["token"]
     watcher = room.live.client.get("/api/room/whoami", params={"observe": token}).json()
     assert watcher["observes"] == ada.lab and watcher["participant"] is None
+
+
+def test_the_instructor_sees_refused_joins_by_address_and_raising_the_limit_clears_them(
+    room: Room,
+) -> None:
+    """A room behind one address (a NAT, Docker Desktop) hits the per-address quota: the
+    instructor's grid says so, with the address, so the limit can be raised at once."""
+    state = room.get("/api/room").json()
+    assert state["limits"] == {"per_client": 3, "joins_per_minute": 10}
+    assert state["refused"] == []
+    for name in ("a", "b", "c"):
+        room.join(name)
+    for name in ("d", "e"):
+        refused = room.browser().post("/api/room/join", json={"code": room.code, "name": name})
+        assert refused.status_code == 429
+    (seen,) = room.get("/api/room").json()["refused"]
+    assert seen["address"] == "127.0.0.1" and seen["refused"] == 2
+    assert seen["participants"] == 3 and seen["why"] == "per_client"
+    assert 0 <= seen["seconds_ago"] < 60
+    room.post("/api/room/limits", {"per_client": 300, "joins_per_minute": 300})
+    state = room.get("/api/room").json()
+    assert state["limits"] == {"per_client": 300, "joins_per_minute": 300}
+    assert state["refused"] == []
+    assert room.join("d").joined["name"] == "d"

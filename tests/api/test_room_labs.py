@@ -4,6 +4,7 @@ freeze holds every participant's commands."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,24 @@ def test_the_instructor_grid_shows_the_last_call(room: Room) -> None:
     assert row["last_call"].endswith("-> None")
     assert row["flags"] == [] and row["lab"] == ada.lab
     assert TOKEN not in json.dumps(row)
+
+
+def test_the_grid_shows_each_labs_sockets_and_their_tcp_states(room: Room) -> None:
+    ada = room.join("Ada")
+    ada.command(SOCKET)
+    ada.command({"op": "bind", "socket": "srv", "address": ["127.0.0.1", 0]})
+    ada.command({"op": "listen", "socket": "srv", "backlog": 5})
+    port = ada.client.get(f"/api/labs/{ada.lab}").json()["sockets"][0]["local"][1]
+    ada.command({"op": "socket", "name": "cli"})
+    ada.command({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+    deadline = time.monotonic() + 5
+    while True:  # the probes run each loop turn (0.25 s): the states follow shortly
+        row = room.get("/api/room").json()["participants"][0]
+        if row["sockets"] == [{"name": "srv", "state": "LISTEN"},
+                              {"name": "cli", "state": "ESTABLISHED"}]:  # fmt: skip
+            break
+        assert time.monotonic() < deadline, row["sockets"]
+        time.sleep(0.05)
+    assert room.join("Bob").joined  # a lab with no socket lists none
+    rows = {p["name"]: p for p in room.get("/api/room").json()["participants"]}
+    assert rows["Bob"]["sockets"] == []

@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,3 +166,52 @@ def test_only_the_labs_participant_answers_for_it(room: Room) -> None:
     assert room.live.client.post(f"/api/labs/{plain}/answers", json=body).status_code == 403
     missing = ada.client.post(f"/api/labs/{ada.lab}/answers", json={**body, "lesson": "nope"})
     assert missing.status_code == 404
+
+
+def test_a_late_joiner_in_follow_mode_catches_up_with_the_instructors_step(room: Room) -> None:
+    room.join("Ada")
+    room.post("/api/room/lesson", {"lesson": LESSON, "follow": True})
+    for _ in range(3):
+        assert room.post("/api/room/next").status_code == 200
+    late = room.join("Late")
+    assert late.client.get(f"/api/labs/{late.lab}/lesson").json()["position"] == 3
+    names = [s["name"] for s in late.client.get(f"/api/labs/{late.lab}").json()["sockets"]]
+    assert names == ["srv"]  # the steps ran for real: socket, bind, listen
+
+
+def kernels(room: Room, step: int = QUESTION) -> dict[str, Any]:
+    answer = room.get("/api/room/kernels", params={"lesson": LESSON, "step": step})
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def test_the_room_sees_its_predictions_next_to_what_each_kernel_did(room: Room) -> None:
+    ada, bob = room.join("Ada"), room.join("Bob")
+    room.join("Cy")
+    room.post("/api/room/lesson", {"lesson": LESSON})
+    answer(ada, QUESTION, 1)
+    answer(bob, QUESTION, 0)
+    before = kernels(room)
+    assert before["ran"] == 0 and before["labs"] == 3 and before["answer"] == 1
+    assert before["groups"] == [{"outcome": "not run here yet", "ran": False, "labs": 3,
+                                 "participants": ["Ada", "Bob", "Cy"], "choices": [1, 1, 0],
+                                 "unanswered": 1}]  # fmt: skip
+    for who in (ada, bob):  # each at its own pace, up to and through the question's step
+        for _ in range(QUESTION + 1):
+            step = who.client.post(f"/api/labs/{who.lab}/lessons/{LESSON}/next")
+            assert step.status_code == 200, step.text
+    after = kernels(room)
+    assert after["ran"] == 2
+    ran, waiting = after["groups"]
+    # Two kernels gave two different ephemeral ports: masked, they are one outcome.
+    assert ran["outcome"] == "conn, addr = srv.accept()  ->  (conn, ('127.0.0.1', PORT))", ran
+    assert (ran["labs"], ran["participants"], ran["choices"]) == (2, ["Ada", "Bob"], [1, 1, 0])
+    assert waiting == {"outcome": "not run here yet", "ran": False, "labs": 1,
+                       "participants": ["Cy"], "choices": [0, 0, 0], "unanswered": 1}  # fmt: skip
+    assert (
+        ada.client.get("/api/room/kernels", params={"lesson": LESSON, "step": 5}).status_code == 401
+    )
+    asks_nothing = room.get("/api/room/kernels", params={"lesson": LESSON, "step": 0})
+    assert asks_nothing.status_code == 400
+    assert "asks no question" in asks_nothing.json()["error"]["message"]

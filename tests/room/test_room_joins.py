@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sockscope.room import joins
 from sockscope.room.joins import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -41,3 +42,22 @@ def test_the_limiter_counts_attempts_per_address_within_a_minute() -> None:
     assert limiter.wait_for("a", 2.0) == 58.0
     assert limiter.wait_for("b", 2.0) == 0  # another address
     assert limiter.wait_for("a", 60.5) == 0  # the first attempt left the window
+
+
+def test_refusals_are_counted_per_address_and_forgotten_after_ten_minutes() -> None:
+    refusals = joins.Refusals()
+    refusals.note("10.0.0.9", "per_minute", 100.0)
+    refusals.note("10.0.0.9", "per_client", 130.0)
+    refusals.note("10.0.0.7", "per_client", 131.0)
+    assert refusals.recent(140.0) == [
+        ("10.0.0.9", 2, "per_client", 10.0),
+        ("10.0.0.7", 1, "per_client", 9.0),
+    ]
+    assert refusals.recent(130.0 + joins.REFUSALS_KEPT) == [
+        ("10.0.0.7", 1, "per_client", joins.REFUSALS_KEPT - 1)
+    ]
+    refusals.note("10.0.0.9", "per_minute", 130.0 + joins.REFUSALS_KEPT)  # a new run of them
+    again = {r[0]: r[1:3] for r in refusals.recent(130.0 + joins.REFUSALS_KEPT)}
+    assert again["10.0.0.9"] == (1, "per_minute")
+    refusals.forget()
+    assert refusals.recent(1000.0) == []

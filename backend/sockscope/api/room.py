@@ -35,6 +35,7 @@ from sockscope.contract.room import (
     ObserverLink,
     Revealed,
     RoomAnswers,
+    RoomKernels,
     RoomLimits,
     RoomMirror,
     RoomParticipant,
@@ -59,7 +60,7 @@ from sockscope.engine.core.errors import CommandError, Conflict
 from sockscope.events import CallEvent
 from sockscope.labs.registry import Lab
 from sockscope.lessons.runner import LessonRun
-from sockscope.room import flags, votes
+from sockscope.room import flags, kernels, votes
 from sockscope.room.mirror import mirror_state, set_mirror
 from sockscope.room.room import OWNER, Forbidden, Room
 from sockscope.room.runall import grouped, run_everywhere
@@ -77,11 +78,14 @@ def run_of(lab: Lab | None) -> LessonRun | None:
 
 
 async def lab_with_lesson(room: Room, participant: Participant) -> tuple[Lab, bool]:
-    """The participant's lab (made again if lost); a remade one starts the pushed lesson."""
+    """The participant's lab (made again if lost); a new or remade one starts the pushed
+    lesson, and in follow mode catches up with the instructor's step."""
     lab, recreated = await room.lab_of(participant)
-    pushed = room.row.lesson
-    if pushed is not None and run_of(lab) is None:
-        await _start(room, lab, pushed)
+    row = room.row
+    if row.lesson is None or run_of(lab) is not None:
+        return lab, recreated
+    if await _start(room, lab, row.lesson) == "started" and row.follow and row.follow_step:
+        await _advance(room, lab, row.lesson, row.follow_step)
     return lab, recreated
 
 
@@ -210,6 +214,9 @@ async def get_room(request: Request) -> RoomState:
                 "lesson": run.lesson.id if run else None,
                 "step": run.position if run else None,
                 "last_call": last_call(lab),
+                "sockets": [{"name": n, "state": st} for n, st in lab.engine.glance()]
+                if lab
+                else [],
                 "flags": flags.flags_of(lab, participant.help_at is not None),
             }
         )
@@ -226,6 +233,8 @@ async def get_room(request: Request) -> RoomState:
             {"lesson": r.lesson, "step": r.step, "round": r.round}
             for r in room.store.revealed_all()
         ],
+        "limits": {"per_client": room.per_client, "joins_per_minute": room.limiter.per_minute},
+        "refused": room.refused(),
     }
 
 
@@ -357,8 +366,7 @@ async def limits(request: Request, body: LimitsRequest) -> RoomLimits:
     (a room behind one NAT address needs more)."""
     require_instructor(request)
     room = room_of(request)
-    room.per_client = body.per_client
-    room.limiter.per_minute = body.joins_per_minute
+    room.set_limits(body.per_client, body.joins_per_minute)
     return {"per_client": room.per_client, "joins_per_minute": room.limiter.per_minute}
 
 
@@ -409,6 +417,25 @@ async def room_answers(
     """How many answered, and the distribution (instructor; before the reveal too)."""
     require_instructor(request)
     return votes.summary(room_of(request).store, lesson, step, round)
+
+
+@router.get("/room/kernels", tags=["room"], responses=room_errors(400, 401, 404))
+async def room_kernels(
+    request: Request,
+    lesson: Annotated[str, Query(max_length=100)],
+    step: Annotated[int, Query(ge=0, le=1000)],
+) -> RoomKernels:
+    """What each lab's kernel said at the question's step, grouped (descriptors and ports
+    masked), each group with what its participants predicted (instructor; the projector
+    shows it once the question is revealed)."""
+    require_instructor(request)
+    room = room_of(request)
+    said: list[tuple[Participant, str | None]] = []
+    for participant, lab in room.labs():
+        run = run_of(lab)
+        here = run.said.get(step) if run is not None and run.lesson.id == lesson else None
+        said.append((participant, here))
+    return kernels.compare(room.store, lesson, step, said)
 
 
 @router.post("/room/reveal", tags=["room"], responses=room_errors(400, 401, 404))

@@ -15,6 +15,13 @@ from sockscope.events import JSONValue
 RoomFlag: TypeAlias = Literal["blocked", "repeating", "busy_loop", "idle", "help"]
 
 
+class SocketGlance(TypedDict):
+    """One socket of a lab, in small: its name and TCP state as last probed."""
+
+    name: str
+    state: str  # ESTABLISHED, LISTEN, CLOSE_WAIT, ...; NEW before its first probe
+
+
 class RoomParticipant(TypedDict):
     """One participant in the instructor's grid."""
 
@@ -24,6 +31,7 @@ class RoomParticipant(TypedDict):
     lesson: str | None  # the lesson under way in the lab
     step: int | None  # the index of its next step
     last_call: str | None  # the lab's last call as the UI prints it: "cli.send(...) -> 6144"
+    sockets: list[SocketGlance]  # the lab's sockets, in the order it made them
     flags: list[RoomFlag]
 
 
@@ -61,6 +69,8 @@ class RoomState(TypedDict):
     follow_step: int  # how many of the pushed lesson's steps the instructor has run
     mirror: RoomMirror
     revealed: list[RevealedQuestion]  # every question revealed so far, the newest last
+    limits: RoomLimits
+    refused: list[JoinRefusal]  # joins the limits refused lately, by address: raise them?
 
 
 class Joined(TypedDict):
@@ -205,3 +215,41 @@ class RoomLimits(TypedDict):
 
     per_client: int
     joins_per_minute: int
+
+
+class JoinRefusal(TypedDict):
+    """Joins from one address the limits refused in the last JoinLimiter window x 10.
+
+    Many from one address usually mean the room shares it (a NAT, or Docker Desktop, whose
+    port forwarding shows every participant as one address): the instructor raises the limits.
+    """
+
+    address: str
+    refused: int
+    participants: int  # participants that address holds now
+    why: Literal["per_client", "per_minute"]  # the newest refusal's limit
+    seconds_ago: float  # since the newest refusal
+
+
+class KernelGroup(TypedDict):
+    """Labs whose kernel said the same at a question's step, with what their people predicted."""
+
+    outcome: str  # the step's line and result ("cli.send(...)  ->  2621440"), or NOT_RUN
+    ran: bool  # false: the step has not run in these labs yet
+    labs: int
+    participants: list[str]  # names
+    choices: list[int]  # how many of them picked each choice (the newest round)
+    unanswered: int
+
+
+class RoomKernels(TypedDict):
+    """GET /api/room/kernels (instructor): the room's predictions next to what each lab's
+    kernel did at the question's step (the numbers differ from lab to lab: that is the lesson)."""
+
+    lesson: str
+    step: int
+    round: int  # whose answers are counted: the question's newest round
+    answer: int  # the right choice
+    labs: int
+    ran: int  # labs where the step has run
+    groups: list[KernelGroup]  # those that ran first, the largest first

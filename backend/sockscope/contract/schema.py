@@ -69,6 +69,7 @@ WIRE_TYPES: list[tuple[str, Any]] = [
     ("RoomMirror", room.RoomMirror),
     ("HelpState", room.HelpState),
     ("RoomLimits", room.RoomLimits),
+    ("RoomKernels", room.RoomKernels),
 ]
 # The same, for what a client sends.
 CLIENT_TYPES: list[tuple[str, Any]] = [

@@ -130,6 +130,15 @@ class LabEngine:
         self.post(record)
         return ticket
 
+    def glance(self) -> list[tuple[str, str]]:
+        """Each socket's name and TCP state as last probed ("NEW" before its first probe),
+        in the order the lab made them. Readable from any thread: it copies the dict, and
+        a socket's figures are replaced whole, never changed in place."""
+        return [
+            (ls.name, ls.figures.state if ls.figures else "NEW")
+            for ls in list(self.sockets.values())
+        ]
+
     def snapshot(self) -> Future[dict[str, Any]]:
         future: Future[dict[str, Any]] = Future()
         self.post(lambda: future.set_result(self._snapshot()))

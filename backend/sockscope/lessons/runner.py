@@ -52,6 +52,7 @@ class LessonRun:
         self.record = checks.RunRecord()
         self._cursor = 0
         self.missing: dict[str, str] = {}  # what this machine lacks (a need) -> why
+        self.said: dict[int, str] = {}  # step index -> what the kernel said when it ran here
 
     @property
     def finished(self) -> bool:
@@ -63,6 +64,7 @@ class LessonRun:
         await asyncio.wait_for(asyncio.wrap_future(cleared), 10)
         self._cursor = engine.log.last_seq
         self.position, self.failed = 0, None
+        self.said = {}
         self.record = checks.RunRecord()
         self.missing = await missing_needs(self.lesson)
         await self._announce("started", -1, True, self.lesson.title, None)
@@ -78,8 +80,10 @@ class LessonRun:
         except (CommandError, TimeoutError) as exc:
             message = exc.message if isinstance(exc, CommandError) else str(exc)
             self.failed = f"step {index + 1}: {message}"
+            self.said[index] = message
             await self._announce("failed", index, False, self.failed, None)
             raise LessonStepError(None, self.failed) from exc
+        self.said[index] = report.message
         self.position += 1
         state = "finished" if self.finished else "step"
         await self._announce(state, index, report.ok, report.message, report.data)

@@ -17,6 +17,7 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
 NAME_MAX = 40
 JOIN_WINDOW = 60.0  # seconds
+REFUSALS_KEPT = 600.0  # seconds the instructor's page shows an address's refused joins
 
 
 def new_code() -> str:
@@ -62,3 +63,33 @@ class JoinLimiter:
             for key in [k for k, v in self._attempts.items() if not v][:5000]:
                 del self._attempts[key]
         return 0.0
+
+
+class Refusals:
+    """Joins the limits refused, per address, for REFUSALS_KEPT seconds after the newest: what
+    tells an instructor that the room shares one address (a NAT, Docker Desktop)."""
+
+    def __init__(self) -> None:
+        self._by_address: dict[str, tuple[int, float, str]] = {}  # count, newest, which limit
+
+    def note(self, client: str, why: str, now: float) -> None:
+        count, newest, _ = self._by_address.get(client, (0, now, why))
+        if now - newest >= REFUSALS_KEPT:
+            count = 0
+        self._by_address[client] = (count + 1, now, why)
+        if len(self._by_address) > 1000:  # a scan of many addresses: keep the newest half
+            for key in sorted(self._by_address, key=lambda k: self._by_address[k][1])[:500]:
+                del self._by_address[key]
+
+    def recent(self, now: float) -> list[tuple[str, int, str, float]]:
+        """(address, refused, limit, seconds since the newest), the most refused first."""
+        kept = [
+            (address, count, why, now - newest)
+            for address, (count, newest, why) in self._by_address.items()
+            if now - newest < REFUSALS_KEPT
+        ]
+        return sorted(kept, key=lambda r: (-r[1], r[0]))
+
+    def forget(self) -> None:
+        """The instructor changed the limits: what they refused before is old news."""
+        self._by_address.clear()

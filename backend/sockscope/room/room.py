@@ -20,6 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from sockscope.contract.room import JoinRefusal
 from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.events import NoticeEvent
 from sockscope.labs.bridge import run_command
@@ -78,6 +79,7 @@ class Room:
         self.instructor_token = instructor_token or secrets.token_urlsafe(24)
         self.per_client = per_client
         self.limiter = joins.JoinLimiter(joins_per_minute)
+        self.refusals = joins.Refusals()
         self._row = store.room(joins.new_code())
         self._making: dict[str, asyncio.Lock] = {}
 
@@ -108,8 +110,10 @@ class Room:
 
     async def join(self, code: str, name: str, client: str, known: Participant | None) -> Joining:
         """Raises TooManyJoins, Forbidden (a wrong code), or TooManyLabs from the registry."""
-        wait = self.limiter.wait_for(client, time.monotonic())
+        now = time.monotonic()
+        wait = self.limiter.wait_for(client, now)
         if wait > 0:
+            self.refusals.note(client, "per_minute", now)
             raise TooManyJoins(
                 None,
                 f"too many join attempts from this address: {self.limiter.per_minute} a minute;"
@@ -121,6 +125,7 @@ class Room:
             lab, recreated = await self.lab_of(known)
             return Joining(known, None, lab, recreated)
         if self.store.count_from(client) >= self.per_client:
+            self.refusals.note(client, "per_client", now)
             raise TooManyJoins(
                 None,
                 f"this address already holds {self.per_client} participants, the limit per"
@@ -132,6 +137,23 @@ class Room:
         participant = self.store.add_participant(secrets.token_urlsafe(9), display, token, client)
         lab, _ = await self.lab_of(participant)
         return Joining(participant, token, lab, False)
+
+    def set_limits(self, per_client: int, joins_per_minute: int) -> None:
+        self.per_client = per_client
+        self.limiter.per_minute = joins_per_minute
+        self.refusals.forget()
+
+    def refused(self) -> list[JoinRefusal]:
+        return [
+            {
+                "address": address,
+                "refused": count,
+                "participants": self.store.count_from(address),
+                "why": "per_client" if why == "per_client" else "per_minute",
+                "seconds_ago": round(ago, 1),
+            }
+            for address, count, why, ago in self.refusals.recent(time.monotonic())
+        ]
 
     def participant(self, token: str | None) -> Participant | None:
         return None if not token else self.store.participant_by_token(token)

@@ -90,6 +90,7 @@ export interface Wire {
   RoomMirror: RoomMirror;
   HelpState: HelpState;
   RoomLimits: RoomLimits;
+  RoomKernels: RoomKernels;
   Command: Command;
   FramingRequest: FramingRequest;
   ShapesRequest: ShapesRequest;
@@ -782,6 +783,8 @@ export interface RoomState {
   follow_step: number;
   mirror: RoomMirror;
   revealed: RevealedQuestion[];
+  limits: RoomLimits;
+  refused: JoinRefusal[];
 }
 /**
  * One participant in the instructor's grid.
@@ -793,7 +796,15 @@ export interface RoomParticipant {
   lesson: string | null;
   step: number | null;
   last_call: string | null;
+  sockets: SocketGlance[];
   flags: ("blocked" | "repeating" | "busy_loop" | "idle" | "help")[];
+}
+/**
+ * One socket of a lab, in small: its name and TCP state as last probed.
+ */
+export interface SocketGlance {
+  name: string;
+  state: string;
 }
 /**
  * POST /api/room/mirror, and RoomState's `mirror`: what the projector shows.
@@ -816,6 +827,26 @@ export interface RevealedQuestion {
   lesson: string;
   step: number;
   round: number;
+}
+/**
+ * POST /api/room/limits (instructor): participants per client address, joins a minute.
+ */
+export interface RoomLimits {
+  per_client: number;
+  joins_per_minute: number;
+}
+/**
+ * Joins from one address the limits refused in the last JoinLimiter window x 10.
+ *
+ * Many from one address usually mean the room shares it (a NAT, or Docker Desktop, whose
+ * port forwarding shows every participant as one address): the instructor raises the limits.
+ */
+export interface JoinRefusal {
+  address: string;
+  refused: number;
+  participants: number;
+  why: "per_client" | "per_minute";
+  seconds_ago: number;
 }
 /**
  * POST /api/room/join: the participant, its lab, and the token that drives it.
@@ -952,11 +983,28 @@ export interface HelpState {
   help: boolean;
 }
 /**
- * POST /api/room/limits (instructor): participants per client address, joins a minute.
+ * GET /api/room/kernels (instructor): the room's predictions next to what each lab's
+ * kernel did at the question's step (the numbers differ from lab to lab: that is the lesson).
  */
-export interface RoomLimits {
-  per_client: number;
-  joins_per_minute: number;
+export interface RoomKernels {
+  lesson: string;
+  step: number;
+  round: number;
+  answer: number;
+  labs: number;
+  ran: number;
+  groups: KernelGroup[];
+}
+/**
+ * Labs whose kernel said the same at a question's step, with what their people predicted.
+ */
+export interface KernelGroup {
+  outcome: string;
+  ran: boolean;
+  labs: number;
+  participants: string[];
+  choices: number[];
+  unanswered: number;
 }
 /**
  * `name = socket.socket(AF_INET, SOCK_STREAM)`, with options.
