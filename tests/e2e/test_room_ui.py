@@ -123,6 +123,18 @@ def test_a_workshop_in_browsers(browser: Browser, room_server: LiveServer) -> No
         expect(page.get_by_test_id("vote-note")).to_contain_text("in the room's vote")
     expect(instructor.get_by_test_id("vote-answered")).to_contain_text("answered 3 of 3")
     expect(instructor.get_by_test_id("vote-bars-count").nth(RIGHT)).to_have_text("2 · 67%")
+    # A reload before the reveal: the answer comes back from the server, still changeable.
+    people[2].reload()
+    radios = people[2].get_by_test_id("prediction").locator("input")
+    expect(radios.nth(WRONG)).to_be_checked()
+    expect(radios.nth(RIGHT)).to_be_enabled()
+    # The grid shows each lab's sockets in small, with their TCP states.
+    ada_row = instructor.locator("[data-testid=roster-row][data-name=Ada]")
+    expect(ada_row.get_by_test_id("roster-socket").first).to_have_text("srv LISTEN")
+    expect(ada_row.get_by_test_id("roster-sockets")).to_contain_text("cli ESTABLISHED")
+    instructor.get_by_test_id("grid-filter").fill("established")
+    expect(instructor.get_by_test_id("grid-count")).to_have_text("3 of 3 shown")
+    instructor.get_by_test_id("grid-filter").fill("")
 
     # The projector PC: the instructor URL once (its cookie), then the projector page.
     projector = as_instructor(browser, server)
@@ -144,11 +156,24 @@ def test_a_workshop_in_browsers(browser: Browser, room_server: LiveServer) -> No
         expect(page.get_by_test_id("room-votes-count").nth(WRONG)).to_have_text("1 · 33%")
     people[0].get_by_test_id("lesson-next").click()  # Ada runs the step: her kernel's answer
     expect(people[0].get_by_test_id("room-kernel")).to_contain_text("accept()")
+    # The room's predictions next to what each kernel did: one lab ran it, two have not yet.
+    groups = instructor.get_by_test_id("kernel-group")
+    expect(groups).to_have_count(1)
+    expect(groups.first).to_contain_text(
+        "conn, addr = srv.accept()  ->  (conn, ('127.0.0.1', PORT))"
+    )
+    expect(groups.first.get_by_test_id("kernel-labs")).to_have_text("1 lab")
+    expect(groups.first).to_contain_text("Ada")
+    expect(instructor.get_by_test_id("kernel-waiting")).to_have_text("Not run yet in 2 labs.")
+    people[1].get_by_test_id("lesson-next").click()  # Grace too: the same outcome, 2 labs
+    expect(groups.first.get_by_test_id("kernel-labs")).to_have_text("2 labs")
+    expect(projector.get_by_test_id("kernel-group")).to_have_count(1)  # revealed: shown there
+    expect(projector.get_by_test_id("kernel-group")).not_to_contain_text("Ada")  # no names
     expect(people[2].get_by_test_id("room-mine")).not_to_contain_text("right")
     shot(people[0], "room-participant-1280x720")
     # After the reveal the answers are locked: the choices cannot be changed.
-    expect(people[1].get_by_test_id("vote-note")).to_contain_text("yours is locked")
-    expect(people[1].get_by_test_id("prediction").locator("input").nth(WRONG)).to_be_disabled()
+    expect(people[2].get_by_test_id("vote-note")).to_contain_text("yours is locked")
+    expect(people[2].get_by_test_id("prediction").locator("input").nth(RIGHT)).to_be_disabled()
 
     # Freeze: the participant's banner, and its command refused with the reason.
     instructor.get_by_test_id("room-freeze").click()
@@ -211,6 +236,7 @@ def test_a_workshop_in_browsers(browser: Browser, room_server: LiveServer) -> No
     expect(observer.get_by_test_id("link-status")).to_have_text("live")
     expect(observer.get_by_test_id("event-log")).to_contain_text("accept")
     expect(observer.get_by_test_id("room-votes-count").nth(RIGHT)).to_have_text("2 · 67%")
+    expect(observer.get_by_test_id("prediction-verdict")).to_contain_text("right")  # Ada's answer
     for hidden in ("lesson-next", "lesson-restart", "lesson-picker", "step", "pause"):
         expect(observer.get_by_test_id(hidden)).to_have_count(0)
     expect(observer.locator(".controls")).to_have_count(0)
@@ -251,3 +277,53 @@ def test_a_learner_alone_still_gets_the_lab_with_no_room(
     expect(page.locator(".controls")).to_be_visible()
     expect(page.get_by_test_id("room-bar")).to_have_count(0)
     no_page_errors(page)
+
+
+@pytest.fixture
+def strict_room(tmp_path: Path) -> Iterator[LiveServer]:
+    """A room whose limits let one address hold one participant: every browser of a test
+    comes from 127.0.0.1, as a whole room does behind a NAT or Docker Desktop."""
+    settings = Settings(
+        in_container=False, instructor_token=TOKEN, participants_per_client=1,
+        joins_per_minute=100, data_dir=tmp_path,
+    )  # fmt: skip
+    yield from serve(settings)
+
+
+def test_one_shared_address_then_follow_me(browser: Browser, strict_room: LiveServer) -> None:
+    server = strict_room
+    instructor = as_instructor(browser, server)
+    code = instructor.get_by_test_id("instructor-code").inner_text()
+    ada = join(browser, server, code, "Ada")
+
+    # The second participant from the same address is refused, in words; the instructor
+    # sees the refusals by address and raises the limit with one click.
+    bob = open_page(context_of(browser))
+    bob.goto(f"{server.url}/join/{code}")
+    bob.get_by_test_id("join-name").fill("Bob")
+    bob.get_by_test_id("join-submit").click()
+    expect(bob.get_by_test_id("join-error")).to_contain_text("already holds 1 participants")
+    refusal = instructor.get_by_test_id("join-refusal")
+    expect(refusal).to_contain_text("127.0.0.1: 1 refused")
+    shot(instructor, "room-instructor-refused-1280x720")
+    instructor.get_by_test_id("limits-room").click()
+    expect(instructor.get_by_test_id("instructor-said")).to_contain_text("hold 300 participants")
+    expect(instructor.get_by_test_id("join-refusals")).to_have_count(0)
+    bob.get_by_test_id("join-submit").click()
+    expect(bob.get_by_test_id("room-name")).to_have_text("Bob")
+
+    # Follow me: the room moves when the instructor does, and a latecomer catches up.
+    instructor.get_by_test_id("push-pick").select_option(LESSON)
+    instructor.get_by_test_id("push-follow").check()
+    instructor.get_by_test_id("push").click()
+    expect(instructor.get_by_test_id("instructor-said")).to_contain_text("started in 2 labs")
+    for step in (1, 2, 3):
+        instructor.get_by_test_id("follow-next").click()
+        expect(instructor.get_by_test_id("instructor-said")).to_contain_text(f"Step {step}:")
+        for page in (ada, bob):
+            expect(page.get_by_test_id("lesson-progress")).to_have_text(f"step {step + 1} of 20")
+    expect(ada.get_by_test_id("lesson-reveal")).to_contain_text("srv.listen(5)")
+    late = join(browser, server, code, "Late")
+    expect(late.get_by_test_id("lesson-progress")).to_have_text("step 4 of 20")
+    expect(instructor.get_by_test_id("roster-row")).to_have_count(3)
+    no_page_errors(instructor, ada, bob, late)

@@ -3,14 +3,20 @@ import type { RoomParticipant } from "../protocol/events";
 import { DEFAULT_QUERY, flagCounts, orderedFlags, urgency, visibleRows, type GridQuery } from "./roster";
 
 function row(name: string, extra: Partial<RoomParticipant> = {}): RoomParticipant {
-  return { id: `p-${name}`, name, lab: `lab-${name}`, lesson: null, step: null, last_call: null, flags: [], ...extra };
+  return { id: `p-${name}`, name, lab: `lab-${name}`, lesson: null, step: null, last_call: null, sockets: [], flags: [], ...extra };
 }
 
 const rows = [
-  row("dana", { lesson: "partial-send", step: 3, last_call: "cli.send(...) -> 6144", flags: ["idle"] }),
+  row("dana", {
+    lesson: "partial-send",
+    step: 3,
+    last_call: "cli.send(...) -> 6144",
+    sockets: [{ name: "srv", state: "LISTEN" }, { name: "cli", state: "ESTABLISHED" }, { name: "conn", state: "ESTABLISHED" }],
+    flags: ["idle"],
+  }),
   row("ali", { lesson: "partial-send", step: 1, last_call: "srv.accept() -> EAGAIN", flags: ["repeating"] }),
   row("cam", { flags: ["help", "idle"] }),
-  row("bo", { lesson: "server-sockets", step: 0, flags: [] }),
+  row("bo", { lesson: "server-sockets", step: 0, sockets: [{ name: "conn", state: "CLOSE_WAIT" }], flags: [] }),
   row("eve", { lesson: "partial-send", step: 1, flags: ["blocked"] }),
 ];
 const names = (list: RoomParticipant[]): string[] => list.map((r) => r.name);
@@ -43,6 +49,12 @@ describe("the instructor's grid", () => {
     expect(names(visibleRows(rows, query({ text: "EAGAIN" })))).toEqual(["ali"]);
     expect(names(visibleRows(rows, query({ text: "server-", sort: "name" })))).toEqual(["bo"]);
     expect(names(visibleRows(rows, query({ text: "  ", sort: "name" })))).toHaveLength(5);
+  });
+
+  it("filters by a socket's name or TCP state, and sorts the labs with most sockets first", () => {
+    expect(names(visibleRows(rows, query({ text: "close_wait" })))).toEqual(["bo"]);
+    expect(names(visibleRows(rows, query({ text: "conn", sort: "name" })))).toEqual(["bo", "dana"]);
+    expect(names(visibleRows(rows, query({ sort: "sockets" })))).toEqual(["dana", "bo", "ali", "cam", "eve"]);
   });
 
   it("filters by one flag, or by any flag", () => {

@@ -18,7 +18,7 @@ export const FLAGS: Record<RoomFlag, { label: string; why: string }> = {
 /** Most urgent first: a raised hand before a stuck call before a quiet lab. */
 export const FLAG_ORDER: readonly RoomFlag[] = ["help", "blocked", "repeating", "busy_loop", "idle"];
 
-export type SortKey = "name" | "lesson" | "last_call" | "flags";
+export type SortKey = "name" | "lesson" | "last_call" | "sockets" | "flags";
 
 export interface GridQuery {
   sort: SortKey;
@@ -48,7 +48,12 @@ function matches(row: RoomParticipant, query: GridQuery): boolean {
   if (query.flag !== "any" && query.flag !== "flagged" && !row.flags.includes(query.flag)) return false;
   const text = query.text.trim().toLowerCase();
   if (!text) return true;
-  return [row.name, row.lesson ?? "", row.last_call ?? ""].some((field) => field.toLowerCase().includes(text));
+  return [row.name, row.lesson ?? "", row.last_call ?? "", socketsText(row)].some((field) => field.toLowerCase().includes(text));
+}
+
+/** "srv LISTEN cli ESTABLISHED": what the filter matches ("close_wait" finds a stuck peer). */
+export function socketsText(row: RoomParticipant): string {
+  return row.sockets.map((s) => `${s.name} ${s.state}`).join(" ");
 }
 
 /** Where a lab stands in its lesson, as a number to sort by (no lesson: last). */
@@ -63,6 +68,8 @@ const COMPARE: Record<SortKey, (a: RoomParticipant, b: RoomParticipant) => numbe
   name: byName,
   lesson: (a, b) => (progress(a) < progress(b) ? -1 : progress(a) > progress(b) ? 1 : 0),
   last_call: (a, b) => (a.last_call ?? "\uffff").localeCompare(b.last_call ?? "\uffff"),
+  // The busiest labs first: most sockets.
+  sockets: (a, b) => b.sockets.length - a.sockets.length,
   // "Ascending" by flags means the rows that need the instructor first.
   flags: (a, b) => urgency(b.flags) - urgency(a.flags),
 };

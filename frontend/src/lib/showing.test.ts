@@ -5,7 +5,7 @@ import { mirrorRequest, shownOf } from "./showing";
 const NONE: RoomMirror = { lab: null, participant: null, name: null, hide_names: false, question: null };
 
 function state(mirror: Partial<RoomMirror>, revealed: RoomState["revealed"] = [], lesson: string | null = "p"): RoomState {
-  return { code: "ABC234", participants: [], lesson, frozen: false, follow: false, follow_step: 0, mirror: { ...NONE, ...mirror }, revealed };
+  return { code: "ABC234", participants: [], lesson, frozen: false, follow: false, follow_step: 0, mirror: { ...NONE, ...mirror }, revealed, limits: { per_client: 3, joins_per_minute: 10 }, refused: [] };
 }
 
 describe("what the projector shows, from the server's room", () => {

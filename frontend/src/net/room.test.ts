@@ -26,6 +26,7 @@ describe("the room's calls", () => {
   it("explains each join refusal in words", () => {
     expect(joinRefusal(new RoomError(403, "wrong join code"))).toMatch(/not this room's code/);
     expect(joinRefusal(new RoomError(429, "slow down"))).toMatch(/Too many joins/);
+    expect(joinRefusal(new RoomError(429, "this address already holds 3 participants, the limit per client"))).toMatch(/ask the instructor to raise the limit/);
     expect(joinRefusal(new RoomError(503, "no lab free"))).toMatch(/room is full/);
   });
 });

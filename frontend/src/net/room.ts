@@ -49,7 +49,11 @@ export function joinRefusal(error: RoomError): string {
     case 403:
       return `That is not this room's code: check the code on the projector. (${error.message})`;
     case 429:
-      return `Too many joins from this network just now: wait a minute and try again. (${error.message})`;
+      // Two limits answer 429: the joins a minute (waiting helps) and the participants one
+      // address may hold (only the instructor can help: a room behind one address).
+      return error.message.includes("already holds")
+        ? `This network already holds as many participants as the room allows for one address: ask the instructor to raise the limit. (${error.message})`
+        : `Too many joins from this network just now: wait a minute and try again. (${error.message})`;
     case 503:
       return `The room is full: ask the instructor. (${error.message})`;
     case 422:
