@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -80,3 +80,17 @@ def lab(policy: LabPolicy) -> Iterator[LabDriver]:
     yield driver
     driver.close()
     assert driver.engine.closed.is_set()
+
+
+@pytest.fixture
+def make_lab(policy: LabPolicy) -> Iterator[Callable[[], LabDriver]]:
+    """More labs, in one process as the server runs them; each is closed at the end."""
+    made: list[LabDriver] = []
+
+    def make() -> LabDriver:
+        made.append(LabDriver(policy))
+        return made[-1]
+
+    yield make
+    for driver in made:
+        driver.close()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sockscope.engine.core.commands import parse_command
 from sockscope.engine.core.pyline import preview
 
-from conftest import LabDriver
+if TYPE_CHECKING:
+    from conftest import LabDriver
 
 
 def recorded_lines(lab: LabDriver, command: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -63,7 +63,7 @@ from sockscope.lessons.runner import LessonRun
 from sockscope.room import flags, kernels, votes
 from sockscope.room.mirror import mirror_state, set_mirror
 from sockscope.room.room import OWNER, Forbidden, Room
-from sockscope.room.runall import grouped, run_everywhere
+from sockscope.room.runall import grouped, run_everywhere, same_everywhere
 from sockscope.room.store import Participant
 
 router = APIRouter(prefix="/api")
@@ -250,7 +250,7 @@ async def mirror(request: Request, body: MirrorRequest) -> RoomMirror:
 
 def _step_answer(room: Room, groups: dict[str, list[str]]) -> RoomStep:
     names = [n for who in groups.values() for n in who]
-    outcomes = [o for o, who in groups.items() for _ in who]
+    outcomes = [same_everywhere(o) for o, who in groups.items() for _ in who]
     row = room.row
     return {
         "labs": len(names),
@@ -315,6 +315,8 @@ async def _advance(room: Room, lab: Lab, lesson_id: str, target: int) -> str:
                 await run.next()
         except CommandError as exc:
             return f"stopped: {exc.message}"
+    if run.failed is not None:  # it stopped before: say where, not "finished"
+        return f"stopped at {run.failed}"
     return "finished" if run.finished else f"at step {run.position}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import threading
 from typing import Any
 
 from sockscope.engine.calls import Outcome, perform
@@ -96,19 +97,32 @@ def _setsockopt(lab: LabContext, ls: LabSocket, option: str, value: int) -> Outc
     return outcome
 
 
+# Port 0 is the lab's: the first free port of its range, found with a throwaway socket and
+# then bound. Labs are threads of one process; without this lock two labs binding port 0 at
+# the same moment (a room-wide step) found the same port, and one got EADDRINUSE.
+PORT_ZERO = threading.Lock()
+
+
 def op_bind(lab: LabContext, ls: LabSocket, cmd: Bind, ticket: Ticket) -> None:
     host, port = cmd.address
     lab.policy.check_bind(host, port)
-    if port == 0:
-        port = first_free_port(lab, ls.sock, host, ls.network)
-    line = pyline.bind(ls.name, (host, port), asked_port=cmd.address[1], policy=lab.policy)
 
     def bound(_: Any) -> Any:
         ls.role = "bound"
         ls.local = ls.sock.getsockname()
         return {"address": list(ls.local)}
 
-    simple_call(lab, ls, ticket, "bind", line, lambda: ls.sock.bind((host, port)), result=bound)
+    def bind(port: int) -> None:
+        line = pyline.bind(ls.name, (host, port), asked_port=cmd.address[1], policy=lab.policy)
+        simple_call(lab, ls, ticket, "bind", line, lambda: ls.sock.bind((host, port)), result=bound)
+
+    if port != 0:
+        bind(port)
+    elif ls.network != "host":  # a private network's ports are its lab's alone
+        bind(first_free_port(lab, ls.sock, host, ls.network))
+    else:
+        with PORT_ZERO:
+            bind(first_free_port(lab, ls.sock, host, ls.network))
 
 
 def first_free_port(lab: LabContext, sock: socket.socket, host: str, network: str = "host") -> int:
