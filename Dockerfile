@@ -40,7 +40,7 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
 RUN mkdir -p /data && chown sockscope:sockscope /data
 
 USER sockscope
-# 8000: the web interface and API. Lab sockets bind SOCKSCOPE_LAB_PORTS (40000-40199) inside
+# 8000: the web interface and API. Lab sockets bind SOCKSCOPE_LAB_PORTS (20000-20999) inside
 # the container; docker-compose.yml says how participants' own programs can reach them.
 EXPOSE 8000
 # No curl in the slim image: a raw HTTP request from Python without site-packages (-I -S)

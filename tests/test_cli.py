@@ -15,7 +15,7 @@ from sockscope.settings import Settings, from_env
 def test_defaults_are_local_and_narrow() -> None:
     settings = settings_from([])
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
-    assert settings.lab_ports == (40000, 40199)
+    assert settings.lab_ports == (20000, 20999)
     assert settings.allow_connect == ()
 
 
@@ -33,7 +33,7 @@ def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     ("argv", "words"),
     [
         (["--lab-ports", "40100-40000"], "not a port range"),
-        (["--port", "40005"], "inside the lab port range"),
+        (["--port", "20005"], "inside the lab port range"),
         (["--allow-connect", "10.0.0.300/8"], "10.0.0.300"),
     ],
 )

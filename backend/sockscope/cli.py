@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sockscope import __version__
+from sockscope.portrange import ephemeral_range, lab_range_note, reserved_ports
 from sockscope.room.addresses import shown_hosts
 from sockscope.room.store import FILE_NAME
 from sockscope.settings import Settings, default_data_dir, from_env, parse_port_range
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lab-ports",
         type=parse_port_range,
         metavar="FROM-TO",
-        help="ports lab sockets may bind (default 40000-40199)",
+        help="ports lab sockets may bind (default 20000-20999, below the kernel's ephemeral range)",
     )
     parser.add_argument(
         "--allow-connect",
@@ -177,7 +178,7 @@ def _banner(settings: Settings, port: int) -> None:
     low, high = settings.lab_ports
     print(f"Sockscope {__version__}: open http://{shown}:{port}/ in a browser", flush=True)
     print(f"  API documentation: http://{shown}:{port}/docs", flush=True)
-    print(f"  lab sockets use ports {low}-{high}", flush=True)
+    print(f"  {lab_range_note((low, high), ephemeral_range(), reserved_ports())}", flush=True)
     if settings.host in ("0.0.0.0", ""):
         print(
             "  listening on every address: participants use this machine's LAN address", flush=True

@@ -25,7 +25,7 @@ def detect_in_container(root: Path = Path("/")) -> bool:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
-    lab_ports: tuple[int, int] = (40000, 40199)
+    lab_ports: tuple[int, int] = (20000, 20999)  # below the ephemeral range: portrange.py
     allow_connect: tuple[str, ...] = ()  # CIDRs lab clients may reach beyond the lab ports
     allowed_origins: tuple[str, ...] = ()  # extra Origins accepted on the websocket
     # Names besides IP addresses and localhost the server answers to (the Host header).
@@ -93,7 +93,7 @@ def parse_port_range(text: str) -> tuple[int, int]:
     try:
         return int(low), int(high or low)
     except ValueError:
-        raise ValueError(f"lab ports: expected FROM-TO such as 40000-40199, got {text!r}") from None
+        raise ValueError(f"lab ports: expected FROM-TO such as 20000-20999, got {text!r}") from None
 
 
 def parse_flag(name: str, text: str) -> bool:

@@ -64,7 +64,7 @@ class Scenario:
     env: dict[str, str] = field(default_factory=dict)
     http_port: int = 0  # 0: a free one
     reach: bool = False  # a program on the host connects to a lab server
-    lab_ports: tuple[int, int] = (40000, 40199)
+    lab_ports: tuple[int, int] = (20000, 20999)  # the compose file's default
     private_network: bool = False  # True: must work; False: refused with the compose hint
 
 
@@ -90,7 +90,7 @@ def free_port() -> int:
         return port
 
 
-def free_range(count: int, low: int = 40000, high: int = 40199) -> tuple[int, int]:
+def free_range(count: int, low: int = 20000, high: int = 20199) -> tuple[int, int]:
     """``count`` consecutive ports of the lab range that no program here holds (from the top).
 
     A host program on a published port stops the container from starting, so the test

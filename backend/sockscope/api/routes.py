@@ -33,7 +33,7 @@ _EXAMPLES: dict[str, Any] = {
     },
     "bind": {"value": {"op": "bind", "socket": "srv", "address": ["127.0.0.1", 0]}},
     "listen": {"value": {"op": "listen", "socket": "srv", "backlog": 5}},
-    "connect": {"value": {"op": "connect", "socket": "cli", "address": ["127.0.0.1", 40000]}},
+    "connect": {"value": {"op": "connect", "socket": "cli", "address": ["127.0.0.1", 20000]}},
     "accept": {"value": {"op": "accept", "socket": "srv"}},
     "send": {"value": {"op": "send", "socket": "cli", "size": 1048576}},
     "recv": {"value": {"op": "recv", "socket": "conn", "bufsize": 4096}},

@@ -65,7 +65,7 @@ export class LabStore {
   tNs = 0;
   paused = false;
   iteration = 0;
-  portRange: [number, number] = [40000, 40199];
+  portRange: [number, number] = [20000, 20999];
   sockets = new Map<string, SocketState>();
   calls = new Ring<CallEvent>(LIMITS.calls);
   log = new Ring<LabEvent>(LIMITS.log);

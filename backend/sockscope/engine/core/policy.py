@@ -23,8 +23,8 @@ _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LabPolicy:
-    port_min: int = 40000
-    port_max: int = 40199
+    port_min: int = 20000  # below the kernel's ephemeral range (32768-60999): see portrange.py
+    port_max: int = 20999
     allow_connect: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     max_sockets: int = 16
     max_payload: int = 16 * 1024 * 1024
