@@ -48,6 +48,11 @@ class Settings:
     instructor_token: str | None = None  # None: a new random one at each start
     participants_per_client: int = 3  # participants one client address may hold
     joins_per_minute: int = 10  # join attempts per client address
+    # Open labs (POST /api/labs, no room) per client address: held at once, made a minute;
+    # and server-shape comparisons running at once in the server (api/quotas.py).
+    labs_per_client: int = 20
+    labs_per_minute: int = 30
+    shapes_at_once: int = 2
 
     def lab_policy(self) -> LabPolicy:
         return LabPolicy(
@@ -79,6 +84,8 @@ class Settings:
             raise ValueError("instructor token: at least 16 characters (it guards the room)")
         if self.participants_per_client < 1 or self.joins_per_minute < 1:
             raise ValueError("participants per client and joins per minute: at least 1")
+        if min(self.labs_per_client, self.labs_per_minute, self.shapes_at_once) < 1:
+            raise ValueError("labs per client, labs per minute and shapes at once: at least 1")
 
 
 def default_data_dir(environ: dict[str, str] | None = None) -> Path:
@@ -124,6 +131,9 @@ def from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
         "event_log_capacity",
         "participants_per_client",
         "joins_per_minute",
+        "labs_per_client",
+        "labs_per_minute",
+        "shapes_at_once",
     ):
         if name in text:
             found[name] = int(text[name])

@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     if not schemathesis.exists():
         print("schemathesis is not installed (pip install schemathesis)", file=sys.stderr)
         return 2
-    settings = Settings(command_wait=0.2, commands_per_second=100_000)
+    settings = Settings(
+        command_wait=0.2, commands_per_second=100_000, labs_per_client=60, labs_per_minute=100_000
+    )
     with tempfile.TemporaryDirectory() as scratch:
         for live in serve(settings):
             command = [

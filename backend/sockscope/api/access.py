@@ -42,6 +42,11 @@ class Caller:
         return self.instructor or self.participant is not None or self.observes is not None
 
 
+def client_of(connection: HTTPConnection) -> str:
+    """The client's address: what the per-client limits count."""
+    return connection.client.host if connection.client else "unknown"
+
+
 def room_of(connection: HTTPConnection) -> Room:
     room: Room = connection.app.state.room
     return room

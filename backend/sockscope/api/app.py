@@ -17,6 +17,7 @@ from sockscope import __version__
 from sockscope.api import instructor, lessons, room, routes, workbench, ws
 from sockscope.api.hosts import HostCheck
 from sockscope.api.limits import BodyLimit, ServerErrors
+from sockscope.api.quotas import LabQuota, ShapesGate
 from sockscope.api.static import mount_ui
 from sockscope.api.wire import (
     COMMON_ERRORS,
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = registry
     app.state.room = the_room
+    app.state.lab_quota = LabQuota(settings.labs_per_client, settings.labs_per_minute)
+    app.state.shapes_gate = ShapesGate(settings.shapes_at_once)
 
     @app.middleware("http")
     async def same_origin_writes(request: Request, call_next: Any) -> Response:

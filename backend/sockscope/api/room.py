@@ -20,6 +20,7 @@ from sockscope.api.access import (
     authorize,
     bearer,
     caller_of,
+    client_of,
     require_instructor,
     require_participant,
     room_errors,
@@ -67,10 +68,6 @@ from sockscope.room.runall import grouped, run_everywhere, same_everywhere
 from sockscope.room.store import Participant
 
 router = APIRouter(prefix="/api")
-
-
-def client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def run_of(lab: Lab | None) -> LessonRun | None:

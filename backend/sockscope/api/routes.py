@@ -11,7 +11,8 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from sockscope import __version__
-from sockscope.api.access import authorize, room_errors, room_of
+from sockscope.api.access import authorize, client_of, room_errors, room_of
+from sockscope.api.quotas import LabQuota
 from sockscope.api.wire import answer_body, error_responses
 from sockscope.contract.api import Preview, PreviewError
 from sockscope.engine.core.commands import COMMAND_ADAPTER, Bind, Connect, parse_command
@@ -138,11 +139,20 @@ _LAB_LINKS = {
     "/labs",
     status_code=201,
     tags=["labs"],
-    responses={201: {"description": "The new lab", "links": _LAB_LINKS}, **error_responses(503)},
+    responses={
+        201: {"description": "The new lab", "links": _LAB_LINKS},
+        **error_responses(429, 503),
+    },
 )
 async def create_lab(request: Request) -> dict[str, Any]:
-    """Create a lab; its `id` is the key to everything else (keep it private)."""
-    lab = await asyncio.to_thread(registry_of(request).create)
+    """Create a lab; its `id` is the key to everything else (keep it private). One client
+    address holds at most 20 such labs and makes at most 30 a minute (429 says which)."""
+    client = client_of(request)
+    registry = registry_of(request)
+    quota: LabQuota = request.app.state.lab_quota
+    quota.admit(registry, client)
+    lab = await asyncio.to_thread(registry.create)
+    quota.mark(lab, client)
     return {"id": lab.id, "url": f"/labs/{lab.id}", "snapshot": await snapshot_of(lab)}
 
 

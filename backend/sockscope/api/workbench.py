@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from sockscope.api.access import client_of
+from sockscope.api.quotas import ShapesGate
+from sockscope.api.wire import error_responses
 from sockscope.contract.requests import FramingRequest, ShapesRequest
 from sockscope.contract.workbench import ByteOrderAnswer, FramingAnswer, ShapeReport
 from sockscope.engine.core.errors import InvalidCommand
@@ -85,11 +88,14 @@ async def framing_bench(request: FramingRequest) -> FramingAnswer:
     }
 
 
-@router.post("/shapes")
-async def shapes_bench(request: ShapesRequest) -> list[ShapeReport]:
-    """Serve N slow clients with a threaded, a forking and a select() server; compare."""
-    config = shapes.ShapesConfig(clients=request.clients, think_ms=request.think_ms)
-    results = await asyncio.to_thread(shapes.compare, config)
+@router.post("/shapes", responses=error_responses(429, 503))
+async def shapes_bench(request: Request, body: ShapesRequest) -> list[ShapeReport]:
+    """Serve N slow clients with a threaded, a forking and a select() server; compare.
+    Two run at once in the server, one per client address (429 or 503 says which)."""
+    config = shapes.ShapesConfig(clients=body.clients, think_ms=body.think_ms)
+    gate: ShapesGate = request.app.state.shapes_gate
+    async with gate.slot(client_of(request)):
+        results = await asyncio.to_thread(shapes.compare, config)
     return [shapes.report(r) for r in results]
 
 

@@ -6,6 +6,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,11 @@ class LabRegistry:
         lab.engine.close(reason)
         log.info("lab %s closed: %s", lab_id[:8], reason)
         return True
+
+    def count(self, test: Callable[[Lab], bool]) -> int:
+        """How many labs pass ``test`` (read under the lock)."""
+        with self._lock:
+            return sum(1 for lab in self._labs.values() if test(lab))
 
     def __len__(self) -> int:
         with self._lock:
