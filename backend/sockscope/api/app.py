@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from sockscope import __version__
-from sockscope.api import instructor, lessons, room, routes, workbench, ws
+from sockscope.api import instructor, lessons, metrics, room, routes, workbench, ws
 from sockscope.api.hosts import HostCheck
 from sockscope.api.limits import BodyLimit, ServerErrors
 from sockscope.api.quotas import LabQuota, ShapesGate
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = registry
     app.state.room = the_room
+    app.state.metrics = metrics.registry_for(registry, the_room)
     app.state.lab_quota = LabQuota(settings.labs_per_client, settings.labs_per_minute)
     app.state.shapes_gate = ShapesGate(settings.shapes_at_once)
 
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(room.router)
     app.include_router(instructor.router)
+    app.include_router(metrics.router)
     _mount_ui(app, settings)
     _document_errors(app)
     return app

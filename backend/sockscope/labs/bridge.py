@@ -21,6 +21,7 @@ from sockscope.engine.core.errors import CommandError, LabClosed, RateLimited
 from sockscope.engine.log import EventLog
 from sockscope.engine.tickets import CommandResult, Ticket
 from sockscope.events import Event
+from sockscope.labs import stats
 from sockscope.labs.registry import Lab
 
 
@@ -53,6 +54,19 @@ async def run_command(
     block, the lab is busy.
     ``limited`` applies the lab's command rate (a lesson's own steps are not limited).
     """
+    started = time.monotonic()
+    try:
+        answer = await _run(lab, raw, wait, limited, busy_wait)
+    except CommandError as exc:
+        stats.COMMANDS.observe(time.monotonic() - started, stats.outcome_of(exc.status, False))
+        raise
+    stats.COMMANDS.observe(
+        time.monotonic() - started, stats.outcome_of(answer.status, answer.blocked)
+    )
+    return answer
+
+
+async def _run(lab: Lab, raw: Any, wait: float, limited: bool, busy_wait: float | None) -> Answer:
     lab.touch()
     lab.last_command = lab.last_active
     op = raw.get("op") if isinstance(raw, dict) else None

@@ -48,6 +48,7 @@ class LabRegistry:
         self.idle_timeout = idle_timeout
         self._labs: dict[str, Lab] = {}
         self._lock = threading.Lock()
+        self.retired_events = 0  # events the closed labs recorded (for the events counter)
 
     def create(self) -> Lab:
         """Raises TooManyLabs when the server holds its maximum."""
@@ -80,6 +81,8 @@ class LabRegistry:
         if lab is None:
             return False
         lab.engine.close(reason)
+        with self._lock:
+            self.retired_events += lab.engine.log.last_seq
         log.info("lab %s closed: %s", lab_id[:8], reason)
         return True
 
@@ -87,6 +90,16 @@ class LabRegistry:
         """How many labs pass ``test`` (read under the lock)."""
         with self._lock:
             return sum(1 for lab in self._labs.values() if test(lab))
+
+    def labs(self) -> list[Lab]:
+        """The labs now (a copy: safe to read while labs come and go)."""
+        with self._lock:
+            return list(self._labs.values())
+
+    def events_recorded(self) -> int:
+        """Every event every lab of this registry recorded, the closed ones' included."""
+        with self._lock:
+            return self.retired_events + sum(lab.engine.log.last_seq for lab in self._labs.values())
 
     def __len__(self) -> int:
         with self._lock:
