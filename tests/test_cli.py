@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import urllib.request
+from email.message import Message
+from typing import IO
 
 import pytest
 
@@ -96,3 +99,67 @@ def test_the_command_serves_names_its_real_port_and_stops_cleanly_on_sigterm() -
     assert proc.returncode == 0, rest
     assert '"GET /api/lessons HTTP/1.1" 200' in rest, rest
     assert "/healthz" not in rest, rest
+
+
+def test_json_logs_carry_the_lab_and_no_log_line_carries_a_token() -> None:
+    """--log-format json: one object a line (the banner stays text, for people), with the lab
+    id where a line is about a lab; the instructor's ?token= never reaches the access log."""
+    import json
+    import re
+    import signal
+    import time
+    import urllib.error
+    import urllib.request
+
+    token = "json-log-token-0123456789"
+    data = tempfile.mkdtemp(prefix="sockscope-cli-")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sockscope", "--port", "0", "--data-dir", data,
+         "--log-format", "json", "--instructor-token", token],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 20
+        banner = ""
+        while "the room is kept in" not in banner:
+            assert time.monotonic() < deadline and proc.poll() is None, banner
+            banner += proc.stdout.readline()
+        found = re.search(r"open http://127\.0\.0\.1:(\d+)/", banner)
+        assert found, banner
+        base = f"http://127.0.0.1:{found.group(1)}"
+        made = urllib.request.urlopen(
+            urllib.request.Request(f"{base}/api/labs", method="POST"), timeout=5
+        )
+        lab = json.loads(made.read())["id"]
+        try:  # the instructor's link: 303 to /instructor (not followed here)
+            opener = urllib.request.build_opener(NoRedirect)
+            opener.open(f"{base}/instructor?token={token}", timeout=5)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 303
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    lines = [json.loads(line) for line in rest.splitlines() if line.strip()]
+    assert all({"t", "level", "logger", "message"} <= set(line) for line in lines)
+    created = [line for line in lines if "created" in line["message"] and "lab" in line]
+    assert created and created[0]["lab"] == lab[:8]
+    access = [line["message"] for line in lines if line["logger"] == "uvicorn.access"]
+    assert any("/instructor?token=…" in message for message in access), access
+    assert token not in rest.replace(banner, "")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> None:
+        return None

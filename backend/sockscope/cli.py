@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sockscope import __version__
+from sockscope import __version__, logs
+from sockscope.logs import FORMATS
 from sockscope.portrange import ephemeral_range, lab_range_note, reserved_ports
 from sockscope.room.addresses import shown_hosts
 from sockscope.room.store import FILE_NAME
@@ -73,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TOKEN",
         help="the instructor's token (default: a new random one at each start)",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        help="text lines (default), or one JSON object a line with the lab id where there is one",
+    )
     parser.add_argument("--version", action="version", version=f"sockscope {__version__}")
     return parser
 
@@ -92,6 +98,7 @@ def settings_from(argv: list[str] | None = None) -> Settings:
         "idle_timeout": args.idle_timeout,
         "data_dir": args.data_dir,
         "instructor_token": args.instructor_token,
+        "log_format": args.log_format,
     }
     values.update({k: v for k, v in flags.items() if v is not None})
     values.setdefault("data_dir", default_data_dir())
@@ -111,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     from sockscope.api.app import create_app
     from sockscope.api.wire import MAX_WS_MESSAGE
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.setup(settings.log_format)
     try:
         app = create_app(settings)
     except (OSError, sqlite3.Error) as exc:
@@ -132,7 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         ws_per_message_deflate=False,  # deflate costs CPU for little gain on a LAN
         ws_max_size=MAX_WS_MESSAGE,  # a bigger message closes the socket (1009) unread
         log_level="info",
+        # JSON: uvicorn's loggers go through the root's formatter (logs.py), not its own.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
+    logging.getLogger("uvicorn.access").addFilter(logs.RedactTokens())
     # The container's health check asks every second or two: one access line each would bury
     # the log an instructor reads.
     logging.getLogger("uvicorn.access").addFilter(_not_health_checks)

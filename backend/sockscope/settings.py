@@ -53,6 +53,7 @@ class Settings:
     labs_per_client: int = 20
     labs_per_minute: int = 30
     shapes_at_once: int = 2
+    log_format: str = "text"  # or "json": one object a line (logs.py)
 
     def lab_policy(self) -> LabPolicy:
         return LabPolicy(
@@ -80,6 +81,8 @@ class Settings:
             ipaddress.ip_network(cidr, strict=False)  # raises ValueError with the bad text
         if self.max_labs < 1 or self.max_sockets < 2:
             raise ValueError("max labs must be at least 1 and max sockets at least 2")
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"log format: text or json, got {self.log_format!r}")
         if self.instructor_token is not None and len(self.instructor_token) < 16:
             raise ValueError("instructor token: at least 16 characters (it guards the room)")
         if self.participants_per_client < 1 or self.joins_per_minute < 1:
@@ -122,6 +125,8 @@ def from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
     for name in ("data_dir",):
         if text.get(name):
             found[name] = Path(text[name])
+    if text.get("log_format"):
+        found["log_format"] = text["log_format"].strip().lower()
     if text.get("instructor_token"):
         found["instructor_token"] = text["instructor_token"]
     for name in (

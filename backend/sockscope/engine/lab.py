@@ -246,7 +246,9 @@ class LabEngine:
                     # The safety net: log it, tell the viewers, keep the lab alive
                     # unless it fails over and over.
                     failures += 1
-                    log.exception("lab %s: loop iteration failed", self.id)
+                    log.exception(
+                        "lab %s: loop iteration failed", self.id, extra={"lab": self.id[:8]}
+                    )
                     self.emit_notice(None, "internal error in the lab loop (logged on the server)")
                     if failures >= 3:
                         self._begin_close("internal error")

@@ -69,7 +69,10 @@ class _WorkerCall:
         try:
             report = functools.partial(self.done, perform(fn))
         except Exception:
-            log.exception("lab %s: %s() on a worker thread failed", self.lab.id, self.op)
+            log.exception(
+                "lab %s: %s() on a worker thread failed", self.lab.id, self.op,
+                extra={"lab": self.lab.id[:8]},
+            )  # fmt: skip
             report = self.failed
         try:
             self.lab.post(report)
@@ -89,7 +92,9 @@ class _WorkerCall:
             probe_now(lab, ls, *filter(None, [lab.local_peer(ls)]))
             ticket.resolve(result)  # last: a failure above must not follow an ok answer
         except Exception:  # the answer must still come, and say what happened
-            log.exception("lab %s: finishing %s() failed", lab.id, self.op)
+            log.exception(
+                "lab %s: finishing %s() failed", lab.id, self.op, extra={"lab": lab.id[:8]}
+            )
             self.answer_error(f"internal error finishing {self.op}() (logged on the server)")
         finally:
             lab.ticket = None

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sockscope import logs
 from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.lab import LabEngine
@@ -68,7 +69,7 @@ class LabRegistry:
             )
             self._labs[lab_id] = lab
         engine.start()
-        log.info("lab %s created", lab_id[:8])
+        log.info("lab %s created", lab_id[:8], extra=logs.lab(lab_id))
         return lab
 
     def get(self, lab_id: str) -> Lab | None:
@@ -83,7 +84,7 @@ class LabRegistry:
         lab.engine.close(reason)
         with self._lock:
             self.retired_events += lab.engine.log.last_seq
-        log.info("lab %s closed: %s", lab_id[:8], reason)
+        log.info("lab %s closed: %s", lab_id[:8], reason, extra=logs.lab(lab_id))
         return True
 
     def count(self, test: Callable[[Lab], bool]) -> int:

@@ -79,7 +79,7 @@ def run(lab: LabContext, ticket: Ticket) -> None:
         refuse(lab, ticket, command.op, exc)
         lab.history.remove(ticket)  # refused: nothing to replay
     except Exception:
-        log.exception("lab %s: command %s failed", lab.id, command.op)
+        log.exception("lab %s: command %s failed", lab.id, command.op, extra={"lab": lab.id[:8]})
         refuse(
             lab,
             ticket,
