@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="answer to this host name too, besides IP addresses and localhost (repeatable)",
     )
-    parser.add_argument("--max-labs", type=int, help="labs at most (default 60)")
+    parser.add_argument("--max-labs", type=int, help="labs at most (default 120)")
     parser.add_argument("--max-sockets", type=int, help="sockets per lab at most (default 16)")
     parser.add_argument(
         "--idle-timeout",
