@@ -192,6 +192,9 @@ class Server:
             "SOCKSCOPE_PARTICIPANTS_PER_CLIENT": "100000",
             "SOCKSCOPE_JOINS_PER_MINUTE": "100000",
         }
+        # A comparison run: BENCH_ROOM_LAB_HOSTS=2 runs the labs in lab-host processes.
+        if os.environ.get("BENCH_ROOM_LAB_HOSTS"):
+            env["SOCKSCOPE_LAB_HOSTS"] = os.environ["BENCH_ROOM_LAB_HOSTS"]
         self.log_path = folder / "server.log"
         self.log: IO[str] = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(

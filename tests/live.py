@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,12 +17,17 @@ from sockscope.settings import Settings
 
 from helpers import wait_until
 
+# Labs in lab-host processes for every server ``serve`` starts whose settings say 0 (set by
+# tests/api/conftest.py's ``lab_hosts`` fixture for the modules that run both ways).
+LAB_HOSTS = 0
+
 
 @dataclass
 class LiveServer:
     url: str
     ws_url: str
     client: httpx.Client
+    app: Any = None  # the FastAPI app (its state: the registry, the room)
 
     def new_lab(self) -> str:
         response = self.client.post("/api/labs")
@@ -40,8 +46,11 @@ class LiveServer:
 
 
 def serve(settings: Settings) -> Iterator[LiveServer]:
+    if LAB_HOSTS and not settings.lab_hosts:
+        settings = dataclasses.replace(settings, lab_hosts=LAB_HOSTS)
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=0,
         log_level="warning",
@@ -55,7 +64,7 @@ def serve(settings: Settings) -> Iterator[LiveServer]:
     port = server.servers[0].sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=url, timeout=10) as client:
-        yield LiveServer(url, f"ws://127.0.0.1:{port}", client)
+        yield LiveServer(url, f"ws://127.0.0.1:{port}", client, app)
     server.should_exit = True
     thread.join(10)
     assert not thread.is_alive(), "the server did not stop"

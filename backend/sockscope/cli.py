@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=FORMATS,
         help="text lines (default), or one JSON object a line with the lab id where there is one",
     )
+    parser.add_argument(
+        "--lab-hosts",
+        type=int,
+        metavar="N",
+        help="run the labs in N lab-host processes, each with its own descriptors (default 0:"
+        " in this process)",
+    )
     parser.add_argument("--version", action="version", version=f"sockscope {__version__}")
     return parser
 
@@ -99,6 +106,7 @@ def settings_from(argv: list[str] | None = None) -> Settings:
         "data_dir": args.data_dir,
         "instructor_token": args.instructor_token,
         "log_format": args.log_format,
+        "lab_hosts": args.lab_hosts,
     }
     values.update({k: v for k, v in flags.items() if v is not None})
     values.setdefault("data_dir", default_data_dir())

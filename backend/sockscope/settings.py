@@ -56,6 +56,8 @@ class Settings:
     labs_per_minute: int = 30
     shapes_at_once: int = 2
     log_format: str = "text"  # or "json": one object a line (logs.py)
+    # Lab-host processes that run the labs (labs/host.py); 0 runs them in this process.
+    lab_hosts: int = 0
 
     def lab_policy(self) -> LabPolicy:
         return LabPolicy(
@@ -83,6 +85,8 @@ class Settings:
             ipaddress.ip_network(cidr, strict=False)  # raises ValueError with the bad text
         if self.max_labs < 1 or self.max_sockets < 2:
             raise ValueError("max labs must be at least 1 and max sockets at least 2")
+        if not 0 <= self.lab_hosts <= 64:
+            raise ValueError(f"lab hosts: 0 to 64, got {self.lab_hosts}")
         if self.log_format not in ("text", "json"):
             raise ValueError(f"log format: text or json, got {self.log_format!r}")
         if self.instructor_token is not None and len(self.instructor_token) < 16:
@@ -141,6 +145,7 @@ def from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
         "labs_per_client",
         "labs_per_minute",
         "shapes_at_once",
+        "lab_hosts",
     ):
         if name in text:
             found[name] = int(text[name])

@@ -42,7 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.check()
     registry = LabRegistry(
-        settings.lab_policy(), max_labs=settings.max_labs, idle_timeout=settings.idle_timeout
+        settings.lab_policy(),
+        max_labs=settings.max_labs,
+        idle_timeout=settings.idle_timeout,
+        lab_hosts=settings.lab_hosts,
     )
     store = open_store(settings)
     the_room = Room(
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(registry.start)  # the lab hosts, with --lab-hosts
         reaper = asyncio.create_task(_reap_forever(registry))
         try:
             yield

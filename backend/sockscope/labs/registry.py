@@ -1,4 +1,10 @@
-"""Create, find, limit and reap labs."""
+"""Create, find, limit and reap labs.
+
+A lab runs in this process (a :class:`LabEngine`), or, with ``lab_hosts`` > 0, in one of
+that many lab-host processes (a :class:`~sockscope.labs.remote.RemoteEngine` here, the
+engine itself there: see :mod:`sockscope.labs.host`). Either way the layers above see the
+same ``Lab.engine``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.lab import LabEngine
 from sockscope.labs.limits import TokenBucket
+from sockscope.labs.remote import HostPool, RemoteEngine
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +32,7 @@ class TooManyLabs(CommandError):
 
 @dataclass(eq=False)
 class Lab:
-    engine: LabEngine
+    engine: LabEngine | RemoteEngine
     bucket: TokenBucket
     last_active: float = field(default_factory=time.monotonic)
     last_command: float = field(default_factory=time.monotonic)  # the idle flag of the room
@@ -43,8 +50,12 @@ class Lab:
 
 
 class LabRegistry:
-    def __init__(self, policy: LabPolicy, *, max_labs: int, idle_timeout: float) -> None:
+    def __init__(
+        self, policy: LabPolicy, *, max_labs: int, idle_timeout: float, lab_hosts: int = 0
+    ) -> None:
         self.policy = policy
+        # None: labs run in this process, as they always did.
+        self.hosts = HostPool(lab_hosts) if lab_hosts > 0 else None
         self.max_labs = max_labs
         self.idle_timeout = idle_timeout
         self._labs: dict[str, Lab] = {}
@@ -59,8 +70,12 @@ class LabRegistry:
                     None, f"this server already runs {self.max_labs} labs, its limit; try later"
                 )
             lab_id = secrets.token_urlsafe(16)  # 128 random bits: ids are not guessable
+            engine: LabEngine | RemoteEngine
             try:
-                engine = LabEngine(lab_id, self.policy)
+                if self.hosts is None:
+                    engine = LabEngine(lab_id, self.policy)
+                else:
+                    engine = self.hosts.engine(lab_id, self.policy)
             except LabClosed as exc:
                 raise TooManyLabs(None, exc.message) from None
             now = time.monotonic()
@@ -68,7 +83,12 @@ class LabRegistry:
                 engine, TokenBucket(self.policy.commands_per_second, self.policy.command_burst, now)
             )
             self._labs[lab_id] = lab
-        engine.start()
+        try:
+            engine.start()  # a remote lab is made in its host now
+        except LabClosed as exc:
+            with self._lock:
+                self._labs.pop(lab_id, None)
+            raise TooManyLabs(None, exc.message) from None
         log.info("lab %s created", lab_id[:8], extra=logs.lab(lab_id))
         return lab
 
@@ -120,8 +140,16 @@ class LabRegistry:
             self.delete(lab_id, "idle")
         return idle
 
+    def start(self) -> None:
+        """Start the lab hosts, if labs run in hosts (else labs need nothing started)."""
+        if self.hosts is not None:
+            self.hosts.start()
+
     def close_all(self) -> None:
+        """Close every lab, then stop the lab hosts."""
         with self._lock:
             ids = list(self._labs)
         for lab_id in ids:
             self.delete(lab_id, "server stopping")
+        if self.hosts is not None:
+            self.hosts.stop()
