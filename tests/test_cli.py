@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from email.message import Message
 from typing import IO
 
@@ -64,92 +72,80 @@ def test_the_installed_command_answers_help() -> None:
     assert done.returncode == 0 and "--lab-ports" in done.stdout
 
 
-def test_the_command_serves_names_its_real_port_and_stops_cleanly_on_sigterm() -> None:
-    """Port 0 gets a free port and the banner names it; health checks leave no access line."""
-    import re
-    import signal
-    import time
-    import urllib.request
+@dataclass
+class Served:
+    """``sockscope`` running as a user starts it: its banner, its URL, what it said after."""
 
+    proc: subprocess.Popen[str]
+    banner: str = ""
+    base: str = ""
+    rest: str = ""
+
+
+@contextlib.contextmanager
+def serving(*args: str) -> Iterator[Served]:
+    """The command on port 0 with a data folder of its own, until its whole banner is out;
+    stopped with SIGTERM at the end (what it wrote after the banner lands in ``rest``)."""
     data = tempfile.mkdtemp(prefix="sockscope-cli-")  # the room's file, not the user's
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sockscope", "--port", "0", "--data-dir", data],
+        [sys.executable, "-m", "sockscope", "--port", "0", "--data-dir", data, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    served = Served(proc)
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 20
-        banner = ""
-        while not (found := re.search(r"open http://127\.0\.0\.1:(\d+)/", banner)):
-            assert time.monotonic() < deadline, f"no banner with a port: {banner!r}"
-            banner += proc.stdout.readline()
-        port = int(found.group(1))
-        assert port != 0
-        for path in ("/healthz", "/healthz", "/api/lessons"):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
-                assert resp.status == 200
+        while "the room is kept in" not in served.banner:
+            assert time.monotonic() < deadline and proc.poll() is None, served.banner
+            served.banner += proc.stdout.readline()
+        found = re.search(r"open http://127\.0\.0\.1:(\d+)/", served.banner)
+        assert found, served.banner
+        assert found.group(1) != "0"
+        served.base = f"http://127.0.0.1:{found.group(1)}"
+        yield served
         proc.send_signal(signal.SIGTERM)
-        rest, _ = proc.communicate(timeout=20)
+        served.rest, _ = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
-    assert proc.returncode == 0, rest
-    assert '"GET /api/lessons HTTP/1.1" 200' in rest, rest
-    assert "/healthz" not in rest, rest
+
+
+def test_the_command_serves_names_its_real_port_and_stops_cleanly_on_sigterm() -> None:
+    """Port 0 gets a free port and the banner names it; health checks leave no access line."""
+    with serving() as served:
+        for path in ("/healthz", "/healthz", "/api/lessons"):
+            with urllib.request.urlopen(f"{served.base}{path}", timeout=5) as resp:
+                assert resp.status == 200
+    assert served.proc.returncode == 0, served.rest
+    assert '"GET /api/lessons HTTP/1.1" 200' in served.rest, served.rest
+    assert "/healthz" not in served.rest, served.rest
 
 
 def test_json_logs_carry_the_lab_and_no_log_line_carries_a_token() -> None:
     """--log-format json: one object a line (the banner stays text, for people), with the lab
     id where a line is about a lab; the instructor's ?token= never reaches the access log."""
-    import json
-    import re
-    import signal
-    import time
-    import urllib.error
-    import urllib.request
-
     token = "json-log-token-0123456789"
-    data = tempfile.mkdtemp(prefix="sockscope-cli-")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sockscope", "--port", "0", "--data-dir", data,
-         "--log-format", "json", "--instructor-token", token],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 20
-        banner = ""
-        while "the room is kept in" not in banner:
-            assert time.monotonic() < deadline and proc.poll() is None, banner
-            banner += proc.stdout.readline()
-        found = re.search(r"open http://127\.0\.0\.1:(\d+)/", banner)
-        assert found, banner
-        base = f"http://127.0.0.1:{found.group(1)}"
+    with serving("--log-format", "json", "--instructor-token", token) as served:
         made = urllib.request.urlopen(
-            urllib.request.Request(f"{base}/api/labs", method="POST"), timeout=5
+            urllib.request.Request(f"{served.base}/api/labs", method="POST"), timeout=5
         )
         lab = json.loads(made.read())["id"]
         try:  # the instructor's link: 303 to /instructor (not followed here)
-            opener = urllib.request.build_opener(NoRedirect)
-            opener.open(f"{base}/instructor?token={token}", timeout=5)
+            urllib.request.build_opener(NoRedirect).open(
+                f"{served.base}/instructor?token={token}", timeout=5
+            )
         except urllib.error.HTTPError as exc:
             assert exc.code == 303
-        proc.send_signal(signal.SIGTERM)
-        rest, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-    lines = [json.loads(line) for line in rest.splitlines() if line.strip()]
+    lines = [json.loads(line) for line in served.rest.splitlines() if line.strip()]
     assert all({"t", "level", "logger", "message"} <= set(line) for line in lines)
     created = [line for line in lines if "created" in line["message"] and "lab" in line]
     assert created and created[0]["lab"] == lab[:8]
     access = [line["message"] for line in lines if line["logger"] == "uvicorn.access"]
     assert any("/instructor?token=…" in message for message in access), access
-    assert token not in rest.replace(banner, "")
+    assert token not in served.rest
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -3,8 +3,6 @@ dies takes only its own labs; a lesson runs in a host as it runs in the web proc
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import os
 import signal
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lessonkit import run_to_end
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -24,7 +23,6 @@ from sockscope.events import CheckOutcome
 from sockscope.labs.registry import LabRegistry
 from sockscope.labs.remote import HostProcess, RemoteEngine
 from sockscope.lessons.model import find_lesson
-from sockscope.lessons.runner import LessonRun
 from sockscope.settings import Settings, from_env
 
 from helpers import wait_until
@@ -117,8 +115,12 @@ def test_a_participant_whose_host_died_gets_a_fresh_lab(tmp_path: Path) -> None:
         wait_until(lab.engine.closed.is_set, timeout=10, what="the lab to close")
         me = ada.client.get("/api/room/me").json()
         assert me["lab"] != ada.lab and me["recreated"] is True
-        events = ada.client.get(f"/api/labs/{me['lab']}/events").json()["events"]
-        assert any("made again" in e.get("message", "") for e in events), events
+
+        def notice() -> bool:  # recorded in the host: it comes back with the next batch
+            events = ada.client.get(f"/api/labs/{me['lab']}/events").json()["events"]
+            return any("made again" in e.get("message", "") for e in events)
+
+        wait_until(notice, timeout=5, what="the lab's 'made again' notice")
         made = ada.client.post(
             f"/api/labs/{me['lab']}/commands", json={"op": "socket", "name": "srv"}
         )
@@ -137,19 +139,7 @@ def run_lesson(registry: LabRegistry, lesson_id: str) -> list[CheckOutcome]:
     assert lesson is not None
     lab = registry.create()
     assert isinstance(lab.engine, RemoteEngine)
-
-    async def go() -> list[CheckOutcome]:
-        runner = LessonRun(lab, lesson)
-        await runner.start()
-        outcomes: list[CheckOutcome] = await asyncio.wait_for(runner.run_to_end(), 90)
-        assert runner.failed is None, runner.failed
-        return outcomes
-
-    try:
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, go()).result(timeout=120)
-    finally:
-        registry.delete(lab.id)
+    return run_to_end(registry, lesson, lab)
 
 
 @pytest.mark.parametrize("lesson_id", ["server-sockets", "partial-send", "nonblocking-select"])

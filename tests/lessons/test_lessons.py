@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from lessonkit import run_to_end
 
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.events import CheckOutcome
@@ -38,21 +39,7 @@ def run(registry: LabRegistry, lesson: Lesson) -> dict[int, CheckOutcome]:
 
 
 def run_all(registry: LabRegistry, lesson: Lesson) -> list[CheckOutcome]:
-    lab = registry.create()
-
-    async def go() -> list[CheckOutcome]:
-        runner = LessonRun(lab, lesson)
-        await runner.start()
-        outcomes = await asyncio.wait_for(runner.run_to_end(), 90)
-        assert runner.failed is None, runner.failed
-        return outcomes
-
-    try:
-        # A thread of its own: no event loop of another test can be in the way.
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, go()).result(timeout=120)
-    finally:
-        registry.delete(lab.id)
+    return run_to_end(registry, lesson)
 
 
 def lesson(lesson_id: str) -> Lesson:

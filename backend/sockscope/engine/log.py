@@ -43,13 +43,18 @@ class EventLog:
     def append(self, event: Event) -> None:
         with self._lock:
             self._events.append(event)
-            if len(self._events) > self.capacity + self.capacity // 4:
-                drop = len(self._events) - self.capacity
-                del self._events[:drop]
-                self._first_seq += drop
-            listeners = tuple(self._listeners)
+            listeners = self._trimmed()
         for notify in listeners:
             notify()
+
+    def _trimmed(self) -> tuple[Callable[[], None], ...]:
+        """Under the lock, after adding: drop the oldest past capacity*1.25 (down to the
+        capacity, so trimming is rare); the listeners to tell, once the lock is let go."""
+        if len(self._events) > self.capacity + self.capacity // 4:
+            drop = len(self._events) - self.capacity
+            del self._events[:drop]
+            self._first_seq += drop
+        return tuple(self._listeners)
 
     def after(self, seq: int, limit: int = 1000) -> Page:
         """Events with a sequence number above ``seq``, oldest first, at most ``limit``."""

@@ -65,11 +65,7 @@ class MirrorLog(EventLog):
                 self._events.clear()
                 self._first_seq = gap[1] + 1
             self._events.extend(events)
-            if len(self._events) > self.capacity + self.capacity // 4:
-                drop = len(self._events) - self.capacity
-                del self._events[:drop]
-                self._first_seq += drop
-            listeners = tuple(self._listeners)
+            listeners = self._trimmed()
         for notify in listeners:
             notify()
 
