@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sockscope.api.quotas import Busy, OverQuota, ShapesGate
+from sockscope.api.quotas import Busy, ShapesGate
+from sockscope.engine.core.errors import RateLimited
 from sockscope.settings import Settings
 
 from live import LiveServer, serve
@@ -59,7 +60,7 @@ def test_a_client_runs_one_shape_comparison_at_a_time_and_the_server_a_few() -> 
     async def scenario() -> None:
         gate = ShapesGate(1, wait=0.2)
         async with gate.slot("10.0.0.1"):
-            with pytest.raises(OverQuota, match="already runs a server-shape comparison"):
+            with pytest.raises(RateLimited, match="already runs a server-shape comparison"):
                 async with gate.slot("10.0.0.1"):
                     pass
             with pytest.raises(Busy, match="1 server-shape comparisons are running"):

@@ -16,8 +16,9 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from sockscope.api.wire import ErrorBody, error_responses
+from sockscope.engine.core.errors import ForbiddenError
 from sockscope.labs.registry import Lab
-from sockscope.room.room import OWNER, Forbidden, Room, Unauthorized
+from sockscope.room.room import OWNER, Room, Unauthorized
 from sockscope.room.store import Participant
 
 PARTICIPANT_COOKIE = "sockscope_participant"
@@ -91,7 +92,7 @@ def require_participant(connection: HTTPConnection) -> Participant:
 
 
 def authorize(connection: HTTPConnection, lab: Lab, *, write: bool) -> Caller:
-    """Raises Unauthorized or Forbidden when the caller may not read (or drive) ``lab``."""
+    """Raises Unauthorized or ForbiddenError when the caller may not read (or drive) ``lab``."""
     owner = lab.extras.get(OWNER)
     if owner is None:
         return Caller(False, None, None)  # not a room lab: open to whoever holds its id
@@ -100,7 +101,7 @@ def authorize(connection: HTTPConnection, lab: Lab, *, write: bool) -> Caller:
         return caller
     if caller.observes == owner:
         if write:
-            raise Forbidden(None, OBSERVER_CANNOT)
+            raise ForbiddenError(None, OBSERVER_CANNOT)
         return caller
     if not caller.anyone:
         raise Unauthorized(
@@ -108,7 +109,7 @@ def authorize(connection: HTTPConnection, lab: Lab, *, write: bool) -> Caller:
             "this lab belongs to a room participant: send its token (the browser's cookie,"
             " Authorization: Bearer TOKEN, or an observer link's ?observe=TOKEN)",
         )
-    raise Forbidden(None, "this lab belongs to another participant")
+    raise ForbiddenError(None, "this lab belongs to another participant")
 
 
 _WHY = {

@@ -14,16 +14,12 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sockscope.engine.core.errors import CommandError
+from sockscope.engine.core.errors import CommandError, RateLimited
 from sockscope.labs.registry import Lab, LabRegistry
 from sockscope.room.joins import JoinLimiter
 
 CLIENT = "client"  # Lab.extras key: the address that made an open lab (POST /api/labs)
 SHAPES_WAIT = 5.0  # seconds a comparison waits for a free slot before 503
-
-
-class OverQuota(CommandError):
-    status = 429
 
 
 class Busy(CommandError):
@@ -38,17 +34,17 @@ class LabQuota:
         self.rate = JoinLimiter(per_minute)
 
     def admit(self, registry: LabRegistry, client: str) -> None:
-        """Raises OverQuota naming the limit; an admitted creation is counted."""
+        """Raises RateLimited naming the limit; an admitted creation is counted."""
         holding = registry.count(lambda lab: lab.extras.get(CLIENT) == client)
         if holding >= self.held:
-            raise OverQuota(
+            raise RateLimited(
                 None,
                 f"this address already holds {self.held} labs, the limit per client: close one"
                 " (DELETE /api/labs/{id}), or let an idle one be reaped",
             )
         wait = self.rate.wait_for(client, time.monotonic())
         if wait > 0:
-            raise OverQuota(
+            raise RateLimited(
                 None,
                 f"this address made {self.rate.per_minute} labs in the last minute, the limit;"
                 f" try again in {wait:.0f} s",
@@ -72,7 +68,7 @@ class ShapesGate:
     @asynccontextmanager
     async def slot(self, client: str) -> AsyncIterator[None]:
         if client in self._running:
-            raise OverQuota(
+            raise RateLimited(
                 None, "this address already runs a server-shape comparison: wait for its answer"
             )
         self._running.add(client)

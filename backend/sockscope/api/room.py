@@ -57,13 +57,13 @@ from sockscope.contract.room_requests import (
     QuestionRequest,
     RunRequest,
 )
-from sockscope.engine.core.errors import CommandError, Conflict
+from sockscope.engine.core.errors import CommandError, Conflict, ForbiddenError
 from sockscope.events import CallEvent
 from sockscope.labs.registry import Lab
 from sockscope.lessons.runner import LessonRun
 from sockscope.room import flags, kernels, votes
 from sockscope.room.mirror import mirror_state, set_mirror
-from sockscope.room.room import OWNER, Forbidden, Room
+from sockscope.room.room import OWNER, Room
 from sockscope.room.runall import grouped, run_everywhere, same_everywhere
 from sockscope.room.store import Participant
 
@@ -382,7 +382,7 @@ async def answer(request: Request, lab_id: str, body: AnswerRequest) -> AnswerTa
     lab = lab_or_404(request, lab_id)
     participant = caller_of(request).participant
     if participant is None or lab.extras.get(OWNER) != participant.id:
-        raise Forbidden(None, "only the lab's participant answers for it")
+        raise ForbiddenError(None, "only the lab's participant answers for it")
     store = room_of(request).store
     number = votes.take_answer(store, participant, body.lesson, body.step, body.choice)
     return {"lesson": body.lesson, "step": body.step, "round": number, "choice": body.choice}
@@ -401,7 +401,7 @@ async def lab_answers(
     room = room_of(request)
     participant = room.store.participant(str(lab.extras.get(OWNER, "")))
     if participant is None:
-        raise Forbidden(None, "this lab is not a room participant's: it has no answers")
+        raise ForbiddenError(None, "this lab is not a room participant's: it has no answers")
     rounds = votes.own_rounds(room.store, participant, lesson, step)
     return {"lesson": lesson, "step": step, "rounds": rounds}
 
@@ -481,6 +481,6 @@ async def observer(request: Request, body: ObserverRequest) -> ObserverLink:
     room = room_of(request)
     owner = room.store.participant(str(lab.extras.get(OWNER, "")))
     if owner is None:
-        raise Forbidden("lab", "only a room participant's lab has observer links")
+        raise ForbiddenError("lab", "only a room participant's lab has observer links")
     token = room.new_observer(owner)
     return {"url": f"/labs/{lab.id}?observe={token}", "token": token, "lab": lab.id}

@@ -49,10 +49,10 @@ from sockscope.api.wire import (
     quote,
     snapshot_message,
 )
-from sockscope.engine.core.errors import CommandError
+from sockscope.engine.core.errors import CommandError, ForbiddenError
 from sockscope.labs.bridge import Subscription, run_command
 from sockscope.labs.registry import Lab
-from sockscope.room.room import OWNER, Forbidden
+from sockscope.room.room import OWNER
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def _may_drive(websocket: WebSocket, lab: Lab, caller: Caller) -> None:
     owner = lab.extras.get(OWNER)
     mine = caller.participant is not None and caller.participant.id == owner
     if owner is not None and not caller.instructor and not mine:  # let in as an observer
-        raise Forbidden(None, OBSERVER_CANNOT)
+        raise ForbiddenError(None, OBSERVER_CANNOT)
     room_of(websocket).refuse_if_frozen(lab, caller.instructor)
 
 

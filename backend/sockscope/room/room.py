@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from sockscope.contract.room import JoinRefusal
-from sockscope.engine.core.errors import CommandError, LabClosed
+from sockscope.engine.core.errors import CommandError, ForbiddenError, LabClosed, RateLimited
 from sockscope.events import NoticeEvent
 from sockscope.labs.bridge import run_command
 from sockscope.labs.registry import Lab, LabRegistry
@@ -41,16 +41,8 @@ class Unauthorized(CommandError):
     status = 401
 
 
-class Forbidden(CommandError):
-    status = 403
-
-
 class Locked(CommandError):
     status = 423
-
-
-class TooManyJoins(CommandError):
-    status = 429
 
 
 FROZEN = "the instructor froze the room: wait for them to resume"
@@ -109,24 +101,24 @@ class Room:
     # -- participants ----------------------------------------------------------------------
 
     async def join(self, code: str, name: str, client: str, known: Participant | None) -> Joining:
-        """Raises TooManyJoins, Forbidden (a wrong code), or TooManyLabs from the registry."""
+        """Raises RateLimited, ForbiddenError (a wrong code), or TooManyLabs from the registry."""
         now = time.monotonic()
         wait = self.limiter.wait_for(client, now)
         if wait > 0:
             self.refusals.note(client, "per_minute", now)
-            raise TooManyJoins(
+            raise RateLimited(
                 None,
                 f"too many join attempts from this address: {self.limiter.per_minute} a minute;"
                 f" try again in {wait:.0f} s",
             )
         if not joins.code_matches(code, self.code):
-            raise Forbidden("code", "wrong join code: check the code on the projector")
+            raise ForbiddenError("code", "wrong join code: check the code on the projector")
         if known is not None:  # the same browser again: the same participant and lab
             lab, recreated = await self.lab_of(known)
             return Joining(known, None, lab, recreated)
         if self.store.count_from(client) >= self.per_client:
             self.refusals.note(client, "per_client", now)
-            raise TooManyJoins(
+            raise RateLimited(
                 None,
                 f"this address already holds {self.per_client} participants, the limit per"
                 " client; a reload returns to yours (the instructor can raise the limit)",
