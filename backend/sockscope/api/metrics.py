@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 
 from sockscope.labs import stats
 from sockscope.labs.registry import LabRegistry
-from sockscope.room.room import Room
+from sockscope.room.room import OWNER, Room
 
 router = APIRouter()
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -50,7 +50,7 @@ class ServerCollector(Collector):
         yield GaugeMetricFamily(
             "sockscope_room_labs",
             "Labs of room participants",
-            value=sum(1 for lab in labs if "owner" in lab.extras),
+            value=sum(1 for lab in labs if OWNER in lab.extras),
         )
         yield GaugeMetricFamily(
             "sockscope_room_participants",
