@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING, format=f"lab-host {os.getpid()}: %(levelname)s %(name)s %(message)s"
     )
     if len(args) > 1:
-        socket_handlers.PORT_ZERO = PortZeroLock(args[1])  # type: ignore[assignment]
+        socket_handlers.share_port_zero(PortZeroLock(args[1]))
     sock = socket.socket(fileno=int(args[0]))
     with contextlib.suppress(KeyboardInterrupt):
         Host(sock).run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 import threading
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sockscope.engine.calls import Outcome, perform
@@ -100,7 +101,17 @@ def _setsockopt(lab: LabContext, ls: LabSocket, option: str, value: int) -> Outc
 # Port 0 is the lab's: the first free port of its range, found with a throwaway socket and
 # then bound. Labs are threads of one process; without this lock two labs binding port 0 at
 # the same moment (a room-wide step) found the same port, and one got EADDRINUSE.
-PORT_ZERO = threading.Lock()
+class _PortZero:
+    lock: AbstractContextManager[object] = threading.Lock()
+
+
+PORT_ZERO = _PortZero()
+
+
+def share_port_zero(lock: AbstractContextManager[object]) -> None:
+    """Take port 0 under ``lock`` instead: one that other processes binding in the same
+    range hold too (a lab host's file lock, labs/host.py)."""
+    PORT_ZERO.lock = lock
 
 
 def op_bind(lab: LabContext, ls: LabSocket, cmd: Bind, ticket: Ticket) -> None:
@@ -121,7 +132,7 @@ def op_bind(lab: LabContext, ls: LabSocket, cmd: Bind, ticket: Ticket) -> None:
     elif ls.network != "host":  # a private network's ports are its lab's alone
         bind(first_free_port(lab, ls.sock, host, ls.network))
     else:
-        with PORT_ZERO:
+        with PORT_ZERO.lock:
             bind(first_free_port(lab, ls.sock, host, ls.network))
 
 
