@@ -54,7 +54,13 @@ from .common import BenchTimeout, Check, Deadline, Row, fmt
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "room-bench-instructor-token-0123456789"
-STEADY_S = 25.0
+# BENCH_ROOM_SECONDS=120: a longer window (the garbage collector's rare full collections
+# fall inside it; see backend/sockscope/heap.py).
+STEADY_S = float(os.environ.get("BENCH_ROOM_SECONDS") or 25.0)
+# The server as `docker compose up` runs it for a workshop: its labs in 2 lab-host
+# processes (docker-compose.yml). BENCH_ROOM_LAB_HOSTS=0 keeps them in the web process,
+# as `make run` does, for a comparison.
+LAB_HOSTS = int(os.environ.get("BENCH_ROOM_LAB_HOSTS") or 2)
 SAMPLE_EVERY = 0.25
 QUICK = os.environ.get("BENCH_ROOM_QUICK") == "1"
 # BENCH_ROOM_SIZES=1,30 picks the sizes (the hostile run comes with 30, outside quick mode).
@@ -192,9 +198,7 @@ class Server:
             "SOCKSCOPE_PARTICIPANTS_PER_CLIENT": "100000",
             "SOCKSCOPE_JOINS_PER_MINUTE": "100000",
         }
-        # A comparison run: BENCH_ROOM_LAB_HOSTS=2 runs the labs in lab-host processes.
-        if os.environ.get("BENCH_ROOM_LAB_HOSTS"):
-            env["SOCKSCOPE_LAB_HOSTS"] = os.environ["BENCH_ROOM_LAB_HOSTS"]
+        env["SOCKSCOPE_LAB_HOSTS"] = str(LAB_HOSTS)
         self.log_path = folder / "server.log"
         self.log: IO[str] = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
@@ -339,6 +343,35 @@ class Measured:
         return self.rss / MiB / max(1, int(self.report["joined"]))
 
 
+@contextlib.contextmanager
+def profiled(pid: int, n: int, hostile: bool, seconds: float) -> Iterator[None]:
+    """BENCH_ROOM_PYSPY=/path/to/py-spy: sample the server and its lab hosts over the
+    window (py-spy record, raw collapsed stacks, to $TMPDIR/room-N[-hostile].spy)."""
+    spy = os.environ.get("BENCH_ROOM_PYSPY")
+    if not spy:
+        yield
+        return
+    out = Path(tempfile.gettempdir()) / f"room-{n}{'-hostile' if hostile else ''}.spy"
+    proc = subprocess.Popen(
+        [spy, "record", "-p", str(pid), "--subprocesses", "--nonblocking", "-r", "50",
+         "-d", str(max(1, int(seconds) - 2)), "-f", "raw", "-o", str(out)],
+        stdout=subprocess.DEVNULL, stderr=open(out.with_suffix(".log"), "w"),  # noqa: SIM115
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # behind on 300 threads: stop it, it writes then
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        print(f"      profile: {out}")
+
+
 def measure(n: int, *, hostile: bool, seconds: float) -> Measured:
     with tempfile.TemporaryDirectory(prefix="bench-room-") as tmp:
         server = Server(n + int(hostile) + 10, Path(tmp))
@@ -362,6 +395,7 @@ def measure(n: int, *, hostile: bool, seconds: float) -> Measured:
                 cpu0, t0 = family_cpu(server.proc.pid), time.monotonic()
                 for gen in gens:
                     gen.go()
+                stack.enter_context(profiled(server.proc.pid, n, hostile, seconds))
                 for gen in gens:
                     gen.line("steady_end", seconds + 30)
                 cpu = (family_cpu(server.proc.pid) - cpu0) / (time.monotonic() - t0) * 100
@@ -458,7 +492,7 @@ def run() -> tuple[list[Row], list[Check]]:
     print(
         f"[room] N = {', '.join(map(str, SIZES))}{'' if QUICK else ' and 30 + 1 hostile'},"
         f" {seconds:g} s of commands each (one every 1.5-3 s per participant), a server each"
-        f" ({server_version()})"
+        f" with {LAB_HOSTS} lab hosts ({server_version()})"
     )
     done: dict[tuple[int, bool], Measured] = {}
     failed: dict[tuple[int, bool], str] = {}

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sockscope import __version__, logs
+from sockscope import __version__, heap, logs
 from sockscope.logs import FORMATS
 from sockscope.portrange import ephemeral_range, lab_range_note, reserved_ports
 from sockscope.room.addresses import shown_hosts
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     # expects), so the handler it finds is one that does nothing.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _stopped)
+    heap.settle()
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sockscope.engine.core.commands import parse_command
+from sockscope.events import CallEvent
 
 from helpers import wait_until
 
@@ -60,3 +61,24 @@ def test_recv_timeout_set_by_the_program_ends_the_wait(lab) -> None:  # type: ig
     result = lab.run({"op": "recv", "socket": "conn", "bufsize": 9})
     assert result.error["errno"] == "timeout"
     assert lab.sock("conn")["timeout"] == 0.2
+
+
+def test_the_history_lets_a_ticket_go_once_answered_and_keeps_a_blocked_ones(lab) -> None:  # type: ignore[no-untyped-def]
+    """The history keeps each command and its events (what the exported script replays),
+    not the ticket with its two futures (heap.py: a room of 300 labs held 5,000 of those a
+    lab): the ticket stays reachable while its call is blocked, for the room's flags."""
+    pair(lab)
+    kept = lab.engine.history[-1]
+    assert kept.command.op == "accept" and kept.ticket is None
+    assert [e.line for e in kept.events if hasattr(e, "line")][-1] == "conn, addr = srv.accept()"
+    ticket = lab.engine.submit(
+        parse_command({"op": "recv", "socket": "conn", "bufsize": 100}, lab.policy)
+    )
+    wait_until(lambda: lab.sock("conn")["blocked"], what="conn blocked")
+    blocked = lab.engine.history[-1]
+    assert blocked.ticket is ticket and blocked.events is ticket.events
+    lab.ok({"op": "send", "socket": "cli", "text": "hello"})
+    assert ticket.future.result(5).ok
+    assert blocked.ticket is None and ticket.kept is None
+    calls = [e for e in blocked.events if isinstance(e, CallEvent)]
+    assert calls[-1].op == "recv" and calls[-1].done

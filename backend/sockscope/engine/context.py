@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.privnet import PrivateNetwork
 from sockscope.engine.sockets import LabSocket, Link
-from sockscope.engine.tickets import Ticket
+from sockscope.engine.tickets import Kept, Ticket
 from sockscope.events import Event
 
 
@@ -30,9 +30,9 @@ class LabContext(Protocol):
     dirty: set[str]  # sockets touched since their last probe
     worker_calls: set[int]  # call ids running on a worker thread
     workers: set[threading.Thread]
-    # Every command the lab ran, in order, with the events it produced (a ticket's
-    # events list grows until its call returns): what an exported script replays.
-    history: list[Ticket]
+    # Every command the lab ran, in order, with the events it produced (the events list
+    # grows until its call returns): what an exported script replays.
+    history: list[Kept]
     history_truncated: bool  # older commands were dropped
 
     def post(self, fn: Callable[[], None]) -> None: ...

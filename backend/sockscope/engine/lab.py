@@ -48,7 +48,7 @@ from sockscope.engine.sockets import (
     same_info_but_progress,
 )
 from sockscope.engine.throttle import EventRate
-from sockscope.engine.tickets import Ticket
+from sockscope.engine.tickets import Kept, Ticket
 from sockscope.engine.watch import ClosedWatch
 from sockscope.events import (
     SCHEMA_VERSION,
@@ -95,7 +95,7 @@ class LabEngine:
         self.workers: set[threading.Thread] = set()
         # Every command the lab ran, in order, with the events it produced (a ticket's
         # events list grows until its call returns): what an exported script replays.
-        self.history: list[Ticket] = []
+        self.history: list[Kept] = []
         self.links: dict[str, Link] = {}
         self.private: PrivateNetwork | None = None  # made on first use
         self.watch = ClosedWatch()  # connections of closed sockets, until the kernel drops them

@@ -38,6 +38,19 @@ class CommandResult:
 
 
 @dataclass(slots=True, eq=False)
+class Kept:
+    """What a lab's history keeps of a command it ran: the command and its events (the
+    ticket's own list, so it grows while the call runs), for the exported script. The
+    ticket itself (two futures, each with a lock and a condition: some 25 objects the
+    garbage collector walks) is let go once its answer is published; a lab keeps up to
+    5,000 of these, and a room a few hundred labs."""
+
+    command: Command
+    events: list[Event]
+    ticket: Ticket | None  # while the command is in flight (a blocked call's, say)
+
+
+@dataclass(slots=True, eq=False)
 class Ticket:
     command: Command | None
     future: Future[CommandResult] = field(default_factory=Future)
@@ -48,6 +61,13 @@ class Ticket:
     # Resolves with that call id when it does: a waiter learns the call may block.
     handed_off: Future[int] = field(default_factory=Future)
     result: CommandResult | None = None
+    kept: Kept | None = None  # its entry in the lab's history, while in flight
+
+    def keep(self) -> Kept:
+        """The history's entry for this command (a command is kept when it runs)."""
+        assert self.command is not None
+        self.kept = Kept(self.command, self.events, self)
+        return self.kept
 
     def hand_off(self, call_id: int) -> None:
         """The call went to a worker thread: it may block (engine thread)."""
@@ -63,6 +83,8 @@ class Ticket:
     def publish(self) -> None:
         """Hand the answer to the waiting thread, with every event the command produced."""
         if self.result is not None and not self.future.done():
+            if self.kept is not None:  # the history keeps its command and events only
+                self.kept.ticket, self.kept = None, None
             self.future.set_result(replace(self.result, events=list(self.events)))
 
     def succeed(self, result: Any = None) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from sockscope.engine.tickets import Ticket
+from sockscope.engine.tickets import Kept
 from sockscope.export.commands import RENDERERS, Block, Ctx, Places
 from sockscope.export.record import Calls, describe, lab_said, recorded
 from sockscope.export.runtime import RUNTIME
@@ -41,14 +41,14 @@ def _gap(entries: int) -> float:
     return max(MIN_GAP, min(GAP, GAP_BUDGET / max(entries, 1)))
 
 
-def render_script(history: list[Ticket], *, lab_id: str, truncated: bool = False) -> str:
+def render_script(history: list[Kept], *, lab_id: str, truncated: bool = False) -> str:
     """A standalone Python program that replays ``history`` and prints what each call returned.
 
     ``history`` is :attr:`LabEngine.history` (copy it on the lab thread, or after the
     lab closed); ``truncated`` says the lab dropped its oldest commands.
     """
     safe_id = re.sub(r"[^A-Za-z0-9_-]", "?", lab_id)
-    entries = [(t.command, list(t.events)) for t in list(history) if t.command is not None]
+    entries = [(k.command, list(k.events)) for k in list(history)]
     gap = _gap(len(entries))
     places = Places.plan(entries)
     ports: list[str] = []

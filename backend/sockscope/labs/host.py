@@ -53,6 +53,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sockscope import heap
 from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.handlers import sockets as socket_handlers
 from sockscope.engine.lab import LabEngine
@@ -338,7 +339,7 @@ class Host:
             kept = False
             if tid in done:
                 result = t.ticket.future.result()
-                kept = any(each is t.ticket for each in list(engine.history))
+                kept = any(each.events is t.ticket.events for each in list(engine.history))
             elif closed:  # never reached: the lab closed first
                 result = CommandResult(False, None, dict(CLOSED_ANSWER), list(t.ticket.events), 410)
             if result is not None:
@@ -390,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) > 1:
         socket_handlers.share_port_zero(PortZeroLock(args[1]))
     sock = socket.socket(fileno=int(args[0]))
+    heap.settle()
     with contextlib.suppress(KeyboardInterrupt):
         Host(sock).run()
     return 0

@@ -43,7 +43,7 @@ from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.handlers.dispatch import HISTORY_MAX
 from sockscope.engine.log import EventLog
-from sockscope.engine.tickets import Ticket
+from sockscope.engine.tickets import Kept, Ticket
 from sockscope.events import Event, LabClosedEvent
 from sockscope.labs.host import COMMAND, LabNews, Reply, recv_message, send_message
 
@@ -79,7 +79,7 @@ class RemoteEngine:
         self.started_at = time.time()
         self.t0 = time.monotonic_ns()
         self.closed = threading.Event()
-        self.history: list[Ticket] = []
+        self.history: list[Kept] = []
         self.history_truncated = False
         self._glance: tuple[tuple[str, str], ...] = ()
         self._tickets: dict[int, Ticket] = {}
@@ -145,7 +145,7 @@ class RemoteEngine:
         with self._lock:
             self._tickets[tid] = ticket
             if keep:  # as the engine does when it runs it; dropped if refused
-                self.history.append(ticket)
+                self.history.append(ticket.keep())
                 if len(self.history) > HISTORY_MAX:
                     del self.history[: len(self.history) - HISTORY_MAX]
         return tid
@@ -162,7 +162,7 @@ class RemoteEngine:
 
     def _forget(self, ticket: Ticket) -> None:
         for i in range(len(self.history) - 1, -1, -1):
-            if self.history[i] is ticket:
+            if self.history[i].events is ticket.events:
                 del self.history[i]
                 return
 

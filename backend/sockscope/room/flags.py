@@ -45,8 +45,9 @@ def blocked_for(lab: Lab) -> float:
     """Seconds the oldest call still blocked in a worker thread has been blocked (0: none)."""
     engine = lab.engine
     oldest: int | None = None
-    for ticket in list(engine.history[-32:]):
-        if ticket.blocked_call is None or ticket.future.done():
+    for kept in list(engine.history[-32:]):
+        ticket = kept.ticket  # None once answered
+        if ticket is None or ticket.blocked_call is None or ticket.future.done():
             continue
         started = [e.t_ns for e in list(ticket.events) if isinstance(e, CallStartedEvent)]
         if started and (oldest is None or started[0] < oldest):

@@ -68,7 +68,8 @@ def run(lab: LabContext, ticket: Ticket) -> None:
     """Run a submitted command: kept for the exported script unless it is refused."""
     assert ticket.command is not None
     command = ticket.command
-    lab.history.append(ticket)
+    kept = ticket.keep()
+    lab.history.append(kept)
     if len(lab.history) > HISTORY_MAX:
         del lab.history[: len(lab.history) - HISTORY_MAX]
         lab.history_truncated = True
@@ -77,7 +78,7 @@ def run(lab: LabContext, ticket: Ticket) -> None:
         execute(lab, command, ticket)
     except CommandError as exc:
         refuse(lab, ticket, command.op, exc)
-        lab.history.remove(ticket)  # refused: nothing to replay
+        lab.history.remove(kept)  # refused: nothing to replay
     except Exception:
         log.exception("lab %s: command %s failed", lab.id, command.op, extra={"lab": lab.id[:8]})
         refuse(
