@@ -133,3 +133,13 @@ def test_a_room_that_refused_its_load_meets_no_speed_target() -> None:
     assert checks["room N=300: RSS <= 2 MiB per participant"].ok  # 100 MiB / 300
     slow = {(300, False): measured(300, 300, 0, 150.0)}
     assert not {c.name: c for c in checks_of(slow, {}, 300)}["room N=300: command p99 <= 100 ms"].ok
+
+
+def test_the_hostile_ratio_compares_medians_of_the_runs() -> None:
+    """One noisy run must not decide it: 3 runs each, the medians' ratio."""
+    name = "room: the 30's p99 next to a hostile <= 1.2x alone (medians of the runs)"
+    calm = {False: [20.0, 30.0, 21.0], True: [22.0, 80.0, 23.0]}  # one bad run of three
+    check = {c.name: c for c in checks_of({}, {}, 300, calm)}[name]
+    assert check.ok and "1.10x" in check.detail
+    moved = {False: [20.0, 21.0, 19.0], True: [40.0, 23.0, 45.0]}
+    assert not {c.name: c for c in checks_of({}, {}, 300, moved)}[name].ok

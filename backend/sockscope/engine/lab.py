@@ -227,6 +227,11 @@ class LabEngine:
     def free_name(self, base: str) -> str:
         return free_name(self.sockets, base)
 
+    def set_event_budget(self, per_second: int) -> None:
+        """This lab's share of the server's events a second (any thread: the loop reads it
+        at its next window)."""
+        self._rate.share(per_second)
+
     def in_flight(self) -> int:
         return sum(ls.pending_out for ls in self.sockets.values())
 

@@ -30,10 +30,17 @@ class EventRate:
         first, self._throttled = not self._throttled, True
         return (WINDOW_NS - (now_ns - self._window_start)) / 1e9, first
 
+    def share(self, per_second: int) -> None:
+        """A new share (the number of labs on the server changed): a flood over it is told
+        the new number, even if it was told the old one."""
+        if per_second != self.per_second:
+            self.per_second, self._throttled = max(1, per_second), False
+
     def notice(self) -> str:
         return (
-            f"over {self.per_second} events a second: the loop is slowed"
-            " down so the server stays responsive (the kernel's behaviour is unchanged)"
+            f"over {self.per_second} events a second, this lab's share of the server: the loop"
+            " is slowed down so the server stays responsive (the kernel's behaviour is"
+            " unchanged)"
         )
 
     def hold(self, now_ns: int, wait: Callable[[float], None], say: Callable[[str], None]) -> bool:

@@ -23,10 +23,11 @@ The messages (:func:`send_message`: a 4-byte big-endian length, then a pickle; b
 are this program, never anyone else's). Web to host, tuples named by their first item:
 ``("create", lab, rid, policy, t0, started_at)``, ``("submit", lab, tid, command)``,
 ``("reject", lab, tid, op, error_class, field, message)``, ``("record", lab, rid, cls,
-fields)``, ``("snapshot", lab, rid)``, ``("reset", lab, rid, reason)``, ``("close", lab,
-reason)`` and ``("stop",)``. Host to web: ``("ready", pid)`` once, then
-``("batch", [LabNews...], [Reply...])``. Events, commands and results cross as the frozen
-dataclasses and models they are; a refusal crosses as its class, field and message.
+fields)``, ``("snapshot", lab, rid)``, ``("reset", lab, rid, reason)``, ``("budget", lab,
+events_per_second)``, ``("close", lab, reason)`` and ``("stop",)``. Host to web:
+``("ready", pid)`` once, then ``("batch", [LabNews...], [Reply...])``. Events, commands
+and results cross as the frozen dataclasses and models they are; a refusal crosses as its
+class, field and message.
 
 bind() to port 0 takes the first free port of the lab range, under the engine's
 ``PORT_ZERO`` lock, which only excludes threads of one process: a host replaces it with a
@@ -226,6 +227,9 @@ class Host:
                 hosted.tickets[tid] = _Tracked(ticket)
             ticket.future.add_done_callback(lambda _: self._wake.set())
             ticket.handed_off.add_done_callback(lambda _: self._wake.set())
+        elif kind == "budget":
+            if hosted is not None:
+                hosted.engine.set_event_budget(message[2])
         elif kind == "close":
             if hosted is not None:
                 threading.Thread(

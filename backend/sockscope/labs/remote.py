@@ -130,6 +130,10 @@ class RemoteEngine:
         if not self.closed.wait(timeout):
             self.host_gone("the lab did not close in time")
 
+    def set_event_budget(self, per_second: int) -> None:
+        with contextlib.suppress(LabClosed):
+            self.host.send(("budget", self.id, per_second))
+
     def now_ns(self) -> int:
         return time.monotonic_ns() - self.t0
 
