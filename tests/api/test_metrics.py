@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -69,3 +71,34 @@ def test_closed_labs_keep_their_events_in_the_counter(fresh: LiveServer) -> None
     after = scrape(fresh)
     assert after["sockscope_labs"] == 0
     assert after["sockscope_events_total"] >= counted > 0  # a counter never goes down
+
+
+@pytest.fixture
+def hosted() -> Iterator[LiveServer]:
+    yield from serve(Settings(lab_hosts=2))
+
+
+def test_each_lab_host_is_scraped_and_a_dead_one_is_counted_when_replaced(
+    hosted: LiveServer,
+) -> None:
+    server = hosted
+    before = scrape(server)
+    assert before["sockscope_lab_event_share"] == 20000  # no lab yet: all of it
+    for host in ("0", "1"):
+        assert before[f"sockscope_lab_host_up{{host={host}}}"] == 1
+        assert before[f"sockscope_lab_host_resident_memory_bytes{{host={host}}}"] > 10e6
+        assert 2 < before[f"sockscope_lab_host_highest_fd{{host={host}}}"] < 1024
+        assert before[f"sockscope_lab_host_cpu_seconds_total{{host={host}}}"] > 0
+    assert before["sockscope_lab_host_restarts_total"] == 0
+    lab = server.new_lab()
+    server.command(lab, {"op": "socket", "name": "s"})
+    during = scrape(server)
+    assert sum(during[f"sockscope_lab_host_labs{{host={h}}}"] for h in "01") == 1
+    pool = server.app.state.registry.hosts
+    victim = pool.hosts()[0]
+    os.kill(victim.pid, signal.SIGKILL)
+    wait_until(lambda: scrape(server)["sockscope_lab_host_restarts_total"] == 1, 10, "a new host")
+    replaced = next(h for h in pool.hosts() if h.index == victim.index)
+    wait_until(replaced.ready.is_set, 30, "the new host to be ready")
+    assert replaced.pid != victim.pid
+    assert scrape(server)[f"sockscope_lab_host_up{{host={victim.index}}}"] == 1

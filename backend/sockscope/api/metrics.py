@@ -4,7 +4,10 @@ Read when scraped, never counted per event: labs, room participants, viewers, ev
 recorded (every lab's ``seq``, the closed labs' included), commands by outcome with a latency
 histogram (labs/stats.py), and the process itself (CPU, RSS, descriptors open and the
 highest one: select() cannot watch a descriptor of 1024 or more, so that number is the
-ceiling to watch). No lab id, name or token is in any label.
+ceiling to watch), each lab's share of events a second (labs/registry.py), and with
+``--lab-hosts`` each lab host, labelled by its number: up, labs, CPU seconds, RSS and the
+highest descriptor (read from /proc at the scrape), and how many hosts were started again
+after one died. No lab id, name or token is in any label.
 """
 
 from __future__ import annotations
@@ -29,6 +32,23 @@ from sockscope.room.room import OWNER, Room
 
 router = APIRouter()
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def process_figures(pid: int) -> tuple[float, int] | None:
+    """(CPU seconds, resident bytes) of process ``pid`` from /proc; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        with open(f"/proc/{pid}/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # comm may hold spaces: after its ")"
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK, pages * PAGE
 
 
 def highest_fd(folder: str = "/proc/self/fd") -> int:
@@ -84,6 +104,46 @@ class ServerCollector(Collector):
             "sockscope_highest_fd",
             "The highest file descriptor the process holds (select() watches below 1024)",
             value=highest_fd(),
+        )
+        yield GaugeMetricFamily(
+            "sockscope_lab_event_share",
+            "Events a second each lab may record now (the server's, shared by its labs)",
+            value=self.labs.event_share,
+        )
+        yield from self._hosts()
+
+    def _hosts(self) -> Iterator[Metric]:
+        pool = self.labs.hosts
+        if pool is None:
+            return
+        label = ["host"]
+        up = GaugeMetricFamily("sockscope_lab_host_up", "1 while the lab host runs", labels=label)
+        labs = GaugeMetricFamily("sockscope_lab_host_labs", "Labs in the lab host", labels=label)
+        cpu = CounterMetricFamily(
+            "sockscope_lab_host_cpu_seconds", "CPU time of the lab host process", labels=label
+        )
+        rss = GaugeMetricFamily(
+            "sockscope_lab_host_resident_memory_bytes", "RSS of the lab host", labels=label
+        )
+        fd = GaugeMetricFamily(
+            "sockscope_lab_host_highest_fd",
+            "The highest file descriptor the lab host holds (select() watches below 1024)",
+            labels=label,
+        )
+        for host in pool.hosts():
+            name = [str(host.index)]
+            figures = None if host.dead.is_set() else process_figures(host.pid)
+            up.add_metric(name, 0 if figures is None else 1)
+            labs.add_metric(name, host.load())
+            if figures is not None:
+                cpu.add_metric(name, figures[0])
+                rss.add_metric(name, figures[1])
+                fd.add_metric(name, highest_fd(f"/proc/{host.pid}/fd"))
+        yield from (up, labs, cpu, rss, fd)
+        yield CounterMetricFamily(
+            "sockscope_lab_host_restarts",
+            "Lab hosts started again in the place of one that died",
+            value=pool.replaced,
         )
 
 

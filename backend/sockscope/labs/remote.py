@@ -354,6 +354,7 @@ class HostPool:
         self._hosts: list[HostProcess | None] = [None] * size
         self._lock = threading.Lock()
         self._stopping = False
+        self.replaced = 0  # hosts started in a dead one's place
 
     def start(self) -> None:
         with self._lock:
@@ -376,6 +377,7 @@ class HostPool:
         with self._lock:
             if not self._stopping and self._hosts[dead.index] is dead:
                 self._host(dead.index)
+                self.replaced += 1
 
     def engine(self, lab_id: str, policy: LabPolicy) -> RemoteEngine:
         with self._lock:
