@@ -132,6 +132,17 @@ def family_cpu(pid: int) -> float:
     return sum(cpu_seconds(t) for p in family(pid) if (t := _read(f"/proc/{p}/stat")))
 
 
+def own_cpu(pids: list[int]) -> dict[int, float]:
+    """utime + stime of each process itself (its children not counted), in seconds."""
+    found = {}
+    for p in pids:
+        text = _read(f"/proc/{p}/stat")
+        if text:
+            f = stat_fields(text)
+            found[p] = (int(f[11]) + int(f[12])) / CLK_TCK
+    return found
+
+
 def family_rss(pid: int) -> int:
     return sum(rss_bytes(_read(f"/proc/{p}/status")) for p in family(pid))
 
@@ -303,6 +314,7 @@ class Measured:
     fds: int
     server_exit: int | None
     hostile_report: dict[str, Any] | None = None
+    split: list[float] = field(default_factory=list)  # % of a core: the web process, each host
     errors: Counter[str] = field(default_factory=Counter)
     causes: Counter[str] = field(default_factory=Counter)  # the first error of each cycle
 
@@ -397,17 +409,21 @@ def measure(n: int, *, hostile: bool, seconds: float) -> Measured:
                 room.line("ready", 30 + 0.5 * n)
                 gens.insert(0, room)
                 cpu0, t0 = family_cpu(server.proc.pid), time.monotonic()
+                own0 = own_cpu(family(server.proc.pid))
                 for gen in gens:
                     gen.go()
                 stack.enter_context(profiled(server.proc.pid, n, hostile, seconds))
                 for gen in gens:
                     gen.line("steady_end", seconds + 30)
-                cpu = (family_cpu(server.proc.pid) - cpu0) / (time.monotonic() - t0) * 100
+                took = time.monotonic() - t0
+                cpu = (family_cpu(server.proc.pid) - cpu0) / took * 100
+                own1 = own_cpu(list(own0))
+                split = [(own1[p] - own0[p]) / took * 100 for p in own0 if p in own1]
                 reports = [gen.line("report", 40) for gen in gens]
             sampler.stop()
             return Measured(
                 n, hostile, reports[0], cpu, sampler.rss, rss_idle, sampler.fd, sampler.fds,
-                server.proc.poll(), reports[1] if hostile else None,
+                server.proc.poll(), reports[1] if hostile else None, split=split,
             )  # fmt: skip
         finally:
             if sampler is not None:
@@ -449,6 +465,9 @@ def describe(m: Measured) -> None:
         f" ({m.rss_per_participant:.2f} MiB/participant; {(m.rss - m.rss_idle) / MiB / m.n:.2f}"
         f" over the idle server's {m.rss_idle / MiB:.0f}), highest fd {m.fd} ({m.fds} open)"
     )
+    if len(m.split) > 1:
+        hosts = ", ".join(f"{c:.0f}%" for c in m.split[1:])
+        print(f"      CPU by process: the web process {m.split[0]:.0f}%, the lab hosts {hosts}")
     print(
         f"      load generator: CPU {r['client_cpu_percent']:.0f}% of a core, loop lag p99"
         f" {fmt(r['loop_lag_ms']['p99'])} max {fmt(r['loop_lag_ms']['max'])} ms;"
