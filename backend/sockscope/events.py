@@ -13,8 +13,10 @@ Bump :data:`SCHEMA_VERSION` when a field changes meaning or disappears.
 from __future__ import annotations
 
 import dataclasses
+import types
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, Union, get_args, get_origin, get_type_hints
 
 SCHEMA_VERSION = 1
 
@@ -330,3 +332,66 @@ def to_wire(value: Any) -> JSONValue:
             return value
         names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(value))
     return {name: to_wire(getattr(value, name)) for name in names}
+
+
+# -- back from the wire ------------------------------------------------------------------
+
+_DECODERS: dict[type[Any], tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
+_BY_KIND: dict[str, type[Any]] = {}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _decoder(hint: Any) -> Callable[[Any], Any]:
+    """How to turn a field's JSON value back into what the dataclass holds."""
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return lambda value: _record(hint, value)
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        present = [a for a in args if a is not type(None)]
+        if len(present) == 1:
+            inner = _decoder(present[0])
+            if inner is _same:
+                return _same
+            return lambda value: None if value is None else inner(value)
+        return _same
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            each = _decoder(args[0])
+            return lambda value: tuple(each(v) for v in value)
+        parts = [_decoder(a) for a in args]
+        return lambda value: tuple(p(v) for p, v in zip(parts, value, strict=True))
+    if origin is list:
+        each = _decoder(args[0]) if args else _same
+        return _same if each is _same else lambda value: [each(v) for v in value]
+    return _same
+
+
+def _fields_of(cls: type[Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    found = _DECODERS.get(cls)
+    if found is None:
+        hints = get_type_hints(cls)
+        found = _DECODERS[cls] = tuple(
+            (f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls)
+        )
+    return found
+
+
+def _record(cls: type[Any], value: dict[str, Any]) -> Any:
+    return cls(**{name: decode(value[name]) for name, decode in _fields_of(cls)})
+
+
+def from_wire(value: dict[str, Any]) -> Event:
+    """The event :func:`to_wire` made ``value`` from (its JSON, parsed): what a lab host sent
+    as text becomes an event again where the web process needs one (the room's flags, a
+    lesson's checks). Tuples come back as tuples where the field says so; a free-form
+    ``JSONValue`` field (a call's ``result``) keeps the lists JSON gives."""
+    if not _BY_KIND:
+        _BY_KIND.update({cls.__dataclass_fields__["kind"].default: cls for cls in EVENT_TYPES})
+    cls = _BY_KIND.get(value.get("kind", ""))
+    if cls is None:
+        raise ValueError(f"not an event kind: {value.get('kind')!r}")
+    event: Event = _record(cls, value)
+    return event

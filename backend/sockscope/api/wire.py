@@ -184,6 +184,12 @@ def events_message(events: list[Event]) -> EventsMessage:
     return {"type": "events/batch", "events": [to_wire(e) for e in events]}
 
 
+def events_message_text(texts: list[str]) -> str:
+    """:func:`events_message` as the text a viewer is sent, made of each event's JSON text
+    (engine.log.encode) without parsing it: the same text send_json makes of the message."""
+    return '{"type":"events/batch","events":[' + ",".join(texts) + "]}"
+
+
 def snapshot_message(snapshot: dict[str, Any], gap: tuple[int, int] | None) -> SnapshotMessage:
     return {
         "type": "lab/snapshot",

@@ -42,7 +42,7 @@ from sockscope.api.wire import (
     bounded_error,
     check_json,
     error_detail,
-    events_message,
+    events_message_text,
     lenient_loads,
     loads,
     origin_allowed,
@@ -108,7 +108,7 @@ async def _stream(
     try:
         cursor = await _resume_or_snapshot(websocket, lab, after)
         while not reader.done():
-            page = log.after(cursor, BATCH_MAX)
+            page = log.wire_after(cursor, BATCH_MAX)
             if page.gap is not None:
                 # Fell behind the log: a snapshot instead of the events up to its seq, and a
                 # gap naming all of them (the log still holds those after page.gap, but they
@@ -116,10 +116,10 @@ async def _stream(
                 snapshot = await snapshot_of(lab)
                 cursor = await _send_snapshot(websocket, snapshot, cursor)
                 continue
-            if page.events:
-                await websocket.send_json(events_message(page.events))
-                cursor = page.events[-1].seq
-                if len(page.events) == BATCH_MAX:
+            if page.texts:
+                await websocket.send_text(events_message_text(page.texts))
+                cursor = page.last
+                if len(page.texts) == BATCH_MAX:
                     await asyncio.sleep(0)  # let other viewers and commands run
                     continue
             if lab.engine.closed.is_set():

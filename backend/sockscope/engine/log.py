@@ -4,15 +4,30 @@ Readers keep a cursor (the last ``seq`` they have) and ask for what follows.
 When the log has dropped what a reader still needed, :meth:`EventLog.after`
 says so (a gap) instead of silently skipping: memory stays bounded and no
 viewer can slow the engine down.
+
+:class:`BoundedLog` is the bound, the cursor and the listeners over items of any kind:
+:class:`EventLog` keeps events; a lab host's mirror in the web process keeps their JSON
+text instead (:class:`sockscope.labs.remote.MirrorLog`). Both answer ``after`` (events) and
+``wire_after`` (each event's JSON text, what a viewer is sent).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from sockscope.events import Event
+from sockscope.events import Event, to_wire
+
+T = TypeVar("T")
+
+
+def encode(event: Event) -> str:
+    """An event's JSON text, as a websocket viewer gets it (Starlette's send_json makes the
+    same: no spaces, Unicode as is)."""
+    return json.dumps(to_wire(event), separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +37,20 @@ class Page:
     last_seq: int  # newest seq in the log when read
 
 
-class EventLog:
+@dataclass(frozen=True, slots=True)
+class WirePage:
+    texts: list[str]  # each event's JSON text, oldest first
+    last: int  # the seq of the last of them (the reader's next cursor); the cursor if none
+    gap: tuple[int, int] | None
+    last_seq: int
+
+
+class BoundedLog(Generic[T]):
+    """The newest ``capacity`` (up to 1.25 times that) items, numbered from 1."""
+
     def __init__(self, capacity: int) -> None:
         self.capacity = max(16, capacity)
-        self._events: list[Event] = []
+        self._events: list[T] = []
         self._first_seq = 1  # seq of self._events[0]
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
@@ -40,9 +65,9 @@ class EventLog:
         with self._lock:
             return self._first_seq
 
-    def append(self, event: Event) -> None:
+    def _put(self, items: list[T] | tuple[T, ...]) -> None:
         with self._lock:
-            self._events.append(event)
+            self._events.extend(items)
             listeners = self._trimmed()
         for notify in listeners:
             notify()
@@ -56,8 +81,8 @@ class EventLog:
             self._first_seq += drop
         return tuple(self._listeners)
 
-    def after(self, seq: int, limit: int = 1000) -> Page:
-        """Events with a sequence number above ``seq``, oldest first, at most ``limit``."""
+    def _slice(self, seq: int, limit: int) -> tuple[list[T], int, tuple[int, int] | None, int]:
+        """(items above ``seq``, at most ``limit``; the seq of the first; the gap; last_seq)."""
         seq = max(seq, 0)
         with self._lock:
             last = self._first_seq + len(self._events) - 1
@@ -66,7 +91,7 @@ class EventLog:
                 gap = (seq + 1, self._first_seq - 1)
                 seq = self._first_seq - 1
             start = max(0, seq + 1 - self._first_seq)
-            return Page(self._events[start : start + limit], gap, last)
+            return self._events[start : start + limit], self._first_seq + start, gap, last
 
     def add_listener(self, notify: Callable[[], None]) -> None:
         """``notify`` runs on the writer's thread after each append: keep it cheap."""
@@ -77,3 +102,23 @@ class EventLog:
         with self._lock:
             if notify in self._listeners:
                 self._listeners.remove(notify)
+
+
+class EventLog(BoundedLog[Event]):
+    def append(self, event: Event) -> None:
+        with self._lock:  # _put's, without a tuple: this runs for every event a lab records
+            self._events.append(event)
+            listeners = self._trimmed()
+        for notify in listeners:
+            notify()
+
+    def after(self, seq: int, limit: int = 1000) -> Page:
+        """Events with a sequence number above ``seq``, oldest first, at most ``limit``."""
+        events, _, gap, last = self._slice(seq, limit)
+        return Page(events, gap, last)
+
+    def wire_after(self, seq: int, limit: int = 1000) -> WirePage:
+        """The same events as JSON text (encoded now, for each reader)."""
+        events, _, gap, last = self._slice(seq, limit)
+        end = events[-1].seq if events else max(seq, gap[1] if gap else 0)
+        return WirePage([encode(e) for e in events], end, gap, last)

@@ -18,7 +18,7 @@ from typing import Any
 
 from sockscope.engine.core.commands import parse_command
 from sockscope.engine.core.errors import CommandError, LabClosed, RateLimited
-from sockscope.engine.log import EventLog
+from sockscope.engine.log import BoundedLog
 from sockscope.engine.tickets import CommandResult, Ticket
 from sockscope.events import Event
 from sockscope.labs import stats
@@ -141,7 +141,7 @@ async def _settle(
 class Subscription:
     """Wakes one asyncio viewer when its lab's log grows."""
 
-    def __init__(self, log: EventLog) -> None:
+    def __init__(self, log: BoundedLog[Any]) -> None:
         self._log = log
         self._loop = asyncio.get_running_loop()
         self._ready = asyncio.Event()

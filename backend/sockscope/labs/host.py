@@ -13,7 +13,8 @@ process, one thread with its own select() loop; the host adds two threads of its
   lab, so one busy lab does not hold the others' commands;
 * the pump wakes every ``PUMP_EVERY`` s, or at once when a command's answer is ready or
   a request is answered, and sends one batch for every lab with something new: its events
-  since its cursor (``engine.log.after``), the news of its commands in flight (their new
+  since its cursor (``engine.log.wire_after``: their JSON text, encoded here once, which
+  the web process forwards to viewers as it is), the news of its commands in flight (their new
   events, the call id once a call went to a worker thread, the answer), its sockets' states
   (``glance``), whether it closed. Answers are read before the events, so every event an
   answer or a reply refers to is in the same batch or an earlier one, and the web process
@@ -118,7 +119,7 @@ class TicketNews:
 @dataclass(frozen=True, slots=True)
 class LabNews:
     lab_id: str
-    events: tuple[Event, ...]
+    texts: tuple[str, ...]  # each new event's JSON text (engine.log.encode): encoded here, once
     gap: tuple[int, int] | None
     glance: tuple[tuple[str, str], ...] | None
     history_truncated: bool
@@ -329,9 +330,8 @@ class Host:
         engine = hosted.engine
         # Answers first, events next: an answer seen now had its events logged already.
         done = {tid for tid, t in tracked if t.ticket.future.done()}
-        page = engine.log.after(hosted.cursor, 1 << 30)
-        if page.events:
-            hosted.cursor = page.events[-1].seq
+        page = engine.log.wire_after(hosted.cursor, 1 << 30)
+        hosted.cursor = page.last
         tickets: list[TicketNews] = []
         for tid, t in tracked:
             fresh = t.ticket.events[t.sent :]
@@ -351,11 +351,11 @@ class Host:
                     hosted.tickets.pop(tid, None)
             if fresh or handed is not None or result is not None:
                 tickets.append(TicketNews(tid, tuple(fresh), handed, result, kept))
-        if not (page.events or tickets or closed):
+        if not (page.texts or tickets or closed):
             return None
         return LabNews(
             lab_id,
-            tuple(page.events),
+            tuple(page.texts),
             page.gap,
             tuple(engine.glance()),
             engine.history_truncated,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import logging
 import os
 import socket
@@ -42,9 +43,9 @@ from sockscope.engine.core.commands import Command
 from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.handlers.dispatch import HISTORY_MAX
-from sockscope.engine.log import EventLog
+from sockscope.engine.log import BoundedLog, Page, WirePage, encode
 from sockscope.engine.tickets import Kept, Ticket
-from sockscope.events import Event, LabClosedEvent
+from sockscope.events import Event, LabClosedEvent, from_wire
 from sockscope.labs.host import COMMAND, LabNews, Reply, recv_message, send_message
 
 log = logging.getLogger(__name__)
@@ -52,22 +53,73 @@ log = logging.getLogger(__name__)
 CREATE_WAIT = 30.0  # seconds a new lab waits for its host (a fresh host imports first)
 STOP_WAIT = 5.0
 CLOSED_ANSWER = {"errno": None, "field": None, "message": "the lab closed"}
+KEPT_OBJECTS = 512  # events a mirror keeps as objects (the room's flags read the last 200)
 
 
-class MirrorLog(EventLog):
-    """An event log written in batches by the host's reader thread."""
+class MirrorLog(BoundedLog[str]):
+    """A lab's event log as the web process keeps it: each event's JSON text, as the host
+    encoded it (once: every viewer is sent that text, and the REST pages and the trace are
+    made of it), written in batches by the host's reader thread.
 
-    def extend(self, events: tuple[Event, ...], gap: tuple[int, int] | None) -> None:
-        if not events and gap is None:
+    The text is not parsed to be forwarded. Events as objects, for what reads them here (the
+    room's flags, a lesson's checks), are made back from it when asked for
+    (:func:`sockscope.events.from_wire`) and the newest :data:`KEPT_OBJECTS` kept; a command's
+    own events come with its answer as objects and are kept as they are. A text is some 300
+    bytes the garbage collector never walks, where the event it stands for is 5-10 objects
+    (heap.py: that walk was the room of 300's p99).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self._objects: dict[int, Event] = {}
+
+    def extend(self, texts: tuple[str, ...], gap: tuple[int, int] | None) -> None:
+        if not texts and gap is None:
             return
         with self._lock:
             if gap is not None:  # the host's log dropped them before they were sent
                 self._events.clear()
                 self._first_seq = gap[1] + 1
-            self._events.extend(events)
+            self._events.extend(texts)
             listeners = self._trimmed()
         for notify in listeners:
             notify()
+
+    def add(self, event: Event) -> None:
+        """One event made here (the host died: ``lab_closed``)."""
+        self.keep((event,))
+        self.extend((encode(event),), None)
+
+    def keep(self, events: tuple[Event, ...] | list[Event]) -> None:
+        """Events the host sent as objects too (a command's): no need to decode them."""
+        with self._lock:
+            for event in events:
+                self._objects[event.seq] = event
+            self._bound_objects()
+
+    def _bound_objects(self) -> None:
+        excess = len(self._objects) - KEPT_OBJECTS
+        if excess > 0:
+            for seq in sorted(self._objects)[:excess]:
+                del self._objects[seq]
+
+    def after(self, seq: int, limit: int = 1000) -> Page:
+        texts, first, gap, last = self._slice(seq, limit)
+        with self._lock:
+            known = [self._objects.get(first + i) for i in range(len(texts))]
+        events = [
+            each if each is not None else from_wire(json.loads(text))
+            for each, text in zip(known, texts, strict=True)
+        ]
+        made = [e for e, k in zip(events, known, strict=True) if k is None]
+        if made:
+            self.keep(made)
+        return Page(events, gap, last)
+
+    def wire_after(self, seq: int, limit: int = 1000) -> WirePage:
+        texts, first, gap, last = self._slice(seq, limit)
+        end = first + len(texts) - 1 if texts else max(seq, gap[1] if gap else 0)
+        return WirePage(texts, end, gap, last)
 
 
 class RemoteEngine:
@@ -172,7 +224,10 @@ class RemoteEngine:
 
     def apply(self, news: LabNews) -> None:
         """The host's news of this lab (the reader thread)."""
-        self.log.extend(news.events, news.gap)
+        objects = [event for each in news.tickets for event in each.events]
+        if objects:
+            self.log.keep(objects)
+        self.log.extend(news.texts, news.gap)
         if news.glance is not None:
             self._glance = news.glance
         self.history_truncated = self.history_truncated or news.history_truncated
@@ -199,9 +254,7 @@ class RemoteEngine:
         """The host died, or the lab would not close: say so in the log, close it here."""
         if self.closed.is_set():
             return
-        self.log.extend(
-            (LabClosedEvent(seq=self.log.last_seq + 1, t_ns=self.now_ns(), reason=reason),), None
-        )
+        self.log.add(LabClosedEvent(seq=self.log.last_seq + 1, t_ns=self.now_ns(), reason=reason))
         self._finish()
 
     def _finish(self) -> None:
