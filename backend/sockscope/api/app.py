@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 
 from sockscope import __version__
 from sockscope.api import instructor, lessons, metrics, room, routes, workbench, ws
-from sockscope.api.hosts import HostCheck
+from sockscope.api.hosts import HostCheck, SameOriginWrites
 from sockscope.api.limits import BodyLimit, ServerErrors
 from sockscope.api.quotas import LabQuota, ShapesGate
 from sockscope.api.static import mount_ui
@@ -25,7 +25,6 @@ from sockscope.api.wire import (
     command_error_body,
     error_body,
     error_responses,
-    origin_allowed,
 )
 from sockscope.engine.core.errors import CommandError
 from sockscope.labs.registry import LabRegistry
@@ -82,21 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.lab_quota = LabQuota(settings.labs_per_client, settings.labs_per_minute)
     app.state.shapes_gate = ShapesGate(settings.shapes_at_once)
 
-    @app.middleware("http")
-    async def same_origin_writes(request: Request, call_next: Any) -> Response:
-        """A page from another site must not create, drive or delete labs.
-
-        Browsers send Origin with a cross-site POST; curl and scripts send none.
-        """
-        if request.method in ("POST", "PUT", "DELETE") and not origin_allowed(
-            request.headers.get("origin"), request.headers.get("host"), settings.allowed_origins
-        ):
-            return JSONResponse(
-                error_body(None, "requests from another site's page are refused"), status_code=403
-            )
-        response: Response = await call_next(request)
-        return response
-
+    app.add_middleware(SameOriginWrites, allowed=settings.allowed_origins)
     # Outermost: a body over the limit is refused before any of it is parsed. Innermost (so
     # it sees a route's exception first): a bug is answered with the error body.
     app.add_middleware(ServerErrors)
