@@ -16,6 +16,7 @@ import pytest
 from sockscope.engine.core.commands import parse_command
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.events import NoticeEvent
+from sockscope.labs.host import HOST_LOG_MIN, host_log_capacity
 from sockscope.labs.registry import EVENTS_FLOOR, Lab, LabRegistry, event_share
 
 from helpers import wait_until
@@ -96,7 +97,11 @@ def held_and_let_go(registry: LabRegistry, flooding: Lab) -> None:
     others = [registry.create() for _ in range(19)]
     assert registry.event_share == EVENTS_FLOOR
     wait_until(lambda: rate(flooding, 0.5) < 1.5 * EVENTS_FLOOR, what="the flood slowed")
+    since = flooding.engine.log.last_seq
     held = rate(flooding)
+    # Every event of the held flood reached the log here (a lab host keeps only half a
+    # second of them, labs/host.py host_log_capacity: its pump kept up, no gap).
+    assert flooding.engine.log.after(since, 1).gap is None
     assert held <= 1.5 * EVENTS_FLOOR, held  # 1,000 a second, and a window's slack
     assert held > 0.3 * EVENTS_FLOOR, held  # still visible: slowed, not stopped
     notices = [
@@ -109,3 +114,10 @@ def held_and_let_go(registry: LabRegistry, flooding: Lab) -> None:
         registry.delete(lab.id)
     assert registry.event_share == flooding.engine.policy.max_events_per_second
     wait_until(lambda: rate(flooding, 0.5) > 3 * EVENTS_FLOOR, what="the flood let go")
+
+
+def test_a_lab_host_keeps_half_a_second_of_events_at_the_labs_share() -> None:
+    policy = LabPolicy()
+    assert host_log_capacity(EVENTS_FLOOR, policy) == HOST_LOG_MIN  # a room's lab
+    assert host_log_capacity(20000, policy) == 10000  # a lab alone
+    assert host_log_capacity(10**9, policy) == policy.event_log_capacity  # never more

@@ -57,6 +57,7 @@ from typing import Any
 
 from sockscope import heap
 from sockscope.engine.core.errors import CommandError, LabClosed
+from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.handlers import sockets as socket_handlers
 from sockscope.engine.lab import LabEngine
 from sockscope.engine.tickets import CommandResult, Ticket
@@ -69,7 +70,18 @@ COMMAND = ("-c", "import sys; from sockscope.labs.host import main; sys.exit(mai
 HEADER = struct.Struct("!I")
 PUMP_EVERY = 0.02  # seconds between batches when nothing wakes the pump sooner
 SCAN_EVERY = 0.25  # every lab is looked at this often, changed or not
+HOST_LOG_MIN = 1024  # events a lab's log keeps in its host, at least (host_log_capacity)
 CLOSED_ANSWER = {"errno": None, "field": None, "message": "the lab closed"}
+
+
+def host_log_capacity(events_per_second: int, policy: LabPolicy) -> int:
+    """The events a lab's log keeps in its host. The web process's mirror keeps the lab's
+    history (``policy.event_log_capacity``); the only reader of the host's log is the pump,
+    which takes what is new every 20 ms, so the host keeps half a second at the lab's share
+    of events a second (never under 1,024): in a room (1,000 a second) about 1 MiB a lab
+    rather than 20 MiB of event objects. A pump later than that sends a gap: the mirror
+    says so, and viewers get a snapshot, as from any log that dropped what they missed."""
+    return min(policy.event_log_capacity, max(HOST_LOG_MIN, events_per_second // 2))
 
 
 # -- the channel ------------------------------------------------------------------------
@@ -230,7 +242,9 @@ class Host:
             ticket.handed_off.add_done_callback(lambda _: self._wake.set())
         elif kind == "budget":
             if hosted is not None:
-                hosted.engine.set_event_budget(message[2])
+                engine = hosted.engine
+                engine.set_event_budget(message[2])
+                engine.log.capacity = host_log_capacity(message[2], engine.policy)
         elif kind == "close":
             if hosted is not None:
                 threading.Thread(
@@ -256,6 +270,7 @@ class Host:
     def _create(self, lab_id: str, rid: int, policy: Any, t0: int, started_at: float) -> None:
         try:
             engine = LabEngine(lab_id, policy)
+            engine.log.capacity = host_log_capacity(policy.max_events_per_second, policy)
         except LabClosed as exc:
             self._reply(error_reply(rid, exc))
             return
