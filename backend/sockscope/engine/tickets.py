@@ -9,10 +9,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sockscope.engine.core.commands import Command
-from sockscope.events import Event
+from sockscope.events import CallEvent, CallStartedEvent, Event
 
 log = logging.getLogger(__name__)
 
+CALLS = (CallEvent, CallStartedEvent)
 UNEXPLAINED = "internal error: the lab answered that the command failed without saying why"
 
 
@@ -40,10 +41,11 @@ class CommandResult:
 @dataclass(slots=True, eq=False)
 class Kept:
     """What a lab's history keeps of a command it ran: the command and its events (the
-    ticket's own list, so it grows while the call runs), for the exported script. The
-    ticket itself (two futures, each with a lock and a condition: some 25 objects the
-    garbage collector walks) is let go once its answer is published; a lab keeps up to
-    5,000 of these, and a room a few hundred labs."""
+    ticket's own list, so it grows while the call runs), for the exported script. Once the
+    answer is published the ticket itself (two futures, each with a lock and a condition:
+    some 25 objects the garbage collector walks) is let go, and of the events only the
+    calls are kept (what the script replays and prints; its socket and probe events are in
+    the log): a lab keeps up to 5,000 of these, and a room a few hundred labs."""
 
     command: Command
     events: list[Event]
@@ -62,11 +64,12 @@ class Ticket:
     handed_off: Future[int] = field(default_factory=Future)
     result: CommandResult | None = None
     kept: Kept | None = None  # its entry in the lab's history, while in flight
+    in_history: bool = False  # kept when it ran, and not taken out again (refused)
 
     def keep(self) -> Kept:
         """The history's entry for this command (a command is kept when it runs)."""
         assert self.command is not None
-        self.kept = Kept(self.command, self.events, self)
+        self.kept, self.in_history = Kept(self.command, self.events, self), True
         return self.kept
 
     def hand_off(self, call_id: int) -> None:
@@ -83,7 +86,8 @@ class Ticket:
     def publish(self) -> None:
         """Hand the answer to the waiting thread, with every event the command produced."""
         if self.result is not None and not self.future.done():
-            if self.kept is not None:  # the history keeps its command and events only
+            if self.kept is not None:  # the history keeps its command and its calls only
+                self.kept.events = [e for e in self.events if isinstance(e, CALLS)]
                 self.kept.ticket, self.kept = None, None
             self.future.set_result(replace(self.result, events=list(self.events)))
 

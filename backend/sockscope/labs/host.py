@@ -358,7 +358,7 @@ class Host:
             kept = False
             if tid in done:
                 result = t.ticket.future.result()
-                kept = any(each.events is t.ticket.events for each in list(engine.history))
+                kept = t.ticket.in_history
             elif closed:  # never reached: the lab closed first
                 result = CommandResult(False, None, dict(CLOSED_ANSWER), list(t.ticket.events), 410)
             if result is not None:

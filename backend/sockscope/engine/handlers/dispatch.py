@@ -79,6 +79,7 @@ def run(lab: LabContext, ticket: Ticket) -> None:
     except CommandError as exc:
         refuse(lab, ticket, command.op, exc)
         lab.history.remove(kept)  # refused: nothing to replay
+        ticket.in_history = False
     except Exception:
         log.exception("lab %s: command %s failed", lab.id, command.op, extra={"lab": lab.id[:8]})
         refuse(
