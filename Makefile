@@ -10,7 +10,7 @@ UI_DEPS := frontend/node_modules/.installed
 UI_BUILT := backend/sockscope/static/index.html
 UI_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/package.json -type f 2>/dev/null)
 
-.PHONY: run test lint bench ui venv types clean browser lock check-installed docker-test fuzz
+.PHONY: run test lint bench ui venv types clean browser lock check-installed docker-test fuzz proxy-test
 
 run: $(PY_STAMP) $(UI_BUILT)
 	$(BIN)/sockscope --host $(HOST) --port $(PORT)
@@ -74,6 +74,17 @@ docker-test: $(PY_STAMP)
 	  bash "$(DOCKER_TOOLS)/start-dockerd" && bash "$(DOCKER_TOOLS)/standin-bases"; \
 	else docker info >/dev/null || { echo "docker-test: no Docker engine answers"; exit 1; }; fi
 	$(BIN)/python tests/installed/check_docker.py
+
+# Two rooms behind nginx, routed by host name, with the server block docs/api.md shows
+# ("Beyond one machine"). Installs nginx-light with apt when run as root.
+proxy-test: $(PY_STAMP)
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; \
+	  else \
+	    echo "proxy-test needs nginx: sudo apt-get install -y nginx-light"; exit 1; \
+	  fi; }
+	$(BIN)/python tests/installed/check_proxy.py
 
 $(UI_DEPS): frontend/package.json frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund
