@@ -78,7 +78,7 @@ def host_log_capacity(events_per_second: int, policy: LabPolicy) -> int:
     """The events a lab's log keeps in its host. The web process's mirror keeps the lab's
     history (``policy.event_log_capacity``); the only reader of the host's log is the pump,
     which takes what is new every 20 ms, so the host keeps half a second at the lab's share
-    of events a second (never under 1,024): in a room (1,000 a second) about 1 MiB a lab
+    of events a second (never under 1,024): in a room (500 a second) about 1 MiB a lab
     rather than 20 MiB of event objects. A pump later than that sends a gap: the mirror
     says so, and viewers get a snapshot, as from any log that dropped what they missed."""
     return min(policy.event_log_capacity, max(HOST_LOG_MIN, events_per_second // 2))
