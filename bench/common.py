@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import secrets
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,6 +52,15 @@ def wait_until(
             return value
         deadline.check()
         time.sleep(interval)
+
+
+def ended(proc: subprocess.Popen[Any], seconds: float) -> None:
+    """Wait up to ``seconds`` for ``proc`` to exit; kill it if it has not (and reap it)."""
+    try:
+        proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def median(values: list[float]) -> float:

@@ -51,7 +51,7 @@ import httpx
 
 from sockscope.settings import Settings
 
-from .common import BenchTimeout, Check, Deadline, Row, fmt
+from .common import BenchTimeout, Check, Deadline, Row, ended, fmt
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "room-bench-instructor-token-0123456789"
@@ -245,11 +245,7 @@ class Server:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            ended(self.proc, 20)
         self.log.close()
 
 
@@ -281,11 +277,7 @@ class LoadGen:
         with contextlib.suppress(OSError):
             if self.proc.stdin is not None:
                 self.proc.stdin.close()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        ended(self.proc, 15)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
@@ -380,11 +372,7 @@ def profiled(pid: int, n: int, hostile: bool, seconds: float) -> Iterator[None]:
             proc.wait(10)
         except subprocess.TimeoutExpired:  # behind on 300 threads: stop it, it writes then
             proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            ended(proc, 60)
         print(f"      profile: {out}")
 
 

@@ -36,7 +36,7 @@ from sockscope.engine.core.sockdiag import LINGERING_STATES
 from sockscope.engine.sockdiag import DiagReader
 from sockscope.engine.watch import SharedPoller, read_table
 
-from .common import RUNS, BenchTimeout, Check, Deadline, Row, median, runs_text, wait_until
+from .common import RUNS, BenchTimeout, Check, Deadline, Row, ended, median, runs_text, wait_until
 
 LEVELS = (0, 1000, 5000)
 LABS = 300  # the room the watch has to serve
@@ -98,11 +98,7 @@ class Holder:
     def close(self) -> None:
         if self.process.stdin is not None:
             self.process.stdin.close()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        ended(self.process, 10)
         if self.process.stdout is not None:
             self.process.stdout.close()
 
