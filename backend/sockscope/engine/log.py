@@ -45,6 +45,14 @@ class WirePage:
     last_seq: int
 
 
+def wire_page(
+    texts: list[str], first: int, seq: int, gap: tuple[int, int] | None, last: int
+) -> WirePage:
+    """A page of texts whose first has seq ``first``, read after cursor ``seq``."""
+    end = first + len(texts) - 1 if texts else max(seq, gap[1] if gap else 0)
+    return WirePage(texts, end, gap, last)
+
+
 class BoundedLog(Generic[T]):
     """The newest ``capacity`` (up to 1.25 times that) items, numbered from 1."""
 
@@ -119,6 +127,5 @@ class EventLog(BoundedLog[Event]):
 
     def wire_after(self, seq: int, limit: int = 1000) -> WirePage:
         """The same events as JSON text (encoded now, for each reader)."""
-        events, _, gap, last = self._slice(seq, limit)
-        end = events[-1].seq if events else max(seq, gap[1] if gap else 0)
-        return WirePage([encode(e) for e in events], end, gap, last)
+        events, first, gap, last = self._slice(seq, limit)
+        return wire_page([encode(e) for e in events], first, seq, gap, last)

@@ -26,9 +26,10 @@ are this program, never anyone else's). Web to host, tuples named by their first
 ``("reject", lab, tid, op, error_class, field, message)``, ``("record", lab, rid, cls,
 fields)``, ``("snapshot", lab, rid)``, ``("reset", lab, rid, reason)``, ``("budget", lab,
 events_per_second)``, ``("close", lab, reason)`` and ``("stop",)``. Host to web:
-``("ready", pid)`` once, then ``("batch", [LabNews...], [Reply...])``. Events, commands
-and results cross as the frozen dataclasses and models they are; a refusal crosses as its
-class, field and message.
+``("ready", pid)`` once, then ``("batch", [LabNews...], [Reply...])``. The log's events
+cross as their JSON text (encoded here, once); a command's own events, commands and results
+cross as the frozen dataclasses and models they are; a refusal crosses as its class, field
+and message.
 
 bind() to port 0 takes the first free port of the lab range, under the engine's
 ``PORT_ZERO`` lock, which only excludes threads of one process: a host replaces it with a

@@ -43,7 +43,7 @@ from sockscope.engine.core.commands import Command
 from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.handlers.dispatch import HISTORY_MAX
-from sockscope.engine.log import BoundedLog, Page, WirePage, encode
+from sockscope.engine.log import BoundedLog, Page, WirePage, encode, wire_page
 from sockscope.engine.tickets import Kept, Ticket
 from sockscope.events import Event, LabClosedEvent, from_wire
 from sockscope.labs.host import COMMAND, LabNews, Reply, recv_message, send_message
@@ -118,8 +118,7 @@ class MirrorLog(BoundedLog[str]):
 
     def wire_after(self, seq: int, limit: int = 1000) -> WirePage:
         texts, first, gap, last = self._slice(seq, limit)
-        end = first + len(texts) - 1 if texts else max(seq, gap[1] if gap else 0)
-        return WirePage(texts, end, gap, last)
+        return wire_page(texts, first, seq, gap, last)
 
 
 class RemoteEngine:
