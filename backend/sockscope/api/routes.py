@@ -332,7 +332,8 @@ async def get_trace(request: Request, lab_id: str) -> StreamingResponse:
         cursor = 0
         while cursor < end:
             page = log.wire_after(cursor, 2000)
-            texts = page.texts[: len(page.texts) - max(0, page.last - end)]  # none past end
+            # None past end (the log may have dropped up to past it while this was read).
+            texts = page.texts[: max(0, len(page.texts) - max(0, page.last - end))]
             if not texts:
                 return
             yield "".join(text + "\n" for text in texts).encode()

@@ -133,7 +133,7 @@ async def _stream(
 
 async def _resume_or_snapshot(websocket: WebSocket, lab: Lab, after: int | None) -> int:
     log = lab.engine.log
-    if after is not None and after <= log.last_seq and log.after(after, 1).gap is None:
+    if after is not None and log.first_seq - 1 <= after <= log.last_seq:  # no gap after it
         return after
     snapshot = await snapshot_of(lab)
     return await _send_snapshot(websocket, snapshot, after)

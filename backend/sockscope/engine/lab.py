@@ -48,7 +48,7 @@ from sockscope.engine.sockets import (
     same_info_but_progress,
 )
 from sockscope.engine.throttle import EventRate
-from sockscope.engine.tickets import Kept, Ticket
+from sockscope.engine.tickets import CLOSED_ANSWER, Kept, Ticket
 from sockscope.engine.watch import ClosedWatch
 from sockscope.events import (
     SCHEMA_VERSION,
@@ -402,6 +402,6 @@ class LabEngine:
         self._wake_r.close()
         self._wake_w.close()
         for ticket in self._steps:
-            ticket.fail({"errno": None, "field": None, "message": "the lab closed"}, 410)
+            ticket.fail(dict(CLOSED_ANSWER), 410)
             ticket.publish()
         self.closed.set()

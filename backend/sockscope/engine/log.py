@@ -73,13 +73,6 @@ class BoundedLog(Generic[T]):
         with self._lock:
             return self._first_seq
 
-    def _put(self, items: list[T] | tuple[T, ...]) -> None:
-        with self._lock:
-            self._events.extend(items)
-            listeners = self._trimmed()
-        for notify in listeners:
-            notify()
-
     def _trimmed(self) -> tuple[Callable[[], None], ...]:
         """Under the lock, after adding: drop the oldest past capacity*1.25 (down to the
         capacity, so trimming is rare); the listeners to tell, once the lock is let go."""
@@ -114,7 +107,7 @@ class BoundedLog(Generic[T]):
 
 class EventLog(BoundedLog[Event]):
     def append(self, event: Event) -> None:
-        with self._lock:  # _put's, without a tuple: this runs for every event a lab records
+        with self._lock:  # this runs for every event a lab records: keep it short
             self._events.append(event)
             listeners = self._trimmed()
         for notify in listeners:

@@ -14,6 +14,8 @@ from sockscope.events import CallEvent, CallStartedEvent, Event
 log = logging.getLogger(__name__)
 
 CALLS = (CallEvent, CallStartedEvent)
+# The answer to a command the lab never finished because it closed (status 410).
+CLOSED_ANSWER: dict[str, Any] = {"errno": None, "field": None, "message": "the lab closed"}
 UNEXPLAINED = "internal error: the lab answered that the command failed without saying why"
 
 

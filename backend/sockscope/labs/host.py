@@ -61,7 +61,7 @@ from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.handlers import sockets as socket_handlers
 from sockscope.engine.lab import LabEngine
-from sockscope.engine.tickets import CommandResult, Ticket
+from sockscope.engine.tickets import CLOSED_ANSWER, CommandResult, Ticket
 from sockscope.events import Event
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,6 @@ HEADER = struct.Struct("!I")
 PUMP_EVERY = 0.02  # seconds between batches when nothing wakes the pump sooner
 SCAN_EVERY = 0.25  # every lab is looked at this often, changed or not
 HOST_LOG_MIN = 1024  # events a lab's log keeps in its host, at least (host_log_capacity)
-CLOSED_ANSWER = {"errno": None, "field": None, "message": "the lab closed"}
 
 
 def host_log_capacity(events_per_second: int, policy: LabPolicy) -> int:

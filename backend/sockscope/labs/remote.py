@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -44,7 +45,7 @@ from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.handlers.dispatch import HISTORY_MAX
 from sockscope.engine.log import BoundedLog, Page, WirePage, encode, wire_page
-from sockscope.engine.tickets import Kept, Ticket
+from sockscope.engine.tickets import CLOSED_ANSWER, Kept, Ticket
 from sockscope.events import Event, LabClosedEvent, from_wire
 from sockscope.labs.host import COMMAND, LabNews, Reply, recv_message, send_message
 
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 
 CREATE_WAIT = 30.0  # seconds a new lab waits for its host (a fresh host imports first)
 STOP_WAIT = 5.0
-CLOSED_ANSWER = {"errno": None, "field": None, "message": "the lab closed"}
 KEPT_OBJECTS = 512  # events a mirror keeps as objects (the room's flags read the last 200)
 
 
@@ -85,10 +85,16 @@ class MirrorLog(BoundedLog[str]):
         for notify in listeners:
             notify()
 
-    def add(self, event: Event) -> None:
-        """One event made here (the host died: ``lab_closed``)."""
-        self.keep((event,))
-        self.extend((encode(event),), None)
+    def add(self, make: Callable[[int], Event]) -> None:
+        """One event made here (the host died: ``lab_closed``), numbered next under the
+        log's lock, so no batch of the reader thread's can take its number."""
+        with self._lock:
+            event = make(self._first_seq + len(self._events))
+            self._objects[event.seq] = event
+            self._events.append(encode(event))
+            listeners = self._trimmed()
+        for notify in listeners:
+            notify()
 
     def keep(self, events: tuple[Event, ...] | list[Event]) -> None:
         """Events the host sent as objects too (a command's): no need to decode them."""
@@ -148,6 +154,9 @@ class RemoteEngine:
             self.host.forget(self.id)
             self.closed.set()
             if isinstance(exc, TimeoutError):
+                # The host may still make it (requests arrive in order): not to run unwatched.
+                with contextlib.suppress(LabClosed):
+                    self.host.send(("close", self.id, "its creation timed out"))
                 raise LabClosed(None, "the lab host did not answer; try again") from None
             raise
 
@@ -253,7 +262,9 @@ class RemoteEngine:
         """The host died, or the lab would not close: say so in the log, close it here."""
         if self.closed.is_set():
             return
-        self.log.add(LabClosedEvent(seq=self.log.last_seq + 1, t_ns=self.now_ns(), reason=reason))
+        self.host.forget(self.id)  # later news of it from a live host is not applied
+        now = self.now_ns()
+        self.log.add(lambda seq: LabClosedEvent(seq=seq, t_ns=now, reason=reason))
         self._finish()
 
     def _finish(self) -> None:
@@ -420,6 +431,8 @@ class HostPool:
     def _host(self, index: int) -> HostProcess:
         host = self._hosts[index]
         if host is None or host.dead.is_set():
+            if host is not None:
+                self.replaced += 1
             host = HostProcess(index, self.port_lock)
             host.on_death.append(self._replace)
             self._hosts[index] = host
@@ -429,7 +442,6 @@ class HostPool:
         with self._lock:
             if not self._stopping and self._hosts[dead.index] is dead:
                 self._host(dead.index)
-                self.replaced += 1
 
     def engine(self, lab_id: str, policy: LabPolicy) -> RemoteEngine:
         with self._lock:
