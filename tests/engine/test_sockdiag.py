@@ -377,3 +377,26 @@ def test_two_running_labs_ask_the_kernel_about_once_per_interval_between_them() 
     finally:
         for lab in labs:
             lab.close()
+
+
+class Garbled:
+    """A reader whose kernel reply cannot be parsed (an NLMSG_OVERRUN, say)."""
+
+    closed = 0
+
+    def lookup(self, conns: Any) -> dict[Any, str | None]:
+        raise DiagFormatError("an overrun")
+
+    def close(self) -> None:
+        Garbled.closed += 1
+
+
+def test_a_reply_it_cannot_read_is_a_failed_query_not_a_lab_error(pair: Pair) -> None:
+    """Like an OSError: counted, the reader closed (opened again next time), no state known;
+    before, DiagFormatError went up into every watching lab's loop."""
+    poller = SharedPoller(opener=lambda: (Garbled(), "sock_diag"))
+    got = poller.read(1, [pair.c], 0)
+    assert got.state(pair.c, 0) == (False, None)
+    assert poller.failed == 1 and Garbled.closed == 1
+    poller.read(1, [pair.c], poller.interval_ns)
+    assert poller.failed == 2 and Garbled.closed == 2  # opened again, failed again

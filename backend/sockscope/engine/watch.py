@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sockscope.engine.context import LabContext
-from sockscope.engine.core.sockdiag import Conn
+from sockscope.engine.core.sockdiag import Conn, DiagFormatError
 from sockscope.engine.core.tcptable import Address, parse_proc_net_tcp
 from sockscope.engine.sockdiag import DiagReader, DiagUnavailable
 from sockscope.engine.sockets import LabSocket
@@ -189,7 +189,7 @@ class SharedPoller:
             if self._reader is None:
                 self._reader, self.source = self._opener()
             states = self._reader.lookup(conns)
-        except (OSError, DiagUnavailable) as exc:
+        except (OSError, DiagUnavailable, DiagFormatError) as exc:  # a reply it cannot read too
             self.failed += 1
             if self.failed == 1 or self.failed % 1000 == 0:
                 log.warning("closed-connection watch: the kernel query failed (%s)", exc)
