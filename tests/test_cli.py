@@ -18,6 +18,8 @@ from email.message import Message
 from typing import IO
 
 import pytest
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import connect as ws_connect
 
 from sockscope.cli import main, settings_from
 from sockscope.settings import Settings, from_env
@@ -124,6 +126,9 @@ def test_the_command_serves_names_its_real_port_and_stops_cleanly_on_sigterm() -
     assert "/healthz" not in served.rest, served.rest
 
 
+OBSERVER = "observer-link-secret-0123456789"
+
+
 def test_json_logs_carry_the_lab_and_no_log_line_carries_a_token() -> None:
     """--log-format json: one object a line (the banner stays text, for people), with the lab
     id where a line is about a lab; the instructor's ?token= never reaches the access log."""
@@ -139,6 +144,14 @@ def test_json_logs_carry_the_lab_and_no_log_line_carries_a_token() -> None:
             )
         except urllib.error.HTTPError as exc:
             assert exc.code == 303
+        # An observer link's viewer: uvicorn logs the handshake, path and query, on
+        # uvicorn.error ('"WebSocket /api/labs/...?observe=..." 403'), not the access log.
+        ws_url = served.base.replace("http://", "ws://")
+        with (
+            contextlib.suppress(WebSocketException, OSError),
+            ws_connect(f"{ws_url}/api/labs/{lab}/ws?observe={OBSERVER}", open_timeout=5) as ws,
+        ):
+            ws.recv(timeout=5)  # refused: an unknown observer token
     lines = [json.loads(line) for line in served.rest.splitlines() if line.strip()]
     assert all({"t", "level", "logger", "message"} <= set(line) for line in lines)
     created = [line for line in lines if "created" in line["message"] and "lab" in line]
@@ -146,6 +159,9 @@ def test_json_logs_carry_the_lab_and_no_log_line_carries_a_token() -> None:
     access = [line["message"] for line in lines if line["logger"] == "uvicorn.access"]
     assert any("/instructor?token=…" in message for message in access), access
     assert token not in served.rest
+    handshakes = [line["message"] for line in lines if "WebSocket" in line["message"]]
+    assert any("observe=…" in message for message in handshakes), handshakes
+    assert OBSERVER not in served.rest
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -150,7 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         # JSON: uvicorn's loggers go through the root's formatter (logs.py), not its own.
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
-    logging.getLogger("uvicorn.access").addFilter(logs.RedactTokens())
+    # The access log, and uvicorn's websocket lines ('"WebSocket /api/labs/...?observe=..."
+    # [accepted]'), which go to uvicorn.error.
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(logs.RedactTokens())
     # The container's health check asks every second or two: one access line each would bury
     # the log an instructor reads.
     logging.getLogger("uvicorn.access").addFilter(_not_health_checks)

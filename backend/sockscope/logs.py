@@ -31,7 +31,7 @@ def lab(lab_id: str) -> dict[str, Any]:
 
 
 class RedactTokens(logging.Filter):
-    """On uvicorn's access log: its arguments carry the path with its query string."""
+    """On uvicorn's loggers: their arguments carry the path with its query string."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
