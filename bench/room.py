@@ -255,23 +255,23 @@ class LoadGen:
             [sys.executable, "-m", "bench.roomload", json.dumps(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            text=True,
+            bufsize=0,  # unbuffered: what select() says is there is all there is
             cwd=ROOT,
         )
 
     def line(self, key: str, seconds: float) -> Any:
-        """The value of the next JSON line, which must carry ``key``."""
+        """The value of the next JSON line, which must carry ``key``. (A buffered pipe could
+        read two lines at once, and select() would then wait for the second in vain.)"""
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], seconds)
-        text = self.proc.stdout.readline() if ready else ""
+        text = self.proc.stdout.readline() if ready else b""
         if not text:
             raise BenchTimeout(f"the load generator gave no {key!r} line within {seconds:g} s")
         return json.loads(text)[key]
 
     def go(self) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
+        self.proc.stdin.write(b"go\n")
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -360,10 +360,11 @@ def profiled(pid: int, n: int, hostile: bool, seconds: float) -> Iterator[None]:
         yield
         return
     out = Path(tempfile.gettempdir()) / f"room-{n}{'-hostile' if hostile else ''}.spy"
+    said = open(out.with_suffix(".log"), "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [spy, "record", "-p", str(pid), "--subprocesses", "--nonblocking", "-r", "50",
          "-d", str(max(1, int(seconds) - 2)), "-f", "raw", "-o", str(out)],
-        stdout=subprocess.DEVNULL, stderr=open(out.with_suffix(".log"), "w"),  # noqa: SIM115
+        stdout=subprocess.DEVNULL, stderr=said,
     )  # fmt: skip
     try:
         yield
@@ -373,6 +374,7 @@ def profiled(pid: int, n: int, hostile: bool, seconds: float) -> Iterator[None]:
         except subprocess.TimeoutExpired:  # behind on 300 threads: stop it, it writes then
             proc.send_signal(signal.SIGINT)
             ended(proc, 60)
+        said.close()
         print(f"      profile: {out}")
 
 
