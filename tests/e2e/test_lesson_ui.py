@@ -32,6 +32,11 @@ def test_walk_the_partial_send_lesson_with_a_prediction(page: Page, server: Live
     lesson = page.get_by_test_id("lesson")
     expect(lesson).to_contain_text("send() and recv() take what fits")
     expect(lesson).to_contain_text("HOWTO: Using a Socket")
+    # Before the run the checks ask neutral questions: the claims would answer the lesson's.
+    checks = page.get_by_test_id("lesson-checks")
+    expect(checks.locator("li").first).to_contain_text("How many bytes does one send() or recv() handle?")
+    expect(checks).not_to_contain_text("fewer bytes than asked")
+    expect(page.locator("details.summary-text")).not_to_have_attribute("open", "")
     # Step through the set-up until the lesson asks its question.
     for _ in range(12):
         if page.get_by_test_id("prediction").count():
@@ -53,8 +58,8 @@ def test_walk_the_partial_send_lesson_with_a_prediction(page: Page, server: Live
         '✗ You said "1048576: all of it"'
     )
     expect(reveal).to_contain_text("send() copies a few KiB")
-    checks = page.get_by_test_id("lesson-checks")
     expect(checks.locator("li").first).to_contain_text("asked 1048576")
+    expect(checks.locator("li").first).to_contain_text("fewer bytes than asked")  # now judged
     shot(page, "lesson-reveal")
 
     run_to_end(page)
@@ -87,8 +92,9 @@ def test_walk_an_ending_lesson(page: Page, server: LiveServer) -> None:
     expect(page.get_by_test_id("lesson-reveal")).to_contain_text("cli.shutdown(socket.SHUT_WR)")
     run_to_end(page)
     checks = page.get_by_test_id("lesson-checks")
-    expect(checks.locator("li.passed")).to_have_count(2)
+    expect(checks.locator("li.passed")).to_have_count(3)
     expect(checks).to_contain_text("CLOSE_WAIT; a while later: CLOSE_WAIT")
+    expect(checks).to_contain_text("FIN_WAIT2 -> TIME_WAIT")
     shot(page, "lesson-endings")
     assert page.console.problems == []  # type: ignore[attr-defined]
 
@@ -144,4 +150,4 @@ def test_step_buttons_wait_until_the_lesson_has_started(page: Page, server: Live
     expect(page.get_by_test_id("lesson-next")).to_be_enabled()
     expect(page.get_by_test_id("lesson-starting")).to_have_count(0)
     page.get_by_test_id("lesson-next").click()
-    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 2 of 13")
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 2 of 16")

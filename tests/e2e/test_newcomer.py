@@ -232,7 +232,7 @@ def test_a_lesson_by_its_address_asks_before_it_clears_a_busy_lab(
     page.reload()
     page.get_by_test_id("confirm-ok").click()
     expect(page.get_by_test_id("map-mine")).to_have_count(0)
-    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 1 of 13")
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 1 of 16")
     assert server.client.get(f"/api/labs/{lab}/lesson").json()["lesson"] == "partial-send"
     assert problems(page) == []
 
@@ -255,17 +255,22 @@ def test_run_to_end_stops_at_an_unanswered_question(page: Page, server: LiveServ
     page.get_by_test_id("lesson-run").click()  # not answered: it does not run, it says why
     done = page.get_by_test_id("lesson-progress").filter(has_text="done")
     expect(page.get_by_test_id("lesson-stopped").or_(done)).to_be_visible()
-    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 8 of 13")
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 8 of 16")
     expect(page.get_by_test_id("lesson-stopped")).to_be_visible()
     page.get_by_test_id("prediction").get_by_label("1048576: all of it").check()
     page.get_by_test_id("lesson-run").click()
     # It runs step 8 and 9, then stops before step 10's question, unrevealed.
-    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 10 of 13")
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 10 of 16")
     expect(page.get_by_test_id("prediction")).to_contain_text("conn.recv(65536)")
     expect(page.get_by_test_id("lesson-stopped")).to_be_visible()
     expect(page.get_by_test_id("lesson-reveal")).not_to_contain_text("conn.recv(65536)")
     shot(page, "newcomer-run-stops")
     page.get_by_test_id("prediction").get_by_label("65536", exact=True).check()
+    page.get_by_test_id("lesson-run").click()
+    # and stops again before the last question, the blocking send()'s
+    expect(page.get_by_test_id("lesson-progress")).to_have_text("step 16 of 16", timeout=30_000)
+    expect(page.get_by_test_id("lesson-stopped")).to_be_visible()
+    page.get_by_test_id("prediction").get_by_label("A few thousand, like before").check()
     page.get_by_test_id("lesson-run").click()
     expect(page.get_by_test_id("lesson-progress")).to_have_text("done", timeout=30_000)
     assert problems(page) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -72,17 +73,56 @@ def test_claim_1_waits_for_evidence() -> None:
     assert checks.listener_moves_no_data(RunRecord(), listener="srv")[0] is None
 
 
-def test_two_clients_on_one_port_fail_claim_4() -> None:
-    record = RunRecord(
-        events=[
-            bound("a", ("127.0.0.1", 50000)),
-            bound("b", ("127.0.0.1", 50000)),
-            bound("ca", ("127.0.0.1", 40000)),
-            bound("cb", ("127.0.0.1", 40000)),
-        ]
+def info_event(
+    name: str,
+    local: tuple[str, int],
+    peer: tuple[str, int] | None = None,
+    listener: str | None = None,
+) -> SocketEvent:
+    event = bound(name, local)
+    return SocketEvent(
+        seq=event.seq, t_ns=0, info=dataclasses.replace(event.info, peer=peer, listener=listener)
     )
-    passed, observed = checks.ephemeral_ports(record, clients=["a", "b"], server_conns=["ca", "cb"])
+
+
+SERVER = ("127.0.0.1", 20001)
+
+
+def two_connections(a_port: int, b_port: int, conn_peers: tuple[int, int]) -> list[Any]:
+    return [
+        info_event("srv", SERVER),
+        info_event("a", ("127.0.0.1", a_port), SERVER),
+        info_event("b", ("127.0.0.1", b_port), SERVER),
+        info_event("ca", SERVER, ("127.0.0.1", conn_peers[0]), listener="srv"),
+        info_event("cb", SERVER, ("127.0.0.1", conn_peers[1]), listener="srv"),
+    ]
+
+
+def test_claim_4_pairs_each_client_with_the_socket_whose_peer_it_is() -> None:
+    record = RunRecord(events=two_connections(50000, 50001, (50001, 50000)))  # any order
+    passed, observed = checks.ephemeral_ports(record, clients=["a", "b"], listener="srv")
+    assert passed is True, observed
+    assert "127.0.0.1:20001 <-> 127.0.0.1:50000 (a)" in observed
+
+
+def test_an_accepted_socket_that_is_no_clients_peer_fails_claim_4() -> None:
+    """Zipping lists would pair a with ca; here ca's peer is a port no client has."""
+    record = RunRecord(events=two_connections(50000, 50001, (50002, 50001)))
+    passed, observed = checks.ephemeral_ports(record, clients=["a", "b"], listener="srv")
+    assert passed is False and "0 accepted sockets have 127.0.0.1:50000 as peer" in observed
+
+
+def test_two_clients_on_one_port_fail_claim_4() -> None:
+    record = RunRecord(events=two_connections(50000, 50000, (50000, 50000)))
+    passed, observed = checks.ephemeral_ports(record, clients=["a", "b"], listener="srv")
     assert passed is False and "[50000, 50000]" in observed
+
+
+def test_a_client_that_chose_its_port_fails_claim_4() -> None:
+    events = two_connections(50000, 50001, (50000, 50001))
+    record = RunRecord(events=[call("a", "bind"), *events])
+    passed, observed = checks.ephemeral_ports(record, clients=["a", "b"], listener="srv")
+    assert passed is False and "a chose its own port with bind()" in observed
 
 
 def test_tcp_faster_than_both_fails_claim_5() -> None:
@@ -105,10 +145,80 @@ def test_claim_5_judges_the_fastest_run() -> None:
             "ipc": [
                 {"channel": "tcp", "bytes": 10**6, "runs_s": [0.002, 0.002]},
                 {"channel": "unix", "bytes": 10**6, "runs_s": [0.009, 0.001]},  # one noisy run
+                {"channel": "pipe", "bytes": 10**6, "runs_s": [0.0015]},
             ]
         }
     )
     assert checks.ipc_faster_than_tcp(record)[0] is True
+
+
+def test_a_pipe_slower_than_tcp_fails_claim_5_even_if_the_unix_socket_wins() -> None:
+    """The claim is about both roads: the better of the two beating TCP is not enough."""
+    record = RunRecord(
+        data={
+            "ipc": [
+                {"channel": "tcp", "bytes": 10**6, "runs_s": [0.002]},
+                {"channel": "unix", "bytes": 10**6, "runs_s": [0.001]},
+                {"channel": "pipe", "bytes": 10**6, "runs_s": [0.003]},
+            ]
+        }
+    )
+    passed, observed = checks.ipc_faster_than_tcp(record)
+    assert passed is False and "pipe 333 MB/s" in observed
+
+
+def test_a_recv_ended_by_its_timeout_fails_claim_9() -> None:
+    """It waited long enough, but a timeout ended it: not a recv that waits on silence."""
+    started = CallStartedEvent(
+        seq=800, t_ns=0, call_id=800, socket="conn", op="recv", line="conn.recv(1024)"
+    )
+    done = CallEvent(
+        **{**_fields(call("conn", "recv", errno="timeout")), "call_id": 800,
+           "duration_ns": 3_000_000_000}
+    )  # fmt: skip
+    passed, observed = checks.recv_waits(
+        RunRecord(events=[started, done]), socket="conn", peer="cli", seconds=2
+    )
+    assert passed is False and "ended without cli closing" in observed
+
+
+def test_a_shutdown_before_the_wait_does_not_prove_claim_18() -> None:
+    """The recv() returned b'' after a shutdown, but the shutdown came before it began."""
+    shut = call("conn", "shutdown")
+    started = CallStartedEvent(
+        seq=next(_seq), t_ns=0, call_id=901, socket="conn", op="recv", line="conn.recv(1024)"
+    )
+    done = CallEvent(
+        **{**_fields(call("conn", "recv", result=0)), "call_id": 901, "done": 0,
+           "duration_ns": 3_000_000_000}
+    )  # fmt: skip
+    passed, observed = checks.stuck_thread(
+        RunRecord(events=[shut, started, done]), socket="conn", seconds=2
+    )
+    assert passed is False and "nothing outside the thread ended it" in observed
+
+
+def test_a_peer_that_closed_first_leaves_nothing_for_claim_16s_close_check() -> None:
+    """conn closed first: cli's close() is the passive one, no FIN_WAIT2 and no TIME_WAIT."""
+    from sockscope.events import LingerEvent
+
+    first = call("conn", "close")
+    second = call("cli", "close")
+    gone = LingerEvent(seq=next(_seq), t_ns=0, socket="cli", local=("127.0.0.1", 1),
+                       peer=("127.0.0.1", 2), state=None)  # fmt: skip
+    passed, observed = checks.close_is_not_the_end(
+        RunRecord(events=[first, second, gone]), closer="cli", peer="conn"
+    )
+    assert passed is False and "None" in observed
+
+
+def test_the_same_bytes_in_both_runs_fail_claim_14() -> None:
+    run = {"value": 1, "wire": "00 00 00 01", "right": 1, "wrong": 16777216}
+    record = RunRecord(data={"byteorder": [{**run, "fmt": "!I"}, {**run, "fmt": "!I"}]})
+    assert checks.byte_order_matters(record)[0] is None  # no '<' run: nothing compared
+    record = RunRecord(data={"byteorder": [{**run, "fmt": "!I"}, {**run, "fmt": "<I"}]})
+    passed, observed = checks.byte_order_matters(record)  # '<' must have reversed them
+    assert passed is False and "as '<I' crossed the wire as 00 00 00 01" in observed
 
 
 def test_a_reply_refused_after_shut_wr_fails_claim_15() -> None:

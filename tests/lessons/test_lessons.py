@@ -112,22 +112,41 @@ def test_partial_send_check_fails_when_everything_fits(registry: LabRegistry) ->
     assert outcomes[13].passed is False, outcomes[13].observed
 
 
-def test_backlog_check_fails_when_the_backlog_is_large(registry: LabRegistry) -> None:
+def test_backlog_checks_fail_when_the_backlog_is_large(registry: LabRegistry) -> None:
+    """listen(16): all five get in at once, nobody waits and no final ACK is dropped."""
     base = lesson("backlog")
-    listen = index(base, op="listen")
     variant = edit(
         base,
         {
-            listen: command(op="listen", socket="srv", backlog=16),
-            index(base, do="wait", figure="accept_queue"): Step(
-                text="variant",
-                action={"do": "wait", "socket": "srv", "figure": "accept_queue", "at_least": 5},
-            ),
-            len(base.steps) - 1: None,
+            index(base, op="listen"): command(op="listen", socket="srv", backlog=16),
+            **{
+                i: None
+                for i, s in enumerate(base.steps)
+                if s.action and s.action["do"] == "wait" and s.action.get("socket") != "c1"
+            },
+        },
+        inserts={index(base, op="accept"): Step(text="v", action={"do": "pause", "seconds": 1})},
+    )
+    outcomes = run_all(registry, variant)
+    queue, race = outcomes
+    assert queue.passed is False and "none" in queue.observed, queue.observed
+    assert race.passed is False, race.observed
+
+
+def test_bind_check_fails_for_a_server_on_every_address(registry: LabRegistry) -> None:
+    """srv on 0.0.0.0: the connect via 127.0.0.2 gets in, so nothing shows 127.0.0.1 is narrower."""
+    base = lesson("server-sockets")
+    bind = index(base, op="bind", socket="srv")
+    other = index(base, op="connect", socket="cli_other")
+    variant = edit(
+        base,
+        {
+            bind: command(op="bind", socket="srv", address=["0.0.0.0", 0]),
+            other: dataclasses.replace(base.steps[other], expect=("ok",), predict=None),
         },
     )
-    outcome = run(registry, variant)[3]
-    assert outcome.passed is False and "none" in outcome.observed, outcome.observed
+    outcome = run(registry, variant)[2]
+    assert outcome.passed is False and "cli_other.connect" in outcome.observed, outcome.observed
 
 
 def test_recv_waits_check_fails_when_the_peer_talks(registry: LabRegistry) -> None:
@@ -391,3 +410,64 @@ def test_a_lesson_with_a_link_runs_twice_in_one_lab(registry: LabRegistry) -> No
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         outcomes = pool.submit(asyncio.run, twice()).result(timeout=200)
     assert all(o.passed for o in outcomes), outcomes
+
+
+def test_framing_check_fails_when_only_the_lesson_cut_the_stream(registry: LabRegistry) -> None:
+    """Without the back-to-back run, the naive receiver breaks only where the lesson sliced."""
+    base = lesson("framing")
+    variant = edit(
+        base,
+        {i: None for i, s in enumerate(base.steps)
+         if s.action and s.action.get("mode") == "back_to_back"},
+    )  # fmt: skip
+    outcome = run(registry, variant)[10]
+    assert outcome.passed is False and "the lesson itself sliced" in outcome.observed
+
+
+def test_byte_order_check_fails_when_both_runs_use_network_order(registry: LabRegistry) -> None:
+    base = lesson("byte-order")
+    variant = edit(
+        base,
+        {
+            i: Step(text="variant", action={**s.action, "fmt": "!I"})
+            for i, s in enumerate(base.steps)
+            if s.action and s.action["do"] == "byteorder"
+        },
+    )
+    outcome = run(registry, variant)[14]
+    assert outcome.passed is None or outcome.passed is False, outcome.observed
+    assert outcome.passed is not True
+
+
+def test_dead_peer_check_fails_for_a_peer_that_is_only_silent(registry: LabRegistry) -> None:
+    """The link stalls but cli never closes: a silent live peer, lesson 04's case, not 17's."""
+    base = lesson("when-sockets-die")
+    variant = edit(base, {index(base, op="close", socket="cli"): None})
+    outcome = run(registry, variant)[17]
+    assert outcome.passed is False and "cli was alive" in outcome.observed, outcome.observed
+
+
+def test_nothing_done_check_fails_when_send_always_finds_room(registry: LabRegistry) -> None:
+    base = lesson("nonblocking-select")
+    flood = index(base, op="send", socket="cli")
+    variant = edit(base, {flood: command(op="send", socket="cli", text="small")})
+    outcome = run(registry, variant)[19]
+    assert outcome.passed is False and "every send() took bytes" in outcome.observed
+
+
+def test_shapes_check_fails_for_a_select_loop_that_reads_before_select(
+    registry: LabRegistry,
+) -> None:
+    base = lesson("server-shapes")
+    shapes_step = index(base, do="shapes")
+    step = base.steps[shapes_step]
+    assert step.action is not None
+    variant = edit(
+        base,
+        {shapes_step: dataclasses.replace(
+            step, action={**step.action, "select_reads_unready": True, "clients": 4}
+        )},
+    )  # fmt: skip
+    outcome = run(registry, variant)[23]
+    assert outcome.passed is False and "one select() loop: served 4/4" in outcome.observed
+    assert "1 blocked in recv() at once" in outcome.observed, outcome.observed

@@ -21,7 +21,9 @@ QUESTIONS = [
 
 def shown_before_reveal(lesson: Lesson, index: int) -> list[tuple[str, str]]:
     """(where, text) of everything the panel has shown when step ``index`` asks."""
-    shown: list[tuple[str, str]] = []
+    shown: list[tuple[str, str]] = [("teaser", lesson.teaser)]
+    # The checks' lines, as the panel shows them before their evidence exists.
+    shown += [(f"check {c.check} (claim {c.claim})", c.asks) for c in lesson.checks]
     for i, step in enumerate(lesson.steps[: index + 1]):
         shown.append((f"step {i + 1} text", step.text))
         if step.predict is not None and i < index:
@@ -61,6 +63,7 @@ def test_the_check_catches_a_step_that_answers_its_own_question() -> None:
         "title": "t",
         "howto_sections": ["x"],
         "claims": [],
+        "teaser": "t",
         "summary": "s",
         "steps": [
             {
@@ -82,3 +85,41 @@ def test_the_check_catches_a_step_that_answers_its_own_question() -> None:
     assert spoilers(lesson, 0) == [
         "step 1 text says 'nothing has changed': 'Two seconds later, nothing has changed.'"
     ]
+
+
+def test_a_check_under_way_says_nothing_of_what_it_waits_for() -> None:
+    """Until the lesson is over, a check not yet passed reads "not yet observed": its own
+    words ("no recv() has timed out") would answer the question the next step asks. A check
+    whose evidence exists may pass (and then show it) before the end; none fails before it."""
+    import asyncio
+    import concurrent.futures
+
+    from sockscope.engine.core.policy import LabPolicy
+    from sockscope.labs.registry import LabRegistry
+    from sockscope.lessons.model import find_lesson
+    from sockscope.lessons.runner import NOT_YET, LessonRun
+
+    lesson = find_lesson("end-of-stream")
+    assert lesson is not None
+    registry = LabRegistry(LabPolicy(), max_labs=2, idle_timeout=600)
+    lab = registry.create()
+    seen: list[tuple[int, bool | None, str]] = []
+
+    async def go() -> None:
+        runner = LessonRun(lab, lesson)
+        await runner.start()
+        while not runner.finished:
+            await runner.next()
+            seen.extend((runner.position, o.passed, o.observed) for o in runner.checks())
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, go()).result(timeout=60)
+    finally:
+        registry.close_all()
+    during = [s for s in seen if s[0] < len(lesson.steps)]
+    pending = [s for s in during if s[1] is not True]
+    assert pending and all(passed is None and said == NOT_YET for _, passed, said in pending), [
+        s for s in pending if s[2] != NOT_YET
+    ]
+    assert all(passed is True for _, passed, _ in seen[-len(lesson.checks) :])

@@ -25,8 +25,9 @@ class LessonOutline(TypedDict):
     id: str
     title: str
     howto_sections: list[str]
-    claims: list[int]  # the HOWTO claims it proves (DESIGN.md numbering)
-    summary: str
+    claims: list[int]  # the claims it proves (DESIGN.md numbering)
+    teaser: str  # what it explores, safe to show before it runs
+    summary: str  # what it shows: it answers its questions, so it is for after the run
 
 
 class Prediction(TypedDict):
@@ -54,6 +55,8 @@ class LessonCheck(TypedDict):
 
     claim: int
     check: str
+    label: str  # the claim in words: shown once the check has its evidence
+    asks: str  # a neutral question shown until then (the label would answer it)
     needs: str | None
 
 
@@ -91,6 +94,19 @@ class EndingRow(TypedDict):
     state: str | None  # the server socket's TCP state then
 
 
+class KernelSetting(TypedDict):
+    """One kernel setting as a sysctl step read it (/proc/sys)."""
+
+    name: str  # the sysctl name: net.core.somaxconn
+    value: str  # as the kernel has it, or why it could not be read
+
+
+class KernelSettings(TypedDict):
+    """A sysctl step: the settings that decide what the lesson shows, on this kernel."""
+
+    settings: list[KernelSetting]
+
+
 class StepSkipped(TypedDict):
     """A step the machine cannot run (it lacks what the step needs), and why."""
 
@@ -98,13 +114,15 @@ class StepSkipped(TypedDict):
 
 
 # What an action step measured (an event's or answer's ``data``), by the step's kind: framing,
-# byteorder, ipc, shapes, endings; a skipped step says why; the others measure nothing (null).
+# byteorder, ipc, shapes, endings, sysctl; a skipped step says why; the others measure
+# nothing (null).
 LessonStepData: TypeAlias = (
     LessonFraming
     | ByteOrderReading
     | list[IpcReport]
     | list[ShapeReport]
     | list[EndingRow]
+    | KernelSettings
     | StepSkipped
     | None
 )

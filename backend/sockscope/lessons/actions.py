@@ -10,7 +10,7 @@ import asyncio
 import sys
 from typing import Any, Literal, Protocol
 
-from sockscope.contract.lessons import EndingRow, LessonFraming, LessonStepData
+from sockscope.contract.lessons import EndingRow, KernelSetting, LessonFraming, LessonStepData
 from sockscope.contract.workbench import ByteOrderReading, IpcReport
 from sockscope.events import CallEvent
 from sockscope.labs.bridge import Answer
@@ -57,6 +57,10 @@ async def run(lesson: LessonContext, action: dict[str, Any]) -> Result:
         return await server_shapes(action)
     if kind == "endings":
         return await endings_side_by_side(lesson, action)
+    if kind == "together":
+        return await together(lesson, action)
+    if kind == "sysctl":
+        return await kernel_settings(action)
     raise ValueError(f"unknown action {kind!r}")
 
 
@@ -90,6 +94,35 @@ async def wait(lesson: LessonContext, action: dict[str, Any]) -> Result:
             what = f"{socket}'s {figure} to reach {least}"
             await lesson.wait_for(socket, lambda s: value(s) >= least, timeout, what)
     return True, f"done waiting for {what}", None
+
+
+async def together(lesson: LessonContext, action: dict[str, Any]) -> Result:
+    """Several commands submitted at once: the lab runs them back to back, microseconds
+    apart (two connects whose SYNs must leave, and be retried, at the same moment)."""
+    answers = await asyncio.gather(*(lesson.command(c) for c in action["commands"]))
+    said = []
+    for answer in answers:
+        calls = [e for e in answer.events if isinstance(e, CallEvent)]
+        said.append(f"{calls[-1].line} -> {calls[-1].result_text}" if calls else "?")
+    return True, "; ".join(said), None
+
+
+SYSCTL_ROOT = "/proc/sys"
+
+
+async def kernel_settings(action: dict[str, Any]) -> Result:
+    """Read kernel settings (sysctl names, e.g. net.core.somaxconn) as this kernel has them."""
+    settings: list[KernelSetting] = []
+    for name in action["names"]:
+        path = f"{SYSCTL_ROOT}/{name.replace('.', '/')}"
+        try:
+            with open(path, encoding="ascii") as file:
+                value = " ".join(file.read().split())
+        except OSError as exc:
+            value = f"unreadable here ({exc.strerror})"
+        settings.append({"name": name, "value": value})
+    message = "; ".join(f"{s['name']} = {s['value']}" for s in settings)
+    return True, message, {"settings": settings}
 
 
 async def measure_ipc(action: dict[str, Any]) -> Result:
@@ -229,7 +262,9 @@ async def byteorder_bench(lesson: LessonContext, action: dict[str, Any]) -> Resu
 async def server_shapes(action: dict[str, Any]) -> Result:
     """The same slow clients served by three server shapes, one after the other."""
     config = shapes.ShapesConfig(
-        clients=int(action.get("clients", 8)), think_ms=int(action.get("think_ms", 300))
+        clients=int(action.get("clients", 8)),
+        think_ms=int(action.get("think_ms", 300)),
+        select_reads_unready=bool(action.get("select_reads_unready", False)),
     )
     results = await asyncio.to_thread(shapes.compare, config)
     data = [shapes.report(r) for r in results]

@@ -21,7 +21,9 @@ from typing import Any
 from sockscope.contract.lessons import LessonDefinition, LessonOutline
 
 DATA_DIR = Path(__file__).parent / "data"
-ACTIONS = ("wait", "pause", "ipc", "framing", "byteorder", "shapes", "endings")
+ACTIONS = (
+    "wait", "pause", "ipc", "framing", "byteorder", "shapes", "endings", "together", "sysctl",
+)  # fmt: skip
 # What a step or check may need of the machine; where it is missing, the lesson says so
 # and skips them instead of failing.
 NEEDS = ("private_network",)
@@ -59,6 +61,10 @@ class Step:
 class CheckSpec:
     claim: int
     check: str  # a function name in sockscope.lessons.checks
+    # The claim in words, shown once the check has its evidence; until then the page shows
+    # ``asks``, a neutral question that does not give the claim (the answer) away.
+    label: str
+    asks: str
     params: dict[str, Any] = field(default_factory=dict)
     needs: str | None = None  # one of NEEDS
 
@@ -69,7 +75,8 @@ class Lesson:
     title: str
     howto_sections: tuple[str, ...]
     claims: tuple[int, ...]
-    summary: str
+    teaser: str  # what the lesson explores, shown before it runs: it answers nothing
+    summary: str  # what it shows: it answers the questions, so the page folds it until the end
     steps: tuple[Step, ...]
     checks: tuple[CheckSpec, ...]
 
@@ -79,6 +86,7 @@ class Lesson:
             "title": self.title,
             "howto_sections": list(self.howto_sections),
             "claims": list(self.claims),
+            "teaser": self.teaser,
             "summary": self.summary,
         }
 
@@ -91,6 +99,8 @@ def parse_lesson(raw: dict[str, Any], source: str) -> Lesson:
             CheckSpec(
                 claim=int(c["claim"]),
                 check=str(c["check"]),
+                label=str(c["label"]).strip(),
+                asks=str(c["asks"]).strip(),
                 params=dict(c.get("params", {})),
                 needs=_needs(c.get("needs"), f"{source} check {c.get('check')}"),
             )
@@ -101,6 +111,7 @@ def parse_lesson(raw: dict[str, Any], source: str) -> Lesson:
             title=str(raw["title"]),
             howto_sections=tuple(raw["howto_sections"]),
             claims=tuple(int(c) for c in raw["claims"]),
+            teaser=str(raw["teaser"]).strip(),
             summary=str(raw["summary"]).strip(),
             steps=steps,
             checks=checks,
@@ -195,5 +206,8 @@ def public(lesson: Lesson) -> LessonDefinition:
             }
             for s in lesson.steps
         ],
-        "checks": [{"claim": c.claim, "check": c.check, "needs": c.needs} for c in lesson.checks],
+        "checks": [
+            {"claim": c.claim, "check": c.check, "label": c.label, "asks": c.asks, "needs": c.needs}
+            for c in lesson.checks
+        ],
     }

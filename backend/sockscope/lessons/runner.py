@@ -25,6 +25,8 @@ from sockscope.lessons.model import Lesson, Step
 
 STEP_WAIT = 3.0  # how long a step's command waits for a blocking call before going on
 RECORD_MAX = 50_000
+NOT_YET = "not yet observed"
+LISTED = ("framing", "byteorder")  # actions whose every run the record keeps, in order
 _PORT_REF = re.compile(r"^\{port:([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -104,10 +106,12 @@ class LessonRun:
                 outcomes.append(CheckOutcome(claim=spec.claim, passed=None, observed=why))
                 continue
             passed, observed = getattr(checks, spec.check)(self.record, **spec.params)
-            if passed is False and not self.finished:
+            if passed is not True and not self.finished:
                 # The evidence may still be on its way (the 2 s wait has not run yet): a
-                # claim is judged false only once the lesson is over, never before.
-                passed, observed = None, f"not yet judged; so far: {observed}"
+                # claim is judged false only once the lesson is over, never before. And
+                # until it is judged, the line says nothing of what it is waiting for:
+                # that would answer the lesson's questions before they are asked.
+                passed, observed = None, NOT_YET
             outcomes.append(CheckOutcome(claim=spec.claim, passed=passed, observed=observed))
         return outcomes
 
@@ -133,13 +137,11 @@ class LessonRun:
             ok, message, data = await actions.run(self, self._fill(step.action))
             report = StepReport(index, ok, message, data=data)
             if data is not None:
-                self.record.data.setdefault(
-                    step.action["do"], [] if step.action["do"] == "framing" else None
-                )
-                if step.action["do"] == "framing":
-                    self.record.data["framing"].append(data)
+                kind = step.action["do"]
+                if kind in LISTED:  # each run kept: a check compares them
+                    self.record.data.setdefault(kind, []).append(data)
                 else:
-                    self.record.data[step.action["do"]] = data
+                    self.record.data[kind] = data
         if step.observe:
             self.record.observations[step.observe["name"]] = await self.figure(
                 step.observe["socket"], step.observe["figure"]
@@ -245,7 +247,7 @@ class LessonRun:
             self.checks()
             if state != "started"
             else [
-                CheckOutcome(claim=c.claim, passed=None, observed="not yet observed")
+                CheckOutcome(claim=c.claim, passed=None, observed=NOT_YET)
                 for c in self.lesson.checks
             ]
         )

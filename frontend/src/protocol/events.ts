@@ -18,7 +18,14 @@ export type LabEvent =
   | LessonEvent
   | LabClosedEvent;
 export type LessonStepData =
-  LessonFraming | ByteOrderReading | IpcReport[] | ShapeReport[] | EndingRow[] | StepSkipped | null;
+  | LessonFraming
+  | ByteOrderReading
+  | IpcReport[]
+  | ShapeReport[]
+  | EndingRow[]
+  | KernelSettings
+  | StepSkipped
+  | null;
 export type ServerMessage = SnapshotMessage | EventsMessage | CommandResultMessage | ErrorMessage;
 export type Command =
   | NewSocket
@@ -450,6 +457,19 @@ export interface EndingRow {
   state: string | null;
 }
 /**
+ * A sysctl step: the settings that decide what the lesson shows, on this kernel.
+ */
+export interface KernelSettings {
+  settings: KernelSetting[];
+}
+/**
+ * One kernel setting as a sysctl step read it (/proc/sys).
+ */
+export interface KernelSetting {
+  name: string;
+  value: string;
+}
+/**
  * A step the machine cannot run (it lacks what the step needs), and why.
  */
 export interface StepSkipped {
@@ -669,6 +689,7 @@ export interface LessonOutline {
   title: string;
   howto_sections: string[];
   claims: number[];
+  teaser: string;
   summary: string;
 }
 /**
@@ -679,6 +700,7 @@ export interface LessonDefinition {
   title: string;
   howto_sections: string[];
   claims: number[];
+  teaser: string;
   summary: string;
   steps: LessonStep[];
   checks: LessonCheck[];
@@ -713,6 +735,8 @@ export interface Prediction {
 export interface LessonCheck {
   claim: number;
   check: string;
+  label: string;
+  asks: string;
   needs: string | null;
 }
 /**
