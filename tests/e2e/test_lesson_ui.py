@@ -30,7 +30,7 @@ def test_walk_the_partial_send_lesson_with_a_prediction(page: Page, server: Live
     page.get_by_test_id("start-partial-send").click()
     page.wait_for_url(re.compile(r"/labs/[A-Za-z0-9_-]+\?lesson=partial-send$"))
     lesson = page.get_by_test_id("lesson")
-    expect(lesson).to_contain_text("send() and recv() take what fits")
+    expect(lesson).to_contain_text("send() and recv(): how many bytes per call?")
     expect(lesson).to_contain_text("HOWTO: Using a Socket")
     # Before the run the checks ask neutral questions: the claims would answer the lesson's.
     checks = page.get_by_test_id("lesson-checks")

@@ -77,7 +77,7 @@ def command(**fields: Any) -> Step:
 
 def test_the_lessons_cover_the_claims_once_each() -> None:
     claims = sorted(c for lesson in all_lessons() for c in lesson.claims)
-    assert claims == list(range(1, 24))
+    assert claims == list(range(1, 27))  # DESIGN.md 1-23, then beyond the HOWTO
     first = [lesson for lesson in all_lessons() if max(lesson.claims) <= 14]
     assert 5 <= len(first) <= 8  # Lessons I: claims 1-14, grouped as a teacher would
 
@@ -471,3 +471,60 @@ def test_shapes_check_fails_for_a_select_loop_that_reads_before_select(
     outcome = run(registry, variant)[23]
     assert outcome.passed is False and "one select() loop: served 4/4" in outcome.observed
     assert "1 blocked in recv() at once" in outcome.observed, outcome.observed
+
+
+def either(step: Step, *outcomes: str) -> Step:
+    """The same step, fine with other outcomes and asking nothing (a variant's kernel differs)."""
+    return dataclasses.replace(step, expect=outcomes, predict=None)
+
+
+def test_time_wait_check_fails_when_the_client_closes_first(registry: LabRegistry) -> None:
+    """The client's side keeps the TIME_WAIT then: the server's port is free at once."""
+    base = lesson("time-wait")
+    first, second = index(base, op="close", socket="conn"), index(base, op="close", socket="cli")
+    again = index(base, op="bind", socket="again")
+    careful = index(base, op="bind", socket="careful")
+    variant = edit(
+        base,
+        {
+            first: base.steps[second],
+            second: base.steps[first],
+            again: either(base.steps[again], "ok", "EADDRINUSE"),
+            careful: either(base.steps[careful], "ok", "EADDRINUSE"),
+        },
+    )
+    outcome = run(registry, variant)[24]
+    assert outcome.passed is False, outcome.observed
+    assert "again.bind(('127.0.0.1'" in outcome.observed and "-> None" in outcome.observed
+
+
+def test_reset_check_fails_when_the_request_was_read_first(registry: LabRegistry) -> None:
+    base = lesson("reset")
+    close = index(base, op="close", socket="conn")
+    heard = index(base, op="recv", socket="cli")
+    variant = edit(
+        base,
+        {heard: either(base.steps[heard], "ok", "ECONNRESET")},
+        inserts={close: command(op="recv", socket="conn", bufsize=1024)},
+    )
+    outcome = run(registry, variant)[25]
+    assert outcome.passed is False and "with 0 bytes unread" in outcome.observed, outcome.observed
+
+
+def test_broken_pipe_check_fails_when_the_peer_only_stops_sending(
+    registry: LabRegistry,
+) -> None:
+    """shutdown(SHUT_WR) is a half-close: the peer still takes bytes, no send() fails."""
+    base = lesson("broken-pipe")
+    close = index(base, op="close", socket="conn")
+    second = index(base, op="send", text="two")
+    variant = edit(
+        base,
+        {
+            close: command(op="shutdown", socket="conn", how="SHUT_WR"),
+            second: either(base.steps[second], "ok", "EPIPE", "ECONNRESET"),
+            len(base.steps) - 1: None,  # the peer is alive and silent: recv() would wait
+        },
+    )
+    outcome = run(registry, variant)[26]
+    assert outcome.passed is False and "cli.send(b'two') -> 3" in outcome.observed, outcome.observed

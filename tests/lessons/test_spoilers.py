@@ -21,7 +21,7 @@ QUESTIONS = [
 
 def shown_before_reveal(lesson: Lesson, index: int) -> list[tuple[str, str]]:
     """(where, text) of everything the panel has shown when step ``index`` asks."""
-    shown: list[tuple[str, str]] = [("teaser", lesson.teaser)]
+    shown: list[tuple[str, str]] = [("title", lesson.title), ("teaser", lesson.teaser)]
     # The checks' lines, as the panel shows them before their evidence exists.
     shown += [(f"check {c.check} (claim {c.claim})", c.asks) for c in lesson.checks]
     for i, step in enumerate(lesson.steps[: index + 1]):

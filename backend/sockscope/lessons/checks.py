@@ -719,3 +719,104 @@ def three_shapes(run: RunRecord) -> Verdict:
         and by["select"]["peak_blocked"] == 0
     )
     return served and shaped, observed
+
+
+# -- Beyond the HOWTO --------------------------------------------------------------------
+
+
+def _kept(run: RunRecord, socket: str) -> list[str | None]:
+    """The states the closed-connection watch saw for ``socket`` (None: gone)."""
+    from sockscope.events import LingerEvent
+
+    return [e.state for e in run.events if isinstance(e, LingerEvent) and e.socket == socket]
+
+
+def _bind_of(run: RunRecord, socket: str) -> CallEvent | None:
+    return next(iter(run.calls(socket, "bind")), None)
+
+
+def time_wait_holds_the_port(
+    run: RunRecord, *, closer: str, plain: str, new_only: str, closer2: str, both: str
+) -> Verdict:
+    """Claim 24: the side that closes first keeps TIME_WAIT, which holds the port; a new
+    bind needs SO_REUSEADDR on the new socket and on the one in TIME_WAIT.
+
+    ``closer`` closed first without SO_REUSEADDR: the binds of ``plain`` (no option) and
+    ``new_only`` (the option on the new socket only) to its port failed with EADDRINUSE.
+    ``closer2`` closed first with the option (from its listener): ``both`` bound its port.
+    """
+    binds = {name: _bind_of(run, name) for name in (plain, new_only, both)}
+    if any(b is None for b in binds.values()):
+        return None, "not yet: the restarted servers have not all tried to bind"
+    parts = [f"{closer} closed first: kept as {' -> '.join(map(str, _kept(run, closer)))}"]
+    parts += [_said(b) for b in binds.values() if b is not None]
+    parts.append(f"{closer2} kept as {' -> '.join(map(str, _kept(run, closer2)))}")
+    waited = "TIME_WAIT" in _kept(run, closer) and "TIME_WAIT" in _kept(run, closer2)
+    plain_b, only_b, both_b = binds[plain], binds[new_only], binds[both]
+    assert plain_b is not None and only_b is not None and both_b is not None
+    refused = plain_b.errno == "EADDRINUSE" and only_b.errno == "EADDRINUSE"
+    return waited and refused and both_b.errno is None, "; ".join(parts)
+
+
+def reset_instead_of_fin(
+    run: RunRecord, *, unread: str, peer: str, aborted: str, peer2: str
+) -> Verdict:
+    """Claim 25: a close() with unread data, or an abort (SO_LINGER 0), sends a RST: the
+    peer's recv() fails with ECONNRESET and the closer keeps no TIME_WAIT.
+
+    ``unread`` had bytes in its receive queue when it closed (its last probe says so).
+    """
+    closed = next((c for c in run.calls(unread, "close") if c.errno is None), None)
+    # The lab's abort is two calls: setsockopt(SO_LINGER, (1, 0)), then close().
+    linger = next((c for c in run.calls(aborted, "setsockopt") if "SO_LINGER" in c.line), None)
+    abort = next(
+        (c for c in run.calls(aborted, "close") if linger and c.seq > linger.seq and not c.errno),
+        None,
+    )
+    if closed is None or abort is None:
+        return None, "not yet: both connections have not been ended"
+    queued = [e.figures.recv_queue or 0 for e in run.events if isinstance(e, ProbeEvent)
+              and e.socket == unread and e.seq < closed.seq]  # fmt: skip
+    left = queued[-1] if queued else 0
+    heard = [c for c in run.calls(peer, "recv") if c.seq > closed.seq]
+    heard2 = [c for c in run.calls(peer2, "recv") if c.seq > abort.seq]
+    if not heard or not heard2:
+        return None, "not yet: the peers have not read since"
+    kept = _kept(run, unread) + _kept(run, aborted)
+    observed = (
+        f"{_said(closed)} with {left} bytes unread; then {_said(heard[0])};"
+        f" {_said(linger) if linger else ''}; {_said(abort)};"
+        f" then {_said(heard2[0])}; the kernel kept: {', '.join(map(str, kept)) or 'nothing'}"
+    )
+    resets = heard[0].errno == "ECONNRESET" and heard2[0].errno == "ECONNRESET"
+    no_wait = not any(state in ("TIME_WAIT", "FIN_WAIT1", "FIN_WAIT2") for state in kept)
+    return left > 0 and resets and no_wait, observed
+
+
+def second_send_breaks(run: RunRecord, *, sender: str, peer: str) -> Verdict:
+    """Claim 26: after the peer closed, the first send() returns, the next fails (EPIPE).
+
+    Both sends come after the peer's close and after the sender saw its FIN (CLOSE_WAIT).
+    """
+    gone = _peer_end(run, peer)
+    if gone is None:
+        return None, f"not yet: {peer} has not closed"
+    sends = [c for c in run.calls(sender) if c.op in ("send", "sendall") and c.seq > gone.seq]
+    if len(sends) < 2:
+        return None, "not yet: two sends have not been made since"
+    first, second = sends[0], sends[1]
+    states = _states(run, sender, before=first.seq)
+    observed = (
+        f"{_said(gone)}; {sender} was {states[-1] if states else '?'}; then {_said(first)};"
+        f" then {_said(second)}"
+    )
+    full_close = gone.op in ("close", "abort")
+    passed = (
+        full_close
+        and bool(states)
+        and states[-1] == "CLOSE_WAIT"
+        and first.errno is None
+        and (first.done or 0) > 0
+        and second.errno in ("EPIPE", "ECONNRESET")
+    )
+    return passed, observed

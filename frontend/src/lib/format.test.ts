@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { retransText, sendQueueText, stateBadge, wrap, wrapParts } from "./format";
+import { notAcceptedText, retransText, sendQueueText, stateBadge, wrap, wrapParts } from "./format";
 
 describe("wrap", () => {
   const width = (s: string) => s.length;
@@ -49,5 +49,15 @@ describe("labels", () => {
   it("splits the send queue into not sent and not acknowledged", () => {
     expect(sendQueueText(0, 0)).toBe("");
     expect(sendQueueText(6144, 4096)).toBe("4.0 KiB not sent yet · 2.0 KiB sent, not acknowledged");
+  });
+});
+
+describe("notAcceptedText", () => {
+  it("says queued while the queue holds every client that says connected", () => {
+    expect(notAcceptedText("srv", 3, 3)).toBe("in srv's accept queue: not accepted yet");
+    expect(notAcceptedText("srv", 1, null)).toBe("in srv's accept queue: not accepted yet");
+  });
+  it("says some may be half-open when more clients say connected than the queue holds", () => {
+    expect(notAcceptedText("srv", 4, 3)).toContain("or still half-open on its side (4 clients say connected; the queue holds 3)");
   });
 });

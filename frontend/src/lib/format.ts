@@ -129,3 +129,16 @@ export const ZERO_WINDOW_TITLE =
   "The peer's receive buffer is full (its program is not reading), so it advertises a zero" +
   " window (TCP_INFO snd_wnd 0): TCP sends nothing more, only small probes, until the peer" +
   " reads and the window opens again.";
+
+/**
+ * What the map says of a client the kernel connected but its server has not accepted.
+ * `claimed` clients of `listener` say ESTABLISHED without an accepted partner; the queue
+ * holds `queued`. More claimants than slots: the server dropped some final ACKs (its queue
+ * was full), so some of them are still half-open (SYN_RECV) on its side, not queued.
+ */
+export function notAcceptedText(listener: string, claimed: number, queued: number | null | undefined): string {
+  if (queued !== null && queued !== undefined && claimed > queued) {
+    return `not accepted yet: in ${listener}'s accept queue, or still half-open on its side (${claimed} clients say connected; the queue holds ${queued})`;
+  }
+  return `in ${listener}'s accept queue: not accepted yet`;
+}
