@@ -77,7 +77,7 @@ def command(**fields: Any) -> Step:
 
 def test_the_lessons_cover_the_claims_once_each() -> None:
     claims = sorted(c for lesson in all_lessons() for c in lesson.claims)
-    assert claims == list(range(1, 27))  # DESIGN.md 1-23, then beyond the HOWTO
+    assert claims == list(range(1, 28))  # DESIGN.md 1-23, then beyond the HOWTO
     first = [lesson for lesson in all_lessons() if max(lesson.claims) <= 14]
     assert 5 <= len(first) <= 8  # Lessons I: claims 1-14, grouped as a teacher would
 
@@ -528,3 +528,22 @@ def test_broken_pipe_check_fails_when_the_peer_only_stops_sending(
     )
     outcome = run(registry, variant)[26]
     assert outcome.passed is False and "cli.send(b'two') -> 3" in outcome.observed, outcome.observed
+
+
+def test_keepalive_check_fails_without_keepalive(registry: LabRegistry) -> None:
+    """No SO_KEEPALIVE: the idle server side never hears of the pulled cable; only the
+    program's own timeout (5 s here) ends its recv()."""
+    base = lesson("keepalive")
+    on = index(base, op="setsockopt", option="SO_KEEPALIVE")
+    wait = index(base, op="recv", socket="pconn")
+    variant = edit(
+        base,
+        {
+            on: command(op="settimeout", socket="pconn", timeout=5.0),
+            wait: dataclasses.replace(either(base.steps[wait], "timeout"), wait=8),
+        },
+    )
+    outcome = run(registry, variant)[27]
+    assert outcome.passed is False and "pconn.recv(1024) -> timeout" in outcome.observed, (
+        outcome.observed
+    )

@@ -820,3 +820,41 @@ def second_send_breaks(run: RunRecord, *, sender: str, peer: str) -> Verdict:
         and second.errno in ("EPIPE", "ECONNRESET")
     )
     return passed, observed
+
+
+def keepalive_tells(
+    run: RunRecord,
+    *,
+    idle_side: str,
+    other: str,
+    other_state: str,
+    idle: float,
+    interval: float,
+    count: int,
+) -> Verdict:
+    """Claim 27: on an idle connection whose network died, only keepalive tells: the side
+    with SO_KEEPALIVE gets ETIMEDOUT about IDLE + INTVL x CNT seconds later, having sent
+    no data; the other side, without it, is still ESTABLISHED then and learns nothing."""
+    ended = [c for c in run.calls(idle_side, "recv") if c.errno is not None or c.done]
+    if not ended:
+        return None, f"not yet: {idle_side}'s recv() has not ended"
+    call = ended[0]
+    waited = call.duration_ns / 1e9
+    sent = [c for c in run.calls(idle_side) if c.op in ("send", "sendall") and c.done]
+    state = run.observations.get(other_state)
+    theirs = [c for c in run.calls(other, "recv") if c.seq > call.seq]
+    budget = idle + interval * count
+    observed = (
+        f"{_said(call)} after {waited:.1f} s (keepalive's budget: {idle:g} + {interval:g} x"
+        f" {count} = {budget:g} s); {other} was {state} then"
+    )
+    if theirs:
+        observed += f", and its own recv() -> {theirs[0].result_text}"
+    passed = (
+        call.errno == "ETIMEDOUT"
+        and not sent
+        and waited <= budget + 2.0
+        and state == "ESTABLISHED"
+        and all(c.errno != "ETIMEDOUT" for c in theirs)
+    )
+    return passed, observed

@@ -118,7 +118,10 @@ def parse_lesson(raw: dict[str, Any], source: str) -> Lesson:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise LessonError(f"{source}: {exc!r}") from exc
-    missing = set(lesson.claims) - {c.claim for c in lesson.checks if c.needs is None}
+    # Each claim is proven on any machine by one check at least, unless the whole lesson
+    # needs something (its checks then say why not where the machine lacks it).
+    needed = _needs(raw.get("needs"), f"{source} needs")
+    missing = set(lesson.claims) - {c.claim for c in lesson.checks if c.needs in (None, needed)}
     if missing:
         raise LessonError(f"{source}: claims {sorted(missing)} have no check")
     from sockscope.lessons import checks as check_functions
