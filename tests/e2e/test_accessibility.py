@@ -62,7 +62,9 @@ def test_lesson_page(page: Page, server: LiveServer) -> None:
     page.goto(server.url + "/")
     page.get_by_test_id("start-partial-send").click()
     page.wait_for_url(re.compile(r"/labs/[A-Za-z0-9_-]+\?lesson=partial-send$"))
-    expect(page.get_by_test_id("lesson")).to_contain_text("send() and recv(): how many bytes per call?")
+    expect(page.get_by_test_id("lesson")).to_contain_text(
+        "send() and recv(): how many bytes per call?"
+    )
     page.get_by_test_id("lesson-next").click()
     expect(page.get_by_test_id("lesson-progress")).to_be_visible()
     assert_accessible(page, "lesson, light")

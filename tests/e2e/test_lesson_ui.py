@@ -34,7 +34,9 @@ def test_walk_the_partial_send_lesson_with_a_prediction(page: Page, server: Live
     expect(lesson).to_contain_text("HOWTO: Using a Socket")
     # Before the run the checks ask neutral questions: the claims would answer the lesson's.
     checks = page.get_by_test_id("lesson-checks")
-    expect(checks.locator("li").first).to_contain_text("How many bytes does one send() or recv() handle?")
+    expect(checks.locator("li").first).to_contain_text(
+        "How many bytes does one send() or recv() handle?"
+    )
     expect(checks).not_to_contain_text("fewer bytes than asked")
     expect(page.locator("details.summary-text")).not_to_have_attribute("open", "")
     # Step through the set-up until the lesson asks its question.

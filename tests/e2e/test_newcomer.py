@@ -210,7 +210,9 @@ def test_choosing_a_lesson_asks_before_it_clears_the_lab(page: Page, server: Liv
 
     page.get_by_test_id("lesson-picker").select_option("partial-send")
     page.get_by_test_id("confirm-ok").click()
-    expect(page.get_by_test_id("lesson")).to_contain_text("send() and recv(): how many bytes per call?")
+    expect(page.get_by_test_id("lesson")).to_contain_text(
+        "send() and recv(): how many bytes per call?"
+    )
     expect(page.get_by_test_id("map-srv")).to_have_count(0)
     assert problems(page) == []
 

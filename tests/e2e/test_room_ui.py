@@ -322,9 +322,9 @@ def test_one_shared_address_then_follow_me(browser: Browser, strict_room: LiveSe
         instructor.get_by_test_id("follow-next").click()
         expect(instructor.get_by_test_id("instructor-said")).to_contain_text(f"Step {step}:")
         for page in (ada, bob):
-            expect(page.get_by_test_id("lesson-progress")).to_have_text(f"step {step + 1} of 20")
+            expect(page.get_by_test_id("lesson-progress")).to_have_text(f"step {step + 1} of 25")
     expect(ada.get_by_test_id("lesson-reveal")).to_contain_text("srv.listen(5)")
     late = join(browser, server, code, "Late")
-    expect(late.get_by_test_id("lesson-progress")).to_have_text("step 4 of 20")
+    expect(late.get_by_test_id("lesson-progress")).to_have_text("step 4 of 25")
     expect(instructor.get_by_test_id("roster-row")).to_have_count(3)
     no_page_errors(instructor, ada, bob, late)

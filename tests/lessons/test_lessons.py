@@ -77,7 +77,7 @@ def command(**fields: Any) -> Step:
 
 def test_the_lessons_cover_the_claims_once_each() -> None:
     claims = sorted(c for lesson in all_lessons() for c in lesson.claims)
-    assert claims == list(range(1, 28))  # DESIGN.md 1-23, then beyond the HOWTO
+    assert claims == list(range(1, 29))  # DESIGN.md 1-23, then beyond the HOWTO
     first = [lesson for lesson in all_lessons() if max(lesson.claims) <= 14]
     assert 5 <= len(first) <= 8  # Lessons I: claims 1-14, grouped as a teacher would
 
@@ -547,3 +547,18 @@ def test_keepalive_check_fails_without_keepalive(registry: LabRegistry) -> None:
     assert outcome.passed is False and "pconn.recv(1024) -> timeout" in outcome.observed, (
         outcome.observed
     )
+
+
+def test_nagle_check_fails_on_a_fresh_connection(registry: LabRegistry) -> None:
+    """No warm-up and one round: a new connection acknowledges at once (quick ACK mode), so
+    the two small writes do not wait, and the check has nothing to show."""
+    base = lesson("nagle")
+    timed = index(base, do="nagle")
+    step = base.steps[timed]
+    assert step.action is not None
+    variant = edit(
+        base,
+        {timed: dataclasses.replace(step, action={**step.action, "rounds": 1, "warmup": 0})},
+    )
+    outcome = run(registry, variant)[28]
+    assert outcome.passed is False, outcome.observed

@@ -107,6 +107,15 @@ class KernelSettings(TypedDict):
     settings: list[KernelSetting]
 
 
+class NagleRow(TypedDict):
+    """One way of sending a two-part request, timed over real round trips (a nagle step)."""
+
+    way: Literal["nagle", "nodelay", "one_write"]
+    label: str
+    median_ms: float
+    rounds_ms: list[float]
+
+
 class StepSkipped(TypedDict):
     """A step the machine cannot run (it lacks what the step needs), and why."""
 
@@ -114,7 +123,7 @@ class StepSkipped(TypedDict):
 
 
 # What an action step measured (an event's or answer's ``data``), by the step's kind: framing,
-# byteorder, ipc, shapes, endings, sysctl; a skipped step says why; the others measure
+# byteorder, ipc, shapes, endings, sysctl, nagle; a skipped step says why; the others measure
 # nothing (null).
 LessonStepData: TypeAlias = (
     LessonFraming
@@ -123,6 +132,7 @@ LessonStepData: TypeAlias = (
     | list[ShapeReport]
     | list[EndingRow]
     | KernelSettings
+    | list[NagleRow]
     | StepSkipped
     | None
 )

@@ -10,11 +10,17 @@ import asyncio
 import sys
 from typing import Any, Literal, Protocol
 
-from sockscope.contract.lessons import EndingRow, KernelSetting, LessonFraming, LessonStepData
+from sockscope.contract.lessons import (
+    EndingRow,
+    KernelSetting,
+    LessonFraming,
+    LessonStepData,
+    NagleRow,
+)
 from sockscope.contract.workbench import ByteOrderReading, IpcReport
 from sockscope.events import CallEvent
 from sockscope.labs.bridge import Answer
-from sockscope.workbench import byteorder, framing, ipc, shapes
+from sockscope.workbench import byteorder, framing, ipc, nagle, shapes
 
 Result = tuple[bool, str, LessonStepData]  # ok, what happened, what it measured
 RECV_CHUNK = 256  # framing reads stay small: each recv() is recorded whole
@@ -61,6 +67,8 @@ async def run(lesson: LessonContext, action: dict[str, Any]) -> Result:
         return await together(lesson, action)
     if kind == "sysctl":
         return await kernel_settings(action)
+    if kind == "nagle":
+        return await nagle_rounds(action)
     raise ValueError(f"unknown action {kind!r}")
 
 
@@ -123,6 +131,21 @@ async def kernel_settings(action: dict[str, Any]) -> Result:
         settings.append({"name": name, "value": value})
     message = "; ".join(f"{s['name']} = {s['value']}" for s in settings)
     return True, message, {"settings": settings}
+
+
+async def nagle_rounds(action: dict[str, Any]) -> Result:
+    """Two small writes then a read, timed: Nagle on, TCP_NODELAY, and one write."""
+    config = nagle.NagleConfig(
+        rounds=int(action.get("rounds", 15)), warmup=int(action.get("warmup", 3))
+    )
+    results = await asyncio.to_thread(nagle.compare, config)
+    rows: list[NagleRow] = [
+        {"way": r.way, "label": nagle.LABELS[r.way], "median_ms": round(r.median_ms, 3),
+         "rounds_ms": [round(t, 3) for t in r.rounds_ms]}
+        for r in results
+    ]  # fmt: skip
+    message = "; ".join(f"{r['label']}: {r['median_ms']:.2f} ms a round (median)" for r in rows)
+    return True, message, rows
 
 
 async def measure_ipc(action: dict[str, Any]) -> Result:

@@ -858,3 +858,16 @@ def keepalive_tells(
         and all(c.errno != "ETIMEDOUT" for c in theirs)
     )
     return passed, observed
+
+
+def nagle_meets_delayed_ack(run: RunRecord) -> Verdict:
+    """Claim 28: with Nagle on, two small writes then a read wait for the delayed ACK (tens
+    of milliseconds); with TCP_NODELAY, or one write, a round is at least 10x faster."""
+    rows = run.data.get("nagle")
+    if not rows:
+        return None, "not yet: the rounds have not been timed"
+    by = {r["way"]: r for r in rows}
+    observed = "; ".join(f"{r['label']}: median {r['median_ms']:.2f} ms" for r in rows)
+    slow = by["nagle"]["median_ms"]
+    fast = max(by["nodelay"]["median_ms"], by["one_write"]["median_ms"])
+    return slow >= 20 and fast * 10 < slow, observed
