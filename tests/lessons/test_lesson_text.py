@@ -113,3 +113,10 @@ def test_every_check_has_a_neutral_question_and_a_claim() -> None:
             assert check.asks.endswith("?"), (lesson.id, check.check)
             assert check.label and not check.label.endswith("?"), (lesson.id, check.check)
             assert check.asks != check.label
+
+
+def test_every_lesson_cites_the_howto_or_its_sources() -> None:
+    for lesson in all_lessons():
+        assert lesson.howto_sections or lesson.sources, lesson.id
+        if not lesson.howto_sections:  # beyond the HOWTO: a man page or an RFC at least
+            assert any("(" in s or "RFC" in s for s in lesson.sources), lesson.id

@@ -24,7 +24,8 @@ class LessonOutline(TypedDict):
 
     id: str
     title: str
-    howto_sections: list[str]
+    howto_sections: list[str]  # the HOWTO's sections it follows; empty: beyond the HOWTO
+    sources: list[str]  # what it cites beyond the HOWTO (man pages, RFCs)
     claims: list[int]  # the claims it proves (DESIGN.md numbering)
     teaser: str  # what it explores, safe to show before it runs
     summary: str  # what it shows: it answers its questions, so it is for after the run

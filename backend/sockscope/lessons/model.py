@@ -74,7 +74,8 @@ class CheckSpec:
 class Lesson:
     id: str
     title: str
-    howto_sections: tuple[str, ...]
+    howto_sections: tuple[str, ...]  # the HOWTO's sections it follows; none: beyond the HOWTO
+    sources: tuple[str, ...]  # what it cites beyond the HOWTO (man pages, RFCs)
     claims: tuple[int, ...]
     teaser: str  # what the lesson explores, shown before it runs: it answers nothing
     summary: str  # what it shows: it answers the questions, so the page folds it until the end
@@ -86,6 +87,7 @@ class Lesson:
             "id": self.id,
             "title": self.title,
             "howto_sections": list(self.howto_sections),
+            "sources": list(self.sources),
             "claims": list(self.claims),
             "teaser": self.teaser,
             "summary": self.summary,
@@ -111,6 +113,7 @@ def parse_lesson(raw: dict[str, Any], source: str) -> Lesson:
             id=str(raw["id"]),
             title=str(raw["title"]),
             howto_sections=tuple(raw["howto_sections"]),
+            sources=tuple(str(x) for x in raw.get("sources", [])),
             claims=tuple(int(c) for c in raw["claims"]),
             teaser=str(raw["teaser"]).strip(),
             summary=str(raw["summary"]).strip(),

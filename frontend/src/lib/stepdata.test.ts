@@ -78,3 +78,16 @@ describe("stepReading", () => {
     expect(stepReading("endings", null)).toBeNull();
   });
 });
+
+describe("stepReading: the steps beyond the HOWTO", () => {
+  const nagleRow = { way: "nagle" as const, label: "two send() calls", median_ms: 44, rounds_ms: [44, 43.9] };
+  it("reads a nagle step's rows, and only as a nagle step", () => {
+    expect(stepReading("nagle", [nagleRow])).toEqual({ kind: "nagle", rows: [nagleRow] });
+    expect(stepReading("ipc", [nagleRow])).toBeNull();
+  });
+  it("reads a sysctl step's settings", () => {
+    const settings = [{ name: "net.core.somaxconn", value: "4096" }];
+    expect(stepReading("sysctl", { settings })).toEqual({ kind: "sysctl", settings });
+    expect(stepReading("byteorder", { settings })).toBeNull();
+  });
+});

@@ -8,8 +8,10 @@ import type {
   ByteOrderReading,
   EndingRow,
   IpcReport,
+  KernelSettings,
   LessonFraming,
   LessonStepData,
+  NagleRow,
   ShapeReport,
 } from "../protocol/events";
 
@@ -18,9 +20,11 @@ export type StepReading =
   | { kind: "byteorder"; reading: ByteOrderReading }
   | { kind: "ipc"; rows: IpcReport[] }
   | { kind: "shapes"; rows: ShapeReport[] }
-  | { kind: "endings"; rows: EndingRow[] };
+  | { kind: "endings"; rows: EndingRow[] }
+  | { kind: "nagle"; rows: NagleRow[] }
+  | { kind: "sysctl"; settings: KernelSettings["settings"] };
 
-type Row = IpcReport | ShapeReport | EndingRow;
+type Row = IpcReport | ShapeReport | EndingRow | NagleRow;
 
 /** ``kept`` when every row passed the test that kept it: one row of another kind spoils them all. */
 function all<T extends Row>(rows: readonly Row[], kept: T[]): T[] | null {
@@ -40,6 +44,10 @@ function fromRows(kind: string, rows: readonly Row[]): StepReading | null {
     const endings = all(rows, rows.filter((r) => "peer_saw" in r));
     return endings && { kind, rows: endings };
   }
+  if (kind === "nagle") {
+    const nagle = all(rows, rows.filter((r) => "median_ms" in r));
+    return nagle && { kind, rows: nagle };
+  }
   return null;
 }
 
@@ -49,5 +57,6 @@ export function stepReading(kind: string, data: LessonStepData): StepReading | n
   if (Array.isArray(data)) return fromRows(kind, data);
   if (kind === "framing" && "framed" in data) return { kind, framing: data };
   if (kind === "byteorder" && "opposite_fmt" in data) return { kind, reading: data };
+  if (kind === "sysctl" && "settings" in data) return { kind, settings: data.settings };
   return null;
 }

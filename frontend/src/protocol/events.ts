@@ -24,6 +24,7 @@ export type LessonStepData =
   | ShapeReport[]
   | EndingRow[]
   | KernelSettings
+  | NagleRow[]
   | StepSkipped
   | null;
 export type ServerMessage = SnapshotMessage | EventsMessage | CommandResultMessage | ErrorMessage;
@@ -470,6 +471,15 @@ export interface KernelSetting {
   value: string;
 }
 /**
+ * One way of sending a two-part request, timed over real round trips (a nagle step).
+ */
+export interface NagleRow {
+  way: "nagle" | "nodelay" | "one_write";
+  label: string;
+  median_ms: number;
+  rounds_ms: number[];
+}
+/**
  * A step the machine cannot run (it lacks what the step needs), and why.
  */
 export interface StepSkipped {
@@ -688,6 +698,7 @@ export interface LessonOutline {
   id: string;
   title: string;
   howto_sections: string[];
+  sources: string[];
   claims: number[];
   teaser: string;
   summary: string;
@@ -699,6 +710,7 @@ export interface LessonDefinition {
   id: string;
   title: string;
   howto_sections: string[];
+  sources: string[];
   claims: number[];
   teaser: string;
   summary: string;
