@@ -77,7 +77,7 @@ def command(**fields: Any) -> Step:
 
 def test_the_lessons_cover_the_claims_once_each() -> None:
     claims = sorted(c for lesson in all_lessons() for c in lesson.claims)
-    assert claims == list(range(1, 29))  # DESIGN.md 1-23, then beyond the HOWTO
+    assert claims == list(range(1, 30))  # DESIGN.md 1-23, then beyond the HOWTO
     first = [lesson for lesson in all_lessons() if max(lesson.claims) <= 14]
     assert 5 <= len(first) <= 8  # Lessons I: claims 1-14, grouped as a teacher would
 
@@ -562,3 +562,16 @@ def test_nagle_check_fails_on_a_fresh_connection(registry: LabRegistry) -> None:
     )
     outcome = run(registry, variant)[28]
     assert outcome.passed is False, outcome.observed
+
+
+def test_fd_setsize_check_fails_below_the_limit(registry: LabRegistry) -> None:
+    """Asked about descriptor 100, select() answers like poll(): nothing to show."""
+    base = lesson("fd-setsize")
+    probe = index(base, do="fdlimit")
+    step = base.steps[probe]
+    assert step.action is not None
+    variant = edit(
+        base, {probe: dataclasses.replace(step, action={**step.action, "at_least": 100})}
+    )
+    outcome = run(registry, variant)[29]
+    assert outcome.passed is False and "fd 100: select() readable" in outcome.observed

@@ -11,6 +11,7 @@ from typing_extensions import TypedDict
 
 from sockscope.contract.workbench import (
     ByteOrderReading,
+    FdLimitReport,
     FramingReading,
     IpcReport,
     ShapeReport,
@@ -124,8 +125,8 @@ class StepSkipped(TypedDict):
 
 
 # What an action step measured (an event's or answer's ``data``), by the step's kind: framing,
-# byteorder, ipc, shapes, endings, sysctl, nagle; a skipped step says why; the others measure
-# nothing (null).
+# byteorder, ipc, shapes, endings, sysctl, nagle, fdlimit; a skipped step says why; the
+# others measure nothing (null).
 LessonStepData: TypeAlias = (
     LessonFraming
     | ByteOrderReading
@@ -134,6 +135,7 @@ LessonStepData: TypeAlias = (
     | list[EndingRow]
     | KernelSettings
     | list[NagleRow]
+    | FdLimitReport
     | StepSkipped
     | None
 )

@@ -110,3 +110,21 @@ class IpcReport(TypedDict):
     runs_s: list[float]  # each run's time from the first write to the last byte read
     median_mb_s: float  # MB/s, 10**6 bytes
     syscalls: int  # write and read calls of one run (the median over the runs)
+
+
+class FdAnswer(TypedDict):
+    """What select(), poll() and epoll said of one descriptor with a byte waiting."""
+
+    fd: int
+    select: str  # "readable", or the error select() raised
+    poll: str
+    epoll: str
+
+
+class FdLimitReport(TypedDict):
+    """An fdlimit step: a low and a high descriptor asked about, in a child process."""
+
+    at_least: int  # the high descriptor is numbered at least this
+    opened: int  # sockets the child held at the end
+    low: FdAnswer
+    high: FdAnswer

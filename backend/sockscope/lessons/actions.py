@@ -20,7 +20,7 @@ from sockscope.contract.lessons import (
 from sockscope.contract.workbench import ByteOrderReading, IpcReport
 from sockscope.events import CallEvent
 from sockscope.labs.bridge import Answer
-from sockscope.workbench import byteorder, framing, ipc, nagle, shapes
+from sockscope.workbench import byteorder, fdlimit, framing, ipc, nagle, shapes
 
 Result = tuple[bool, str, LessonStepData]  # ok, what happened, what it measured
 RECV_CHUNK = 256  # framing reads stay small: each recv() is recorded whole
@@ -69,6 +69,8 @@ async def run(lesson: LessonContext, action: dict[str, Any]) -> Result:
         return await kernel_settings(action)
     if kind == "nagle":
         return await nagle_rounds(action)
+    if kind == "fdlimit":
+        return await descriptor_limit(action)
     raise ValueError(f"unknown action {kind!r}")
 
 
@@ -146,6 +148,18 @@ async def nagle_rounds(action: dict[str, Any]) -> Result:
     ]  # fmt: skip
     message = "; ".join(f"{r['label']}: {r['median_ms']:.2f} ms a round (median)" for r in rows)
     return True, message, rows
+
+
+async def descriptor_limit(action: dict[str, Any]) -> Result:
+    """select(), poll() and epoll on a low descriptor and one numbered at least 1024."""
+    report = await asyncio.to_thread(fdlimit.probe, int(action.get("at_least", 1024)))
+    high, low = report["high"], report["low"]
+    message = (
+        f"{report['opened']} sockets open; fd {low['fd']}: select() {low['select']};"
+        f" fd {high['fd']}: select() {high['select']}, poll() {high['poll']},"
+        f" epoll {high['epoll']}"
+    )
+    return True, message, report
 
 
 async def measure_ipc(action: dict[str, Any]) -> Result:

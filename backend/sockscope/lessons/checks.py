@@ -871,3 +871,24 @@ def nagle_meets_delayed_ack(run: RunRecord) -> Verdict:
     slow = by["nagle"]["median_ms"]
     fast = max(by["nodelay"]["median_ms"], by["one_write"]["median_ms"])
     return slow >= 20 and fast * 10 < slow, observed
+
+
+def select_fd_limit(run: RunRecord) -> Verdict:
+    """Claim 29: select() cannot watch descriptor 1024 or above (ValueError in Python),
+    while it can a low one, and poll() and epoll see the high one readable."""
+    report = run.data.get("fdlimit")
+    if not report:
+        return None, "not yet: the descriptors have not been asked about"
+    low, high = report["low"], report["high"]
+    observed = (
+        f"{report['opened']} sockets open; fd {low['fd']}: select() {low['select']};"
+        f" fd {high['fd']}: select() {high['select']}, poll() {high['poll']},"
+        f" epoll {high['epoll']}"
+    )
+    passed = (
+        low["select"] == "readable"
+        and high["fd"] >= 1024
+        and high["select"].startswith("ValueError")
+        and high["poll"] == high["epoll"] == "readable"
+    )
+    return passed, observed

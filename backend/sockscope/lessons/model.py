@@ -23,7 +23,7 @@ from sockscope.contract.lessons import LessonDefinition, LessonOutline
 DATA_DIR = Path(__file__).parent / "data"
 ACTIONS = (
     "wait", "pause", "ipc", "framing", "byteorder", "shapes", "endings", "together", "sysctl",
-    "nagle",
+    "nagle", "fdlimit",
 )  # fmt: skip
 # What a step or check may need of the machine; where it is missing, the lesson says so
 # and skips them instead of failing.

@@ -91,3 +91,12 @@ describe("stepReading: the steps beyond the HOWTO", () => {
     expect(stepReading("byteorder", { settings })).toBeNull();
   });
 });
+
+describe("stepReading: an fdlimit step", () => {
+  it("reads the low and high descriptors' answers", () => {
+    const answer = { fd: 4, select: "readable", poll: "readable", epoll: "readable" };
+    const report = { at_least: 1024, opened: 1022, low: answer, high: { ...answer, fd: 1024, select: "ValueError: x" } };
+    expect(stepReading("fdlimit", report)).toEqual({ kind: "fdlimit", report });
+    expect(stepReading("sysctl", report)).toBeNull();
+  });
+});

@@ -7,6 +7,7 @@
 import type {
   ByteOrderReading,
   EndingRow,
+  FdLimitReport,
   IpcReport,
   KernelSettings,
   LessonFraming,
@@ -22,7 +23,8 @@ export type StepReading =
   | { kind: "shapes"; rows: ShapeReport[] }
   | { kind: "endings"; rows: EndingRow[] }
   | { kind: "nagle"; rows: NagleRow[] }
-  | { kind: "sysctl"; settings: KernelSettings["settings"] };
+  | { kind: "sysctl"; settings: KernelSettings["settings"] }
+  | { kind: "fdlimit"; report: FdLimitReport };
 
 type Row = IpcReport | ShapeReport | EndingRow | NagleRow;
 
@@ -58,5 +60,6 @@ export function stepReading(kind: string, data: LessonStepData): StepReading | n
   if (kind === "framing" && "framed" in data) return { kind, framing: data };
   if (kind === "byteorder" && "opposite_fmt" in data) return { kind, reading: data };
   if (kind === "sysctl" && "settings" in data) return { kind, settings: data.settings };
+  if (kind === "fdlimit" && "high" in data) return { kind, report: data };
   return null;
 }

@@ -25,6 +25,7 @@ export type LessonStepData =
   | EndingRow[]
   | KernelSettings
   | NagleRow[]
+  | FdLimitReport
   | StepSkipped
   | null;
 export type ServerMessage = SnapshotMessage | EventsMessage | CommandResultMessage | ErrorMessage;
@@ -478,6 +479,24 @@ export interface NagleRow {
   label: string;
   median_ms: number;
   rounds_ms: number[];
+}
+/**
+ * An fdlimit step: a low and a high descriptor asked about, in a child process.
+ */
+export interface FdLimitReport {
+  at_least: number;
+  opened: number;
+  low: FdAnswer;
+  high: FdAnswer;
+}
+/**
+ * What select(), poll() and epoll said of one descriptor with a byte waiting.
+ */
+export interface FdAnswer {
+  fd: number;
+  select: string;
+  poll: string;
+  epoll: string;
 }
 /**
  * A step the machine cannot run (it lacks what the step needs), and why.
