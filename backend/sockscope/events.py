@@ -48,6 +48,8 @@ class Figures:
     snd_wnd: int | None  # the peer's advertised window, bytes
     bytes_acked: int | None
     bytes_received: int | None
+    probes: int | None = None  # zero-window or keepalive probes sent, unanswered so far
+    backoff: int | None = None  # how many times the retransmission/probe timer has doubled
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

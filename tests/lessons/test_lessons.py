@@ -77,7 +77,7 @@ def command(**fields: Any) -> Step:
 
 def test_the_lessons_cover_the_claims_once_each() -> None:
     claims = sorted(c for lesson in all_lessons() for c in lesson.claims)
-    assert claims == list(range(1, 30))  # DESIGN.md 1-23, then beyond the HOWTO
+    assert claims == list(range(1, 31))  # DESIGN.md 1-23, then beyond the HOWTO
     first = [lesson for lesson in all_lessons() if max(lesson.claims) <= 14]
     assert 5 <= len(first) <= 8  # Lessons I: claims 1-14, grouped as a teacher would
 
@@ -575,3 +575,11 @@ def test_fd_setsize_check_fails_below_the_limit(registry: LabRegistry) -> None:
     )
     outcome = run(registry, variant)[29]
     assert outcome.passed is False and "fd 100: select() readable" in outcome.observed
+
+
+def test_zero_window_check_fails_when_the_buffers_never_fill(registry: LabRegistry) -> None:
+    base = lesson("zero-window")
+    flood = index(base, op="send", socket="cli")
+    variant = edit(base, {flood: command(op="send", socket="cli", text="a few bytes")})
+    outcome = run(registry, variant)[30]
+    assert outcome.passed is False and "window never fell to 0" in outcome.observed

@@ -71,6 +71,8 @@ def figures_from(
         snd_wnd=info.snd_wnd if connected and info is not None else None,
         bytes_acked=info.bytes_acked if connected and info is not None else None,
         bytes_received=info.bytes_received if connected and info is not None else None,
+        probes=info.probes if connected and info is not None else None,
+        backoff=info.backoff if connected and info is not None else None,
     )
 
 

@@ -892,3 +892,27 @@ def select_fd_limit(run: RunRecord) -> Verdict:
         and high["poll"] == high["epoll"] == "readable"
     )
     return passed, observed
+
+
+def zero_window_probes(run: RunRecord, *, sender: str, receiver: str) -> Verdict:
+    """Claim 30: the receiver's window fell to 0; the sender's bytes waited unsent while its
+    probe timer backed off (backoff climbing), with nothing retransmitted; once the receiver
+    read, the window opened again."""
+    read = next((c for c in run.calls(receiver, "recv") if c.done), None)
+    probes = [e for e in run.events if isinstance(e, ProbeEvent) and e.socket == sender]
+    before = [e for e in probes if read is None or e.seq < read.seq]
+    shut = [e for e in before if e.figures.snd_wnd == 0]
+    if not shut:
+        return None if read is None else False, f"{sender}'s window never fell to 0"
+    unsent = max(e.figures.unsent or 0 for e in shut)
+    backoff = max(e.figures.backoff or 0 for e in shut)
+    retrans = max(e.figures.total_retrans or 0 for e in shut)
+    observed = (
+        f"{sender}'s window 0 with {unsent} bytes unsent; backoff climbed to {backoff};"
+        f" {retrans} retransmissions"
+    )
+    if read is None:
+        return None, "not yet: " + observed
+    opened = next((e for e in probes if e.seq > read.seq and (e.figures.snd_wnd or 0) > 0), None)
+    observed += f"; {_said(read)}; then the window was {opened.figures.snd_wnd if opened else 0}"
+    return unsent > 0 and backoff >= 2 and retrans == 0 and opened is not None, observed

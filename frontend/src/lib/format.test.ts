@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { notAcceptedText, retransText, sendQueueText, stateBadge, wrap, wrapParts } from "./format";
+import { notAcceptedText, zeroWindowText, ZERO_WINDOW_TEXT, retransText, sendQueueText, stateBadge, wrap, wrapParts } from "./format";
 
 describe("wrap", () => {
   const width = (s: string) => s.length;
@@ -59,5 +59,14 @@ describe("notAcceptedText", () => {
   });
   it("says some may be half-open when more clients say connected than the queue holds", () => {
     expect(notAcceptedText("srv", 4, 3)).toContain("or still half-open on its side (4 clients say connected; the queue holds 3)");
+  });
+});
+
+describe("zeroWindowText", () => {
+  it("adds the probe timer's backoff once it has doubled", () => {
+    expect(zeroWindowText(0)).toBe(ZERO_WINDOW_TEXT);
+    expect(zeroWindowText(null)).toBe(ZERO_WINDOW_TEXT);
+    expect(zeroWindowText(1)).toContain("doubled 1 time");
+    expect(zeroWindowText(3)).toContain("doubled 3 times");
   });
 });

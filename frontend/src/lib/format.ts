@@ -125,6 +125,12 @@ export const SEND_QUEUE_TITLE =
   " acknowledged: on the wire, kept in case they must be sent again.";
 
 export const ZERO_WINDOW_TEXT = "peer's window is 0: it takes no more bytes";
+
+/** The zero-window line, with how far the probe timer has backed off (TCP_INFO backoff). */
+export function zeroWindowText(backoff: number | null | undefined): string {
+  if (!backoff) return ZERO_WINDOW_TEXT;
+  return `${ZERO_WINDOW_TEXT}; probing, the wait doubled ${backoff} time${backoff === 1 ? "" : "s"}`;
+}
 export const ZERO_WINDOW_TITLE =
   "The peer's receive buffer is full (its program is not reading), so it advertises a zero" +
   " window (TCP_INFO snd_wnd 0): TCP sends nothing more, only small probes, until the peer" +

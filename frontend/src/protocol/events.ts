@@ -250,6 +250,8 @@ export interface Figures {
   snd_wnd: number | null;
   bytes_acked: number | null;
   bytes_received: number | null;
+  probes: number | null;
+  backoff: number | null;
 }
 /**
  * The select() loop was paused, resumed or stepped.

@@ -48,6 +48,8 @@ function figures(over: Partial<Figures> = {}): Figures {
     snd_wnd: 65483,
     bytes_acked: 1,
     bytes_received: 0,
+    probes: 0,
+    backoff: 0,
     ...over,
   };
 }
