@@ -75,6 +75,19 @@ def command(**fields: Any) -> Step:
     return Step(text="variant", command=fields)
 
 
+def either(step: Step, *outcomes: str) -> Step:
+    """The same step, fine with other outcomes and asking nothing (a variant's kernel differs)."""
+    return dataclasses.replace(step, expect=outcomes, predict=None)
+
+
+def tuned(base: Lesson, do: str, **params: Any) -> Lesson:
+    """A variant: the first step of action ``do`` run with other parameters."""
+    at = index(base, do=do)
+    step = base.steps[at]
+    assert step.action is not None
+    return edit(base, {at: dataclasses.replace(step, action={**step.action, **params})})
+
+
 def test_the_lessons_cover_the_claims_once_each() -> None:
     claims = sorted(c for lesson in all_lessons() for c in lesson.claims)
     assert claims == list(range(1, 31))  # DESIGN.md 1-23, then beyond the HOWTO
@@ -142,7 +155,7 @@ def test_bind_check_fails_for_a_server_on_every_address(registry: LabRegistry) -
         base,
         {
             bind: command(op="bind", socket="srv", address=["0.0.0.0", 0]),
-            other: dataclasses.replace(base.steps[other], expect=("ok",), predict=None),
+            other: either(base.steps[other], "ok"),
         },
     )
     outcome = run(registry, variant)[2]
@@ -458,24 +471,10 @@ def test_nothing_done_check_fails_when_send_always_finds_room(registry: LabRegis
 def test_shapes_check_fails_for_a_select_loop_that_reads_before_select(
     registry: LabRegistry,
 ) -> None:
-    base = lesson("server-shapes")
-    shapes_step = index(base, do="shapes")
-    step = base.steps[shapes_step]
-    assert step.action is not None
-    variant = edit(
-        base,
-        {shapes_step: dataclasses.replace(
-            step, action={**step.action, "select_reads_unready": True, "clients": 4}
-        )},
-    )  # fmt: skip
+    variant = tuned(lesson("server-shapes"), "shapes", select_reads_unready=True, clients=4)
     outcome = run(registry, variant)[23]
     assert outcome.passed is False and "one select() loop: served 4/4" in outcome.observed
     assert "1 blocked in recv() at once" in outcome.observed, outcome.observed
-
-
-def either(step: Step, *outcomes: str) -> Step:
-    """The same step, fine with other outcomes and asking nothing (a variant's kernel differs)."""
-    return dataclasses.replace(step, expect=outcomes, predict=None)
 
 
 def test_time_wait_check_fails_when_the_client_closes_first(registry: LabRegistry) -> None:
@@ -552,27 +551,14 @@ def test_keepalive_check_fails_without_keepalive(registry: LabRegistry) -> None:
 def test_nagle_check_fails_on_a_fresh_connection(registry: LabRegistry) -> None:
     """No warm-up and one round: a new connection acknowledges at once (quick ACK mode), so
     the two small writes do not wait, and the check has nothing to show."""
-    base = lesson("nagle")
-    timed = index(base, do="nagle")
-    step = base.steps[timed]
-    assert step.action is not None
-    variant = edit(
-        base,
-        {timed: dataclasses.replace(step, action={**step.action, "rounds": 1, "warmup": 0})},
-    )
+    variant = tuned(lesson("nagle"), "nagle", rounds=1, warmup=0)
     outcome = run(registry, variant)[28]
     assert outcome.passed is False, outcome.observed
 
 
 def test_fd_setsize_check_fails_below_the_limit(registry: LabRegistry) -> None:
     """Asked about descriptor 100, select() answers like poll(): nothing to show."""
-    base = lesson("fd-setsize")
-    probe = index(base, do="fdlimit")
-    step = base.steps[probe]
-    assert step.action is not None
-    variant = edit(
-        base, {probe: dataclasses.replace(step, action={**step.action, "at_least": 100})}
-    )
+    variant = tuned(lesson("fd-setsize"), "fdlimit", at_least=100)
     outcome = run(registry, variant)[29]
     assert outcome.passed is False and "fd 100: select() readable" in outcome.observed
 

@@ -7,9 +7,15 @@ itself and the ``why`` of the earlier reveals; none of them may hold a key phras
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+
 import pytest
 
-from sockscope.lessons.model import Lesson, Prediction, all_lessons, parse_lesson
+from sockscope.engine.core.policy import LabPolicy
+from sockscope.labs.registry import LabRegistry
+from sockscope.lessons.model import Lesson, Prediction, all_lessons, find_lesson, parse_lesson
+from sockscope.lessons.runner import NOT_YET, LessonRun
 
 QUESTIONS = [
     pytest.param(lesson, index, id=f"{lesson.id}-step{index + 1}")
@@ -91,14 +97,6 @@ def test_a_check_under_way_says_nothing_of_what_it_waits_for() -> None:
     """Until the lesson is over, a check not yet passed reads "not yet observed": its own
     words ("no recv() has timed out") would answer the question the next step asks. A check
     whose evidence exists may pass (and then show it) before the end; none fails before it."""
-    import asyncio
-    import concurrent.futures
-
-    from sockscope.engine.core.policy import LabPolicy
-    from sockscope.labs.registry import LabRegistry
-    from sockscope.lessons.model import find_lesson
-    from sockscope.lessons.runner import NOT_YET, LessonRun
-
     lesson = find_lesson("end-of-stream")
     assert lesson is not None
     registry = LabRegistry(LabPolicy(), max_labs=2, idle_timeout=600)

@@ -153,12 +153,7 @@ async def nagle_rounds(action: dict[str, Any]) -> Result:
 async def descriptor_limit(action: dict[str, Any]) -> Result:
     """select(), poll() and epoll on a low descriptor and one numbered at least 1024."""
     report = await asyncio.to_thread(fdlimit.probe, int(action.get("at_least", 1024)))
-    high, low = report["high"], report["low"]
-    message = (
-        f"{report['opened']} sockets open; fd {low['fd']}: select() {low['select']};"
-        f" fd {high['fd']}: select() {high['select']}, poll() {high['poll']},"
-        f" epoll {high['epoll']}"
-    )
+    message = fdlimit.describe(report)
     return True, message, report
 
 

@@ -14,10 +14,12 @@ from sockscope.events import (
     CallEvent,
     CallStartedEvent,
     Event,
+    LingerEvent,
     ProbeEvent,
     SocketEvent,
     SocketInfo,
 )
+from sockscope.workbench import fdlimit
 
 Verdict = tuple[bool | None, str]
 
@@ -398,8 +400,9 @@ def _stream(run: RunRecord, socket: str) -> bytes:
     """What ``socket`` sent, as far as the recorded sends show every byte."""
     out = bytearray()
     for c in run.calls(socket):
-        sent = c.op in ("send", "sendall") and c.data and c.data.hex is not None and c.done
-        if sent and c.data and c.data.hex is not None and c.data.offset == len(out):
+        whole = c.data is not None and c.data.hex is not None and c.data.offset == len(out)
+        if c.op in ("send", "sendall") and c.done and whole:
+            assert c.data is not None and c.data.hex is not None
             out += bytes.fromhex(c.data.hex)[: c.done]
     return bytes(out)
 
@@ -447,10 +450,7 @@ def byte_order_matters(run: RunRecord) -> Verdict:
     the bytes that crossed the wire differ (each the other reversed), and each run read
     back right only with its own order.
     """
-    results = run.data.get("byteorder") or []
-    if isinstance(results, dict):
-        results = [results]
-    runs = {r["fmt"][0]: r for r in results}
+    runs = {r["fmt"][0]: r for r in run.data.get("byteorder") or []}
     network, little = runs.get("!"), runs.get("<")
     if network is None or little is None:
         return None, "not yet: the value has not crossed the wire in both byte orders"
@@ -500,8 +500,6 @@ def close_wait_lingers(run: RunRecord, *, first: str, later: str) -> Verdict:
 def close_is_not_the_end(run: RunRecord, *, closer: str, peer: str) -> Verdict:
     """Claim 16: close() returns at once, and the kernel keeps the connection: FIN_WAIT2
     while the peer has not closed, TIME_WAIT once it has."""
-    from sockscope.events import LingerEvent
-
     closed = next((c for c in run.calls(closer, "close") if c.errno is None), None)
     if closed is None:
         return None, f"not yet: {closer} has not closed"
@@ -726,8 +724,6 @@ def three_shapes(run: RunRecord) -> Verdict:
 
 def _kept(run: RunRecord, socket: str) -> list[str | None]:
     """The states the closed-connection watch saw for ``socket`` (None: gone)."""
-    from sockscope.events import LingerEvent
-
     return [e.state for e in run.events if isinstance(e, LingerEvent) and e.socket == socket]
 
 
@@ -880,11 +876,7 @@ def select_fd_limit(run: RunRecord) -> Verdict:
     if not report:
         return None, "not yet: the descriptors have not been asked about"
     low, high = report["low"], report["high"]
-    observed = (
-        f"{report['opened']} sockets open; fd {low['fd']}: select() {low['select']};"
-        f" fd {high['fd']}: select() {high['select']}, poll() {high['poll']},"
-        f" epoll {high['epoll']}"
-    )
+    observed = fdlimit.describe(report)
     passed = (
         low["select"] == "readable"
         and high["fd"] >= 1024

@@ -75,3 +75,13 @@ def probe(at_least: int = FD_SETSIZE, timeout: float = 20.0) -> FdLimitReport:
         raise RuntimeError(f"the descriptor experiment failed: {done.stderr.strip()[-300:]}")
     report: FdLimitReport = json.loads(done.stdout)
     return report
+
+
+def describe(report: FdLimitReport) -> str:
+    """The experiment's outcome in words, as a lesson's step and its check say it."""
+    low, high = report["low"], report["high"]
+    return (
+        f"{report['opened']} sockets open; fd {low['fd']}: select() {low['select']};"
+        f" fd {high['fd']}: select() {high['select']}, poll() {high['poll']},"
+        f" epoll {high['epoll']}"
+    )

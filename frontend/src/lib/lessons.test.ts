@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { agreeToClear, checkLabel, isSkipped, takeAgreedClear } from "./lessons";
+import { agreeToClear, checkLabel, citation, isSkipped, takeAgreedClear } from "./lessons";
 
 describe("lesson labels", () => {
   it("asks its neutral question until the check is judged, then names the claim", () => {
@@ -23,5 +23,12 @@ describe("agreeToClear / takeAgreedClear", () => {
     expect(takeAgreedClear("framing")).toBe(false);
     expect(takeAgreedClear("partial-send")).toBe(true);
     expect(takeAgreedClear("partial-send")).toBe(false); // a second start asks again
+  });
+});
+
+describe("citation", () => {
+  it("names the HOWTO's sections, or a lesson's own sources beyond it", () => {
+    expect(citation({ howto_sections: ["Using a Socket", "Disconnecting"], sources: [] })).toBe("HOWTO: Using a Socket · Disconnecting");
+    expect(citation({ howto_sections: [], sources: ["tcp(7)", "RFC 896"] })).toBe("Beyond the HOWTO: tcp(7) · RFC 896");
   });
 });

@@ -9,6 +9,13 @@ export const NEEDS: Record<string, string> = {
 /** A check the runner did not evaluate, because the machine lacks what it needs. */
 export const isSkipped = (observed: string): boolean => observed.startsWith("not possible on this machine");
 
+/** What a lesson follows: the HOWTO's sections, or (beyond the HOWTO) its own sources. */
+export function citation(lesson: { howto_sections: string[]; sources: string[] }): string {
+  return lesson.howto_sections.length
+    ? `HOWTO: ${lesson.howto_sections.join(" · ")}`
+    : `Beyond the HOWTO: ${lesson.sources.join(" · ")}`;
+}
+
 /**
  * What a check's line says: its neutral question until the kernel has given its evidence
  * (the claim itself would answer the lesson's questions), then the claim it proves.
