@@ -63,7 +63,7 @@ class SocketInfo:
     peer: Address | None
     blocking: bool
     timeout: float | None  # settimeout(); None when blocking without timeout or non-blocking
-    origin: Literal["socket", "accept"]
+    origin: Literal["socket", "accept", "dup"]
     listener: str | None  # for accepted sockets: the listening socket's name
     auto_accept: bool
     auto_recv: Literal["off", "discard", "echo"]
@@ -73,6 +73,9 @@ class SocketInfo:
     watch_read: bool  # kept in select()'s readers by the program, whatever else happens
     watch_write: bool  # kept in select()'s writers: the busy loop of HOWTO claim 21
     network: Literal["host", "private"]  # private: the lab's own loopback, in a namespace
+    family: Literal["AF_INET", "AF_INET6"]
+    type: Literal["SOCK_STREAM", "SOCK_DGRAM"]  # SOCK_DGRAM: UDP
+    dup_of: str | None  # a dup()'s original: both are one socket in the kernel
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

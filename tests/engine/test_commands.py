@@ -98,6 +98,39 @@ EXAMPLES: list[tuple[dict[str, Any], Any]] = [
         c.Recv(op="recv", socket="conn", bufsize=4096),
     ),
     (
+        {
+            "op": "socket",
+            "name": "udp",
+            "options": {"type": "SOCK_DGRAM", "family": "AF_INET6", "v6only": False},
+        },
+        c.NewSocket(
+            op="socket",
+            name="udp",
+            options=SocketOptions(type="SOCK_DGRAM", family="AF_INET6", v6only=False),
+        ),
+    ),
+    (
+        {"op": "sendto", "socket": "udp", "text": "one", "address": ["::1", 20001]},
+        c.SendTo(op="sendto", socket="udp", text="one", address=("::1", 20001)),
+    ),
+    (
+        {"op": "sendto", "socket": "udp", "hex": "00 01", "address": ["127.0.0.1", 20001]},
+        c.SendTo(op="sendto", socket="udp", hex="00 01", address=("127.0.0.1", 20001)),
+    ),
+    (
+        {"op": "sendto", "socket": "udp", "size": 0, "address": ["127.0.0.1", 20001]},
+        c.SendTo(op="sendto", socket="udp", size=0, address=("127.0.0.1", 20001)),
+    ),
+    (
+        {"op": "recvfrom", "socket": "udp", "bufsize": 3},
+        c.RecvFrom(op="recvfrom", socket="udp", bufsize=3),
+    ),
+    (
+        {"op": "dup", "socket": "conn", "name": "conn_copy"},
+        c.Dup(op="dup", socket="conn", name="conn_copy"),
+    ),
+    ({"op": "dup", "socket": "conn"}, c.Dup(op="dup", socket="conn", name=None)),
+    (
         {"op": "shutdown", "socket": "cli", "how": "SHUT_WR"},
         c.Shutdown(op="shutdown", socket="cli", how="SHUT_WR"),
     ),
@@ -284,6 +317,17 @@ BAD: list[tuple[str, Any, type[CommandError], str]] = [
     ("sockopt value negative", {"op": "setsockopt", "socket": "s", "option": "SO_SNDBUF",
                                 "value": -1}, InvalidCommand, "value"),
     ("auto with nothing to do", {"op": "auto", "socket": "s"}, InvalidCommand, "accept"),
+    ("v6only on IPv4", {"op": "socket", "name": "s", "options": {"v6only": True}},
+     InvalidCommand, "options.v6only"),
+    ("nodelay on UDP", {"op": "socket", "name": "s", "options": {"type": "SOCK_DGRAM",
+                                                               "nodelay": True}},
+     InvalidCommand, "options.nodelay"),
+    ("IPv6 in the private network", {"op": "socket", "name": "s", "options": {
+        "family": "AF_INET6", "network": "private"}}, InvalidCommand, "options.network"),
+    ("bad family", {"op": "socket", "name": "s", "options": {"family": "AF_UNIX"}},
+     InvalidCommand, "options.family"),
+    ("sendto without address", {"op": "sendto", "socket": "s", "text": "x"},
+     InvalidCommand, "address"),
     ("auto bad recv", {"op": "auto", "socket": "s", "recv": "all"}, InvalidCommand, "recv"),
 ]  # fmt: skip
 

@@ -69,9 +69,20 @@ def test_bind_to_a_name_is_refused() -> None:
 def test_connect_to_loopback_in_range(port: int) -> None:
     POLICY.check_connect("127.0.0.1", port)
     POLICY.check_connect("127.1.2.3", port)
+    POLICY.check_connect("::1", port)  # IPv6's loopback
+    POLICY.check_connect("::ffff:127.0.0.1", port)  # 127.0.0.1 as an IPv6 socket writes it
 
 
-@pytest.mark.parametrize(("host", "port"), [("127.0.0.1", 22), ("127.0.0.1", 40200)])
+@pytest.mark.parametrize(
+    ("host", "port"),
+    [
+        ("127.0.0.1", 22),
+        ("127.0.0.1", 40200),
+        ("::1", 22),
+        ("::2", 40000),
+        ("::ffff:10.0.0.1", 40000),
+    ],
+)
 def test_connect_to_loopback_out_of_range_is_forbidden(host: str, port: int) -> None:
     error = refused(POLICY.check_connect, host, port)
     assert f"{host}:{port}" in error.message

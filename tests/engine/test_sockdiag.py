@@ -49,8 +49,8 @@ def diag_msg(state: int, src: str, sport: int, dst: str, dport: int, family: int
     return (
         bytes([family, state, 3, 0])
         + struct.pack(">HH", sport, dport)
-        + socket.inet_aton(src).ljust(16, b"\0")
-        + socket.inet_aton(dst).ljust(16, b"\0")
+        + socket.inet_pton(family if family == 10 else 2, src).ljust(16, b"\0")
+        + socket.inet_pton(family if family == 10 else 2, dst).ljust(16, b"\0")
         + struct.pack("=III", 0, 0x1234, 0x5678)
         + struct.pack("=IIIII", 59000, 0, 0, 0, 0)
     )
@@ -69,9 +69,9 @@ def test_a_reply_is_parsed_with_ports_in_network_order() -> None:
 def test_a_multipart_dump_ends_with_done() -> None:
     first = nlmsg(20, 2, 9, diag_msg(1, "127.0.0.1", 20001, "127.0.0.1", 41000))
     second = nlmsg(20, 2, 9, diag_msg(5, "10.0.0.2", 41000, "10.0.0.1", 20001))
-    ipv6 = nlmsg(20, 2, 9, diag_msg(1, "0.0.0.0", 1, "0.0.0.0", 2, family=10))
+    other = nlmsg(20, 2, 9, diag_msg(1, "0.0.0.0", 1, "0.0.0.0", 2, family=1))  # AF_UNIX
     noop = nlmsg(1, 0, 9, b"")
-    part1 = first + ipv6 + second
+    part1 = first + other + second
     part2 = noop + nlmsg(3, 2, 9, struct.pack("=i", 0))
     replies = parse_replies(part1) + parse_replies(part2)
     assert [type(r).__name__ for r in replies] == ["DiagSocket", "DiagSocket", "DiagDone"]
@@ -79,6 +79,17 @@ def test_a_multipart_dump_ends_with_done() -> None:
         9, "FIN_WAIT2", ("10.0.0.2", 41000), ("10.0.0.1", 20001), multi=True
     )
     assert replies[2] == DiagDone(9, 0)
+
+
+def test_an_ipv6_reply_and_request_carry_all_sixteen_bytes() -> None:
+    data = nlmsg(20, 0, 4, diag_msg(1, "::1", 20001, "::ffff:127.0.0.1", 41000, family=10))
+    assert parse_replies(data) == [
+        DiagSocket(4, "ESTABLISHED", ("::1", 20001), ("::ffff:127.0.0.1", 41000), multi=False)
+    ]
+    request = lookup_request(5, (("::1", 20001), ("::1", 41000)))
+    assert request[16] == socket.AF_INET6
+    assert request[28:44] == socket.inet_pton(socket.AF_INET6, "::1")  # after the ports
+    assert lookup_request(6, (("127.0.0.1", 1), ("127.0.0.1", 2)))[16] == socket.AF_INET
 
 
 def test_errors_name_their_request() -> None:

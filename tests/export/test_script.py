@@ -267,6 +267,39 @@ def test_a_buffered_file_write_and_flush_replay(lab: LabDriver, tmp_path: Path) 
     assert "f_cli.close()  # flushes what it still holds  ->  None" in output
 
 
+def test_datagrams_a_dup_and_an_ipv6_client_replay(lab: LabDriver, tmp_path: Path) -> None:
+    lab.ok({"op": "socket", "name": "usrv", "options": {"type": "SOCK_DGRAM"}})
+    uport = lab.ok({"op": "bind", "socket": "usrv", "address": ["127.0.0.1", 0]}).result["address"][
+        1
+    ]
+    lab.ok({"op": "socket", "name": "ucli", "options": {"type": "SOCK_DGRAM"}})
+    lab.ok({"op": "sendto", "socket": "ucli", "text": "hello", "address": ["127.0.0.1", uport]})
+    lab.ok({"op": "sendto", "socket": "ucli", "text": "", "address": ["127.0.0.1", uport]})
+    assert lab.ok({"op": "recvfrom", "socket": "usrv", "bufsize": 3}).result["len"] == 3
+    assert lab.ok({"op": "recvfrom", "socket": "usrv", "bufsize": 8}).result["len"] == 0
+    lab.ok({"op": "socket", "name": "srv", "options": {"family": "AF_INET6", "v6only": False}})
+    port = lab.ok({"op": "bind", "socket": "srv", "address": ["::", 0]}).result["address"][1]
+    lab.ok({"op": "listen", "socket": "srv"})
+    lab.ok({"op": "socket", "name": "cli"})
+    lab.ok({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+    lab.ok({"op": "accept", "socket": "srv", "name": "conn"})
+    lab.ok({"op": "dup", "socket": "conn"})
+    lab.ok({"op": "close", "socket": "conn"})
+    lab.ok({"op": "send", "socket": "conn_dup", "text": "still"})
+    assert lab.ok({"op": "recv", "socket": "cli", "bufsize": 10}).result["len"] == 5
+    lab.ok({"op": "close", "socket": "cli"})  # the client first: no TIME_WAIT on srv's port
+    assert lab.ok({"op": "recv", "socket": "conn_dup", "bufsize": 10}).result["eof"] is True
+    lab.ok({"op": "close", "socket": "conn_dup"})
+
+    text, output = replay(lab, tmp_path)
+
+    assert_replayed(lab, output)
+    assert "socket.socket(socket.AF_INET, socket.SOCK_DGRAM)" in text
+    assert "socket.socket(socket.AF_INET6, socket.SOCK_STREAM)" in text
+    assert "conn_dup = conn.dup()" in output
+    assert "a datagram of 0 bytes" in output and "::ffff:127.0.0.1" in output
+
+
 def test_an_empty_lab_gives_a_script_that_runs(tmp_path: Path) -> None:
     driver = LabDriver(LabPolicy())
     text, output = replay(driver, tmp_path)

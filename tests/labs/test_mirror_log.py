@@ -69,7 +69,7 @@ def test_records_inside_events_come_back_as_records() -> None:
         name="srv", fd=7, role="listening", local=("127.0.0.1", 20000), peer=None,
         blocking=False, timeout=None, origin="socket", listener=None, auto_accept=True,
         auto_recv="off", bufsize=1024, eof=False, pending_out=0, watch_read=False,
-        watch_write=False, network="host",
+        watch_write=False, network="host", family="AF_INET", type="SOCK_STREAM", dup_of=None,
     )  # fmt: skip
     event = SocketEvent(seq=1, t_ns=5, info=info)
     log = MirrorLog(16)

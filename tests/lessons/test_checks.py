@@ -54,6 +54,9 @@ def bound(name: str, local: tuple[str, int]) -> SocketEvent:
         watch_read=False,
         watch_write=False,
         network="host",
+        family="AF_INET",
+        type="SOCK_STREAM",
+        dup_of=None,
     )
     return SocketEvent(seq=next(_seq), t_ns=0, info=info)
 

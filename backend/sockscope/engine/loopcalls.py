@@ -20,13 +20,15 @@ from sockscope.engine.core import pyline
 from sockscope.engine.core.calltext import address_text
 from sockscope.engine.probes import probe_now
 from sockscope.engine.record import record_call, record_recv, record_send
-from sockscope.engine.sockets import FD_SETSIZE, LabSocket, Outbox
+from sockscope.engine.sockets import FD_SETSIZE, LabSocket, Outbox, host_port
 
 
 def wants_read(ls: LabSocket) -> bool:
     """Whether the loop puts ``ls`` in select()'s readers."""
     if ls.blocked_in is not None:
         return False
+    if ls.datagram:  # no connection to wait for: a bound UDP socket can receive
+        return ls.local is not None and (ls.auto_recv != "off" or ls.watch_read)
     if ls.relay is not None and ls.role != "listening":
         return ls.role == "connected" and link.wants_read(ls.relay, ls)
     if ls.role == "listening":
@@ -77,7 +79,7 @@ def finish_connect(lab: LabContext, ls: LabSocket) -> None:
     peer = perform(ls.sock.getpeername) if code == 0 else None
     if peer is not None and peer.ok:
         ls.role = "connected"
-        ls.peer = peer.value
+        ls.peer = host_port(peer.value)
     else:  # refused, or SO_ERROR already read by hand and the socket never connected
         ls.role = "failed"
         if ls.relay is not None:  # a link that cannot reach its target hangs up on its client
@@ -123,6 +125,9 @@ def _finish_sendall(lab: LabContext, ls: LabSocket, box: Outbox, last: Outcome) 
 
 
 def auto_recv(lab: LabContext, ls: LabSocket) -> None:
+    if ls.datagram:
+        auto_recvfrom(lab, ls)
+        return
     line = f"data = {ls.name}.recv({ls.bufsize})"
     bufsize = ls.bufsize
     outcome = perform(lambda: ls.sock.recv(bufsize, socket.MSG_DONTWAIT))
@@ -131,6 +136,21 @@ def auto_recv(lab: LabContext, ls: LabSocket) -> None:
         ls.outbox.append(Outbox(outcome.value))
     elif not outcome.ok and not isinstance(outcome.exc, BlockingIOError):
         ls.eof = True  # ECONNRESET and the like: stop reading a dead connection
+    lab.sync(ls)
+
+
+def auto_recvfrom(lab: LabContext, ls: LabSocket) -> None:
+    """A datagram socket's loop: each recvfrom() one datagram; echo sends it back whole
+    to where it came from (one sendto(), never part of it)."""
+    bufsize = ls.bufsize
+    line = pyline.recvfrom(ls.name, bufsize)
+    outcome = perform(lambda: ls.sock.recvfrom(bufsize, socket.MSG_DONTWAIT))
+    record_recv(lab, ls, line, outcome, bufsize, via="loop", op="recvfrom")
+    if outcome.ok and ls.auto_recv == "echo":
+        data, sender = outcome.value
+        back = perform(lambda: ls.sock.sendto(data, socket.MSG_DONTWAIT, sender))
+        echo = pyline.sendto(ls.name, "data", host_port(sender))
+        record_send(lab, ls, echo, back, data, via="loop", op="sendto")
     lab.sync(ls)
 
 
@@ -177,7 +197,7 @@ def record_accept(
     if name is None or name in lab.sockets:
         name = lab.free_name("conn")
     line = pyline.accept(ls.name, name)
-    result = {"socket": name, "address": list(addr)}
+    result = {"socket": name, "address": list(host_port(addr))}
     text = f"({name}, {address_text(addr)})"
     if conn.fileno() >= FD_SETSIZE:
         why = fd_limit_text(conn.fileno())
@@ -201,8 +221,8 @@ def record_accept(
         origin="accept",
         listener=ls.name,
         role="connected",
-        local=conn.getsockname(),
-        peer=addr,
+        local=host_port(conn.getsockname()),
+        peer=host_port(addr),
         auto_recv=ls.auto_recv,
         bufsize=ls.bufsize,
         network=ls.network,

@@ -10,9 +10,9 @@ from typing import Any
 
 from sockscope.engine.calls import Outcome
 from sockscope.engine.context import LabContext
-from sockscope.engine.core.calltext import errno_name, error_text
+from sockscope.engine.core.calltext import address_text, errno_name, error_text
 from sockscope.engine.core.payload import FULL_BYTES, preview
-from sockscope.engine.sockets import LabSocket
+from sockscope.engine.sockets import LabSocket, host_port
 from sockscope.events import BytesInfo, CallEvent, SelectEvent
 
 
@@ -74,11 +74,13 @@ def record_send(
     *,
     via: str = "command",
     call_id: int | None = None,
+    op: str = "send",
 ) -> int | None:
-    """Record one send() of ``offered`` and move the socket's stream offset by what it took."""
+    """Record one send() (or sendto()) of ``offered`` and move the socket's stream offset by
+    what it took."""
     done: int | None = outcome.value if outcome.ok else None
     info = bytes_info(offered[:done], ls.sent_total) if done is not None else None
-    record_call(lab, ls, "send", line, outcome, via=via, call_id=call_id, asked=len(offered),
+    record_call(lab, ls, op, line, outcome, via=via, call_id=call_id, asked=len(offered),
                 done=done, data=info, result=done, result_text=str(done))  # fmt: skip
     if done:
         ls.sent_total += done
@@ -94,22 +96,38 @@ def record_recv(
     *,
     via: str,
     call_id: int | None = None,
+    op: str = "recv",
 ) -> dict[str, Any] | None:
+    """Record one recv() (or recvfrom(), whose value is ``(data, address)``).
+
+    b'' ends a stream; on a datagram socket it is a datagram of no bytes.
+    """
     if not outcome.ok:
-        record_call(lab, ls, "recv", line, outcome, via=via, call_id=call_id, asked=bufsize)
+        record_call(lab, ls, op, line, outcome, via=via, call_id=call_id, asked=bufsize)
         return None
-    data: bytes = outcome.value
+    data: bytes
+    sender: Any = None
+    if op == "recvfrom":
+        data, sender = outcome.value
+        sender = host_port(sender) if sender else None
+    else:
+        data = outcome.value
     info = bytes_info(data, ls.received_total)
     if data:
         head, _ = preview(data)
-        text = f"{head}{'...' if info.truncated else ''} ({len(data)} bytes)"
+        shown, note = f"{head}{'...' if info.truncated else ''}", f"{len(data)} bytes"
+    elif ls.datagram:
+        shown, note = "b''", "a datagram of 0 bytes"
     else:
-        text = "b'' (this side was shut down)" if ls.shut_rd else "b'' (peer closed)"
+        shown, note = "b''", "this side was shut down" if ls.shut_rd else "peer closed"
         ls.eof = True
+    if op == "recvfrom":
+        shown = f"({shown}, {address_text(sender)})"
+    text = f"{shown} ({note})"
     record_call(
         lab,
         ls,
-        "recv",
+        op,
         line,
         outcome,
         via=via,
@@ -121,7 +139,14 @@ def record_recv(
         result_text=text,
     )
     ls.received_total += len(data)
-    return {"len": len(data), "head": info.head, "eof": not data}
+    answer: dict[str, Any] = {
+        "len": len(data),
+        "head": info.head,
+        "eof": not data and not ls.datagram,
+    }
+    if op == "recvfrom":
+        answer["address"] = list(sender) if sender else None
+    return answer
 
 
 class SelectRecord:

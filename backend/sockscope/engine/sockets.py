@@ -48,7 +48,7 @@ class BlockedCall:
 class LabSocket:
     name: str
     sock: socket.socket
-    origin: Literal["socket", "accept"] = "socket"
+    origin: Literal["socket", "accept", "dup"] = "socket"
     listener: str | None = None
     role: Role = "new"
     local: Address | None = None
@@ -68,6 +68,7 @@ class LabSocket:
     blocked_out: BlockedCall | None = None  # send, sendall, connect
     file: BinaryIO | None = None  # sock.makefile('wb'): Python's buffer in front of the kernel's
     network: Literal["host", "private"] = "host"  # private: in the lab's own namespace
+    dup_of: str | None = None  # for a dup(): the socket it was made from
     relay: Link | None = None  # the fault-injecting link this socket belongs to
     figures: Figures | None = None
     probed_ns: int = 0
@@ -116,7 +117,14 @@ class LabSocket:
             watch_read=self.watch_read,
             watch_write=self.watch_write,
             network=self.network,
+            family="AF_INET6" if self.sock.family == socket.AF_INET6 else "AF_INET",
+            type="SOCK_DGRAM" if self.sock.type == socket.SOCK_DGRAM else "SOCK_STREAM",
+            dup_of=self.dup_of,
         )
+
+    @property
+    def datagram(self) -> bool:
+        return self.sock.type == socket.SOCK_DGRAM
 
 
 @dataclass(slots=True, eq=False)
@@ -179,6 +187,11 @@ def local_peer(sockets: Iterable[LabSocket], ls: LabSocket) -> LabSocket | None:
         if same_place and other.local == ls.peer and other.peer == ls.local:
             return other
     return None
+
+
+def host_port(address: Any) -> Address:
+    """``(host, port)`` of a socket address: an AF_INET6 one also has flowinfo and scope_id."""
+    return (address[0], address[1])
 
 
 def free_name(taken: Container[str], base: str, sep: str = "") -> str:

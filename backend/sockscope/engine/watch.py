@@ -224,7 +224,7 @@ class ClosedWatch:
 
     def remember(self, ls: LabSocket) -> None:
         """``ls`` was just closed: watch its connection go, if it had one."""
-        if ls.local and ls.peer and ls.role == "connected":
+        if ls.local and ls.peer and ls.role == "connected" and not ls.datagram:
             key = (ls.network, (ls.local[0], ls.local[1]), (ls.peer[0], ls.peer[1]))
             now = time.monotonic_ns()
             self.entries[key] = Watched(ls.name, "", now)

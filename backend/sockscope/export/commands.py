@@ -24,14 +24,17 @@ from sockscope.engine.core.commands import (
     Cable,
     Command,
     Connect,
+    Dup,
     GetSockOpt,
     Listen,
     NewSocket,
     OnSocket,
     Payload,
     Recv,
+    RecvFrom,
     Send,
     SendAll,
+    SendTo,
     SetBlocking,
     SetSockOpt,
     SetTimeout,
@@ -140,14 +143,14 @@ def _payload(block: Block, name: str, payload: Payload) -> tuple[str, str]:
 
 def _socket(block: Block, cmd: NewSocket, calls: Calls) -> None:
     name, opts = cmd.name, cmd.options
-    create = "socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
+    create = f"socket.socket(socket.{opts.family}, socket.{opts.type})"
     rec = calls.take("socket")
     if opts.network == "private":
         block.note(
             "in the lab this socket lived in its private network (a namespace of its own);"
             " here it uses this machine's loopback"
         )
-    line = rec.line if rec else pyline.new_socket(name, opts.network)
+    line = rec.line if rec else pyline.new_socket(name, opts.network, opts.family, opts.type)
     block.show("socket", name, line, create, rec, param="_")
     p = _param(name)
     for option, value in opts.sockopts():
@@ -289,6 +292,23 @@ def _sendall(block: Block, c: Ctx) -> None:
     block.add(f"sendall({_q(c.name)}, {_q(pyline.sendall(c.name, text))}, lambda: {expr})")
 
 
+def _sendto(block: Block, c: Ctx) -> None:
+    cmd = c.as_(SendTo)
+    rec = c.calls.take("sendto")
+    expr, text = _payload(block, c.name, cmd.payload)
+    line = rec.line if rec else pyline.sendto(c.name, text, cmd.address)
+    block.show("sendto", c.name, line, f"{c.p}.sendto({expr}, {address_text(cmd.address)})", rec)
+
+
+def _dup(block: Block, c: Ctx) -> None:
+    cmd = c.as_(Dup)
+    rec = c.calls.take("dup")
+    made = rec.final.result if rec and rec.final else None
+    new = str(made["socket"]) if isinstance(made, dict) else cmd.name or f"{c.name}_dup"
+    line = rec.line if rec else pyline.dup(c.name, new)
+    block.show("dup", c.name, line, f"{c.p}.dup()", rec, extra=f", new={_q(new)}")
+
+
 def _makefile(block: Block, c: Ctx) -> None:
     rec = c.calls.take("makefile")
     line = rec.line if rec else pyline.makefile(c.name)
@@ -370,6 +390,9 @@ RENDERERS: dict[str, Callable[[Block, Ctx], None]] = {
     "send": _send,
     "sendall": _sendall,
     "recv": lambda block, c: c.simple(block, "recv", str(c.as_(Recv).bufsize)),
+    "recvfrom": lambda block, c: c.simple(block, "recvfrom", str(c.as_(RecvFrom).bufsize)),
+    "sendto": _sendto,
+    "dup": _dup,
     "shutdown": lambda block, c: c.simple(block, "shutdown", f"socket.{c.as_(Shutdown).how}"),
     "close": _close,
     "abort": _abort,

@@ -89,7 +89,8 @@ def show(op, name, line, call, new=None, size=0):
     if op in ("send", "sendall"):
         drain(s)
     target = s and (s.file if op in ("write", "flush", "close_file") else s.sock)
-    may_block = op in ("accept", "connect", "send", "sendall", "recv", "write", "flush")
+    may_block = op in ("accept", "connect", "send", "sendall", "recv", "write", "flush",
+                       "sendto", "recvfrom")
     if s is None or not may_block or s.sock.gettimeout() == 0.0:
         value, exc = perform(call, target)
         return say("", line, after(op, name, s, line, value, exc, new, size))
@@ -138,6 +139,14 @@ def after(op, name, s, line, value, exc, new=None, size=0):
         return "<socket fd=%d>" % value.fileno()
     if op == "accept":
         return accepted(s, value, new)
+    if op == "dup":  # a second socket object, and descriptor, for the same kernel socket
+        SOCKS[new] = copy = Sock(new, value, s.role, "off", s.bufsize)
+        copy.eof, copy.shut_rd = s.eof, s.shut_rd
+        return "<socket fd=%d>" % value.fileno()
+    if op == "recvfrom":
+        data, sender = value
+        return "(%r, %r) (%s)" % (data[:48], sender[:2], "%d bytes" % len(data) if data
+                                  else "a datagram of 0 bytes")
     if op in ("makefile", "close_file"):
         s.file = value if op == "makefile" else None
         if op == "makefile":  # io.DEFAULT_BUFFER_SIZE: what write() keeps before sending
@@ -146,8 +155,10 @@ def after(op, name, s, line, value, exc, new=None, size=0):
         return received(s, value)
     if op in ("bind", "listen", "connect"):
         s.role = {"bind": "bound", "listen": "listening", "connect": "connected"}[op]
-    elif op in ("send", "sendall", "write"):
-        s.sent += value if op in ("send", "write") else size
+    elif op in ("send", "sendall", "write", "sendto"):
+        s.sent += value if op in ("send", "write", "sendto") else size
+        if op == "sendto" and s.role == "new":
+            s.role = "bound"  # the kernel bound it to a port of its own
     elif op == "shutdown":
         s.shut_rd = s.shut_rd or "SHUT_RD" in line  # SHUT_RD or SHUT_RDWR
     elif op == "getsockopt" and "SO_ERROR" in line and value:
@@ -159,6 +170,8 @@ def received(s, data):
     """What recv() returned, as the lab prints it. b'' means the stream has ended."""
     if data:
         return "%r%s (%d bytes)" % (data[:48], "..." if len(data) > 48 else "", len(data))
+    if s.sock.type == socket.SOCK_DGRAM:
+        return "b'' (a datagram of 0 bytes)"  # UDP: no stream to end
     s.eof = True
     return "b'' (this side was shut down)" if s.shut_rd else "b'' (peer closed)"
 
@@ -274,6 +287,8 @@ def pump(seconds):
 def wants_read(s):
     if "in" in s.busy:
         return False  # a thread is in recv() or accept(): the loop leaves it alone
+    if s.sock.type == socket.SOCK_DGRAM:  # a bound UDP socket can receive
+        return s.role != "new" and (s.auto_recv != "off" or s.watch_read)
     if s.watch_read and s.role in ("listening", "connected"):
         return True
     if s.role == "listening":
@@ -347,6 +362,8 @@ def send_some(s, tag):
 
 
 def loop_recv(s):
+    if s.sock.type == socket.SOCK_DGRAM:
+        return loop_recvfrom(s)
     data, exc = perform(lambda sock: sock.recv(s.bufsize, DONTWAIT), s.sock)
     result = errname(exc) if exc else received(s, data)
     say("[loop] ", "data = %s.recv(%d)" % (s.name, s.bufsize), result)
@@ -354,6 +371,18 @@ def loop_recv(s):
         s.eof = True  # a dead connection: stop reading it
     elif data and s.auto_recv == "echo":
         s.outbox.append([data, 0, None])
+
+
+def loop_recvfrom(s):
+    """One datagram; an echo sends it back whole to where it came from."""
+    value, exc = perform(lambda sock: sock.recvfrom(s.bufsize, DONTWAIT), s.sock)
+    result = errname(exc) if exc else after("recvfrom", s.name, s, "", value, None)
+    say("[loop] ", "data, address = %s.recvfrom(%d)" % (s.name, s.bufsize), result)
+    if exc is None and s.auto_recv == "echo":
+        data, sender = value
+        done, exc = perform(lambda sock: sock.sendto(data, DONTWAIT, sender), s.sock)
+        line = "%s.sendto(data, %r)" % (s.name, sender[:2])
+        say("[loop] ", line, errname(exc) if exc else repr(done))
 
 
 def loop_accept(s):

@@ -1,5 +1,22 @@
 import { describe, expect, it } from "vitest";
-import { notAcceptedText, zeroWindowText, ZERO_WINDOW_TEXT, retransText, sendQueueText, stateBadge, wrap, wrapParts } from "./format";
+import { addr, notAcceptedText, zeroWindowText, ZERO_WINDOW_TEXT, retransText, sendQueueText, stateBadge, wrap, wrapParts } from "./format";
+
+describe("addr", () => {
+  it("writes an IPv6 address in brackets so its port stands apart", () => {
+    expect(addr(["127.0.0.1", 20001])).toBe("127.0.0.1:20001");
+    expect(addr(["::1", 20001])).toBe("[::1]:20001");
+    expect(addr(["::ffff:127.0.0.1", 41000])).toBe("[::ffff:127.0.0.1]:41000");
+    expect(addr(null)).toBe("–");
+  });
+});
+
+describe("stateBadge", () => {
+  it("gives a UDP socket its role, not a TCP state it cannot have", () => {
+    expect(stateBadge("bound", "UNCONNECTED", true)).toBe("UDP · bound");
+    expect(stateBadge("connected", "ESTABLISHED")).toBe("ESTABLISHED");
+    expect(stateBadge("bound", undefined)).toBe("bound (not connected)");
+  });
+});
 
 describe("wrap", () => {
   const width = (s: string) => s.length;

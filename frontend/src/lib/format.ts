@@ -8,7 +8,8 @@ export function bytes(n: number | null | undefined): string {
 }
 
 export function addr(a: [string, number] | null | undefined): string {
-  return a ? `${a[0]}:${a[1]}` : "–";
+  if (!a) return "–";
+  return a[0].includes(":") ? `[${a[0]}]:${a[1]}` : `${a[0]}:${a[1]}`; // IPv6 in brackets, as in a URL
 }
 
 export function seconds(ns: number): string {
@@ -90,7 +91,8 @@ export function wrapParts(text: string, max: number, width: (s: string) => numbe
 }
 
 /** The word on a socket's state badge: TCP's CLOSE also names a socket that never connected. */
-export function stateBadge(role: string, state: string | undefined): string {
+export function stateBadge(role: string, state: string | undefined, datagram = false): string {
+  if (datagram) return role === "new" ? "UDP · new" : `UDP · ${role}`; // UDP has no TCP state
   if (state === undefined || state === "CLOSE") {
     if (role === "new") return "new (not connected)";
     if (role === "bound") return "bound (not connected)";

@@ -43,8 +43,10 @@ export type Command =
   | Accept
   | Send
   | SendAll
+  | SendTo
   | Write
   | Recv
+  | RecvFrom
   | Shutdown
   | Close
   | Abort
@@ -55,7 +57,8 @@ export type Command =
   | Auto
   | MakeFile
   | Flush
-  | Watch;
+  | Watch
+  | Dup;
 
 /**
  * Every shape the Sockscope server sends, by name (sockscope.contract).
@@ -197,7 +200,7 @@ export interface SocketInfo {
   peer: [string, number] | null;
   blocking: boolean;
   timeout: number | null;
-  origin: "socket" | "accept";
+  origin: "socket" | "accept" | "dup";
   listener: string | null;
   auto_accept: boolean;
   auto_recv: "off" | "discard" | "echo";
@@ -207,6 +210,9 @@ export interface SocketInfo {
   watch_read: boolean;
   watch_write: boolean;
   network: "host" | "private";
+  family: "AF_INET" | "AF_INET6";
+  type: "SOCK_STREAM" | "SOCK_DGRAM";
+  dup_of: string | null;
 }
 /**
  * The program closed a socket (or the lab did, closing); its name may be reused.
@@ -554,7 +560,7 @@ export interface SocketSnapshot {
   peer: [string, number] | null;
   blocking: boolean;
   timeout: number | null;
-  origin: "socket" | "accept";
+  origin: "socket" | "accept" | "dup";
   listener: string | null;
   auto_accept: boolean;
   auto_recv: "off" | "discard" | "echo";
@@ -564,6 +570,9 @@ export interface SocketSnapshot {
   watch_read: boolean;
   watch_write: boolean;
   network: "host" | "private";
+  family: "AF_INET" | "AF_INET6";
+  type: "SOCK_STREAM" | "SOCK_DGRAM";
+  dup_of: string | null;
   figures: Figures | null;
   blocked: BlockedCallInfo[];
 }
@@ -1064,7 +1073,7 @@ export interface KernelGroup {
   unanswered: number;
 }
 /**
- * `name = socket.socket(AF_INET, SOCK_STREAM)`, with options.
+ * `name = socket.socket(family, type)` (AF_INET, SOCK_STREAM unless asked), with options.
  */
 export interface NewSocket {
   op: "socket";
@@ -1078,6 +1087,18 @@ export interface NewSocket {
  * What `socket()` sets up, besides the socket itself.
  */
 export interface SocketOptions {
+  /**
+   * AF_INET (IPv4) or AF_INET6 (IPv6, which can also take IPv4 clients)
+   */
+  family?: "AF_INET" | "AF_INET6";
+  /**
+   * SOCK_STREAM (TCP, a byte stream) or SOCK_DGRAM (UDP, one message at a time)
+   */
+  type?: "SOCK_STREAM" | "SOCK_DGRAM";
+  /**
+   * IPV6_V6ONLY for an AF_INET6 socket: true, IPv6 only; false, IPv4 clients too
+   */
+  v6only?: boolean | null;
   /**
    * SO_SNDBUF to ask for (the kernel doubles it)
    */
@@ -1265,6 +1286,35 @@ export interface SendAll {
   size?: number | null;
 }
 /**
+ * `sendto(data, address)`: one datagram (UDP) to `address`.
+ */
+export interface SendTo {
+  op: "sendto";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * UTF-8 text
+   */
+  text?: string | null;
+  /**
+   * bytes in hexadecimal (spaces allowed)
+   */
+  hex?: string | null;
+  /**
+   * that many bytes of a known pattern
+   */
+  size?: number | null;
+  /**
+   * ["host", port]
+   *
+   * @minItems 2
+   * @maxItems 2
+   */
+  address: [string, number];
+}
+/**
  * Write to the socket's buffered file (`makefile('wb')`).
  */
 export interface Write {
@@ -1288,6 +1338,20 @@ export interface Write {
 }
 export interface Recv {
   op: "recv";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * at most the lab's max_bufsize (4194304 by default)
+   */
+  bufsize: number;
+}
+/**
+ * `recvfrom(bufsize)`: the data and the address it came from.
+ */
+export interface RecvFrom {
+  op: "recvfrom";
   /**
    * the lab socket the method is called on
    */
@@ -1357,7 +1421,8 @@ export interface SetSockOpt {
     | "TCP_KEEPIDLE"
     | "TCP_KEEPINTVL"
     | "TCP_KEEPCNT"
-    | "TCP_USER_TIMEOUT";
+    | "TCP_USER_TIMEOUT"
+    | "IPV6_V6ONLY";
   /**
    * an integer (true and false are 1 and 0)
    */
@@ -1381,6 +1446,7 @@ export interface GetSockOpt {
         | "TCP_KEEPINTVL"
         | "TCP_KEEPCNT"
         | "TCP_USER_TIMEOUT"
+        | "IPV6_V6ONLY"
       )
     | ("SO_ERROR" | "SO_TYPE");
 }
@@ -1425,6 +1491,20 @@ export interface Watch {
   socket: string;
   read?: boolean | null;
   write?: boolean | null;
+}
+/**
+ * `name = socket.dup()`: a second socket object, and descriptor, for the same socket.
+ */
+export interface Dup {
+  op: "dup";
+  /**
+   * the lab socket the method is called on
+   */
+  socket: string;
+  /**
+   * what to call the copy (omitted: the socket's name with _dup)
+   */
+  name?: string | null;
 }
 /**
  * POST /api/workbench/framing: messages to frame one way, and where recv() cuts them.

@@ -251,12 +251,12 @@ export class LabStore {
       asked: event.asked,
       t: event.t_ns / 1e9,
     };
-    if (event.op === "send" || event.op === "sendall") {
+    if (event.op === "send" || event.op === "sendall" || event.op === "sendto") {
       // A loop-driven sendall's closing event carries no data (its send()s did);
       // a blocking sendall is one call that carries all of it.
       state.sends.push(segment);
       state.sentBytes = Math.max(state.sentBytes, data.offset + data.len);
-    } else if (event.op === "recv") {
+    } else if (event.op === "recv" || event.op === "recvfrom") {
       state.recvs.push(segment);
       state.receivedBytes = Math.max(state.receivedBytes, data.offset + data.len);
     }

@@ -21,6 +21,9 @@ export function socketInfo(name: string, over: Partial<SocketInfo> = {}): Socket
     watch_read: false,
     watch_write: false,
     network: "host",
+    family: "AF_INET",
+    type: "SOCK_STREAM",
+    dup_of: null,
     ...over,
   };
 }

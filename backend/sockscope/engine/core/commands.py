@@ -59,6 +59,7 @@ SOCKOPTS: dict[str, tuple[str, int, int]] = {
     "TCP_KEEPINTVL": ("IPPROTO_TCP", socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
     "TCP_KEEPCNT": ("IPPROTO_TCP", socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
     "TCP_USER_TIMEOUT": ("IPPROTO_TCP", socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+    "IPV6_V6ONLY": ("IPPROTO_IPV6", socket.IPPROTO_IPV6, socket.IPV6_V6ONLY),
 }
 READ_ONLY_SOCKOPTS: dict[str, tuple[str, int, int]] = {
     "SO_ERROR": ("SOL_SOCKET", socket.SOL_SOCKET, socket.SO_ERROR),
@@ -66,10 +67,14 @@ READ_ONLY_SOCKOPTS: dict[str, tuple[str, int, int]] = {
 }
 SettableOption = Literal[
     "SO_SNDBUF", "SO_RCVBUF", "SO_REUSEADDR", "SO_KEEPALIVE", "SO_RCVLOWAT", "TCP_NODELAY",
-    "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_USER_TIMEOUT",
+    "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_USER_TIMEOUT", "IPV6_V6ONLY",
 ]  # fmt: skip
 ReadableOption = SettableOption | Literal["SO_ERROR", "SO_TYPE"]
 AutoRecv = Literal["off", "discard", "echo"]
+Family = Literal["AF_INET", "AF_INET6"]
+SockType = Literal["SOCK_STREAM", "SOCK_DGRAM"]
+FAMILIES = {"AF_INET": socket.AF_INET, "AF_INET6": socket.AF_INET6}
+TYPES = {"SOCK_STREAM": socket.SOCK_STREAM, "SOCK_DGRAM": socket.SOCK_DGRAM}
 
 PayloadSize = Annotated[int, Whole(0, cap="max_payload", size=True)]
 BufSize = Annotated[int, Whole(1, cap="max_bufsize", size=True)]
@@ -92,6 +97,12 @@ class _Checked(BaseModel):
 class SocketOptions(_Checked):
     """What ``socket()`` sets up, besides the socket itself."""
 
+    family: Family = "AF_INET"
+    """AF_INET (IPv4) or AF_INET6 (IPv6, which can also take IPv4 clients)"""
+    type: SockType = "SOCK_STREAM"
+    """SOCK_STREAM (TCP, a byte stream) or SOCK_DGRAM (UDP, one message at a time)"""
+    v6only: StrictBool | None = None
+    """IPV6_V6ONLY for an AF_INET6 socket: true, IPv6 only; false, IPv4 clients too"""
     sndbuf: BufferOption | None = None
     """SO_SNDBUF to ask for (the kernel doubles it)"""
     rcvbuf: BufferOption | None = None
@@ -111,12 +122,28 @@ class SocketOptions(_Checked):
     def sockopts(self) -> list[tuple[str, int]]:
         """The socket options to set, in the order socket() applies them."""
         given = (
+            ("IPV6_V6ONLY", self.v6only),
             ("SO_REUSEADDR", self.reuseaddr),
             ("SO_SNDBUF", self.sndbuf),
             ("SO_RCVBUF", self.rcvbuf),
             ("TCP_NODELAY", self.nodelay),
         )
         return [(option, int(value)) for option, value in given if value is not None]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SocketOptions:
+        if self.v6only is not None and self.family != "AF_INET6":
+            raise choice("options.v6only", "options.v6only: only an AF_INET6 socket has it")
+        if self.type == "SOCK_DGRAM" and self.nodelay is not None:
+            raise choice("options.nodelay", "options.nodelay: TCP_NODELAY is TCP's; UDP has none")
+        if self.type == "SOCK_DGRAM" and self.auto_accept:
+            raise choice("options.auto_accept", "options.auto_accept: UDP has no connections")
+        if self.network == "private" and (self.family, self.type) != ("AF_INET", "SOCK_STREAM"):
+            raise choice(
+                "options.network",
+                "options.network: the private network makes AF_INET SOCK_STREAM sockets only",
+            )
+        return self
 
 
 class _Op(_Checked):
@@ -134,7 +161,7 @@ class OnSocket(_Op):
 
 
 class NewSocket(_Op):
-    """``name = socket.socket(AF_INET, SOCK_STREAM)``, with options."""
+    """``name = socket.socket(family, type)`` (AF_INET, SOCK_STREAM unless asked), with options."""
 
     op: Literal["socket"]
     name: SocketName
@@ -290,9 +317,31 @@ class Write(_Sends):
     op: Literal["write"]
 
 
+class SendTo(_Sends):
+    """``sendto(data, address)``: one datagram (UDP) to ``address``."""
+
+    op: Literal["sendto"]
+    address: Address
+
+
 class Recv(OnSocket):
     op: Literal["recv"]
     bufsize: BufSize
+
+
+class RecvFrom(OnSocket):
+    """``recvfrom(bufsize)``: the data and the address it came from."""
+
+    op: Literal["recvfrom"]
+    bufsize: BufSize
+
+
+class Dup(OnSocket):
+    """``name = socket.dup()``: a second socket object, and descriptor, for the same socket."""
+
+    op: Literal["dup"]
+    name: SocketName | None = None
+    """what to call the copy (omitted: the socket's name with _dup)"""
 
 
 class Shutdown(OnSocket):
@@ -377,9 +426,9 @@ class Watch(OnSocket):
 
 
 SocketCommand = (
-    Bind | Connect | Listen | Accept | Send | SendAll | Write | Recv | Shutdown | Close
-    | Abort | SetBlocking | SetTimeout | SetSockOpt | GetSockOpt | Auto | MakeFile | Flush
-    | Watch
+    Bind | Connect | Listen | Accept | Send | SendAll | SendTo | Write | Recv | RecvFrom
+    | Shutdown | Close | Abort | SetBlocking | SetTimeout | SetSockOpt | GetSockOpt | Auto
+    | MakeFile | Flush | Watch | Dup
 )  # fmt: skip
 LabCommand = NewSocket | Pause | Resume | Step | NewLink | Fault | Cable
 Command = Annotated[LabCommand | SocketCommand, Field(discriminator="op")]
@@ -388,7 +437,7 @@ Command = Annotated[LabCommand | SocketCommand, Field(discriminator="op")]
 COMMAND_TYPES: tuple[type[_Op], ...] = (
     NewSocket, Bind, Listen, Accept, Connect, Send, SendAll, Recv, Shutdown, Close, Abort,
     SetBlocking, SetTimeout, SetSockOpt, GetSockOpt, Auto, MakeFile, Write, Flush, Watch,
-    Pause, Resume, Step, NewLink, Fault, Cable,
+    SendTo, RecvFrom, Dup, Pause, Resume, Step, NewLink, Fault, Cable,
 )  # fmt: skip
 BY_OP: dict[str, type[_Op]] = {
     get_args(t.model_fields["op"].annotation)[0]: t for t in COMMAND_TYPES

@@ -18,7 +18,10 @@ _NEVER = tuple(
     ipaddress.ip_network(n)
     for n in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
 )
-_LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+# This machine's loopback: 127/8, IPv6's ::1, and 127/8 written as IPv4-mapped IPv6.
+_LOOPBACK = tuple(
+    ipaddress.ip_network(n) for n in ("127.0.0.0/8", "::1/128", "::ffff:127.0.0.0/104")
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,7 +50,7 @@ class LabPolicy:
                 f"port {port} is outside the lab port range {self.port_min}-{self.port_max}"
                 " (use 0 for any free port in the range)",
             )
-        ip = _parse_ip(host or "0.0.0.0")
+        ip = _parse_ip(host or "0.0.0.0")  # "" is the wildcard of either family
         if _in_never(ip):
             raise ForbiddenError("address", f"{host} is a link-local or metadata address")
 
@@ -62,12 +65,15 @@ class LabPolicy:
             raise ForbiddenError("address", f"{host} is not an address a client can connect to")
         if any(ip in net for net in self.allow_connect):
             return
-        if ip in _LOOPBACK and self.port_min <= port <= self.port_max:
+        if (
+            any(ip.version == n.version and ip in n for n in _LOOPBACK)
+            and self.port_min <= port <= self.port_max
+        ):
             return
         raise ForbiddenError(
             "address",
-            f"{host}:{port} is not allowed: lab clients connect to 127.0.0.1 on ports"
-            f" {self.port_min}-{self.port_max} unless the instructor allows more"
+            f"{host}:{port} is not allowed: lab clients connect to this machine (127.0.0.1,"
+            f" ::1) on ports {self.port_min}-{self.port_max} unless the instructor allows more"
             " (--allow-connect CIDR)",
         )
 

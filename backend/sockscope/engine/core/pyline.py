@@ -19,6 +19,7 @@ from sockscope.engine.core.commands import (
     Close,
     Command,
     Connect,
+    Dup,
     Fault,
     Flush,
     GetSockOpt,
@@ -29,9 +30,11 @@ from sockscope.engine.core.commands import (
     Pause,
     Payload,
     Recv,
+    RecvFrom,
     Resume,
     Send,
     SendAll,
+    SendTo,
     SetBlocking,
     SetSockOpt,
     SetTimeout,
@@ -52,8 +55,10 @@ def payload_text(payload: Payload) -> str:
     return f"pattern({payload.size})" if payload.literal is None else literal(payload.literal)
 
 
-def new_socket(name: str, network: str = "host") -> str:
-    line = f"{name} = socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
+def new_socket(
+    name: str, network: str = "host", family: str = "AF_INET", kind: str = "SOCK_STREAM"
+) -> str:
+    line = f"{name} = socket.socket(socket.{family}, socket.{kind})"
     return line + PRIVATE_NOTE if network == "private" else line
 
 
@@ -119,6 +124,18 @@ def recv(name: str, bufsize: int) -> str:
     return f"{name}.recv({bufsize})"
 
 
+def sendto(name: str, text: str, address: tuple[str, int]) -> str:
+    return f"{name}.sendto({text}, {address_text(address)})"
+
+
+def recvfrom(name: str, bufsize: int) -> str:
+    return f"data, address = {name}.recvfrom({bufsize})"
+
+
+def dup(name: str, new: str) -> str:
+    return f"{new} = {name}.dup()"
+
+
 def shutdown(name: str, how: str) -> str:
     return f"{name}.shutdown(socket.{how})"
 
@@ -161,7 +178,7 @@ def preview(cmd: Command, policy: LabPolicy, *, new_name: str = "conn") -> list[
     the socket API (the loop, auto, watch, the cable) are shown as comments."""
     match cmd:
         case NewSocket(name=name, options=options):
-            lines = [new_socket(name, options.network)]
+            lines = [new_socket(name, options.network, options.family, options.type)]
             lines += [setsockopt(name, option, value) for option, value in options.sockopts()]
             return lines + ([] if options.blocking else [setblocking(name, False)])
         case Bind(socket=name, address=address):
@@ -180,6 +197,12 @@ def preview(cmd: Command, policy: LabPolicy, *, new_name: str = "conn") -> list[
             return [write(name, payload_text(cmd.payload))]
         case Recv(socket=name, bufsize=bufsize):
             return [recv(name, bufsize)]
+        case SendTo(socket=name, address=address):
+            return [sendto(name, payload_text(cmd.payload), address)]
+        case RecvFrom(socket=name, bufsize=bufsize):
+            return [recvfrom(name, bufsize)]
+        case Dup(socket=name):
+            return [dup(name, cmd.name or f"{name}_dup")]
         case Shutdown(socket=name, how=how):
             return [shutdown(name, how)]
         case Close(socket=name):

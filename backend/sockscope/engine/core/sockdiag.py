@@ -21,12 +21,13 @@ Every message starts on a 4-byte boundary (NLMSG_ALIGN)::
 
     struct inet_diag_sockid    48 bytes
         be16 idiag_sport, be16 idiag_dport
-        be32 idiag_src[4], be32 idiag_dst[4]   IPv4: the first word, the rest zero
+        be32 idiag_src[4], be32 idiag_dst[4]   IPv4: the first word, the rest zero;
+                                               IPv6: all four
         u32  idiag_if                          0: any interface
         u32  idiag_cookie[2]                   INET_DIAG_NOCOOKIE (~0, ~0): no cookie
 
     request: nlmsghdr + struct inet_diag_req_v2   56 bytes  "=BBBxI" + sockid
-        u8 sdiag_family (AF_INET), u8 sdiag_protocol (IPPROTO_TCP), u8 idiag_ext (0:
+        u8 sdiag_family (AF_INET or AF_INET6), u8 sdiag_protocol (IPPROTO_TCP), u8 idiag_ext (0:
         no extensions), u8 pad, u32 idiag_states (bit n: TCP state n; ignored by an
         exact lookup), inet_diag_sockid id (the connection, seen from its local end)
       a dump may carry attributes after it: struct nlattr (u16 nla_len, u16 nla_type)
@@ -93,12 +94,13 @@ LINGERING_STATES = ALL_STATES & ~(1 << 10) & ~(1 << 7)
 HEADER = struct.Struct("=IHHII")
 # nlmsghdr + inet_diag_req_v2; ports go in as htons() of the port, so "=H" writes them
 # in network order on any host.
-_REQUEST = struct.Struct("=IHHII BBBxI HH4s12x4s12x III")
-_MESSAGE = struct.Struct("=BBBB HH4s12x4s12x III IIIII")
+_REQUEST = struct.Struct("=IHHII BBBxI HH16s16s III")
+_MESSAGE = struct.Struct("=BBBB HH16s16s III IIIII")
 _ERROR = struct.Struct("=i")
 _ATTR = struct.Struct("=HH")
 _OP = struct.Struct("=BBH")
 REQUEST_SIZE = _REQUEST.size  # 72
+_WIDTH = {socket.AF_INET: 4, socket.AF_INET6: 16}  # address bytes of each family
 
 
 class DiagFormatError(ValueError):
@@ -107,7 +109,7 @@ class DiagFormatError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class DiagSocket:
-    """One socket the kernel reported (IPv4)."""
+    """One socket the kernel reported (IPv4 or IPv6)."""
 
     seq: int
     state: str
@@ -152,20 +154,21 @@ def _pack(
     extra: bytes = b"",
     protocol: int = socket.IPPROTO_TCP,
 ) -> bytes:
+    family = socket.AF_INET6 if ":" in local[0] else socket.AF_INET
     head = _REQUEST.pack(
         _REQUEST.size + len(extra),
         SOCK_DIAG_BY_FAMILY,
         flags,
         seq,
         0,
-        socket.AF_INET,
+        family,
         protocol,
         0,
         states,
         socket.htons(local[1]),
         socket.htons(peer[1]),
-        socket.inet_aton(local[0]),
-        socket.inet_aton(peer[0]),
+        socket.inet_pton(family, local[0]),
+        socket.inet_pton(family, peer[0]),
         0,
         INET_DIAG_NOCOOKIE,
         INET_DIAG_NOCOOKIE,
@@ -174,7 +177,8 @@ def _pack(
 
 
 def lookup_request(seq: int, conn: Conn) -> bytes:
-    """An exact lookup of the IPv4 TCP connection ``conn`` = (local, peer)."""
+    """An exact lookup of the TCP connection ``conn`` = (local, peer), IPv4 or IPv6 (an
+    address with a colon)."""
     return _pack(seq, NLM_F_REQUEST, ALL_STATES, conn[0], conn[1])
 
 
@@ -227,7 +231,8 @@ def dump_request(
 def parse_replies(data: bytes | bytearray | memoryview) -> list[Reply]:
     """The messages of one datagram from the kernel, in order.
 
-    Messages of other families (not AF_INET) and of other types (NLMSG_NOOP) are skipped.
+    Messages of other families (not AF_INET or AF_INET6) and of other types (NLMSG_NOOP)
+    are skipped.
 
     Raises:
         DiagFormatError: a header or a body runs past the end of ``data``, or says a
@@ -254,13 +259,14 @@ def parse_replies(data: bytes | bytearray | memoryview) -> list[Reply]:
             if length < HEADER.size + _MESSAGE.size:
                 raise DiagFormatError(f"an inet_diag_msg of {length - HEADER.size} bytes")
             family, state, _t, _r, sport, dport, src, dst, *_rest = _MESSAGE.unpack_from(view, body)
-            if family == socket.AF_INET:
+            if family in _WIDTH:
+                width = _WIDTH[family]
                 replies.append(
                     DiagSocket(
                         seq,
                         state_name(state),
-                        (socket.inet_ntoa(src), socket.ntohs(sport)),
-                        (socket.inet_ntoa(dst), socket.ntohs(dport)),
+                        (socket.inet_ntop(family, src[:width]), socket.ntohs(sport)),
+                        (socket.inet_ntop(family, dst[:width]), socket.ntohs(dport)),
                         bool(flags & NLM_F_MULTI),
                     )
                 )

@@ -14,7 +14,7 @@ from typing import Any
 from sockscope.engine.calls import Outcome, perform
 from sockscope.engine.context import LabContext
 from sockscope.engine.core.calltext import errno_name, error_text
-from sockscope.engine.core.commands import Send, SendAll, Write
+from sockscope.engine.core.commands import Send, SendAll, SendTo, Write
 from sockscope.engine.core.errors import Conflict, UnknownSocket
 from sockscope.engine.core.payload import literal, pattern
 from sockscope.engine.probes import probe_now
@@ -119,7 +119,7 @@ def call(
     probe_now(lab, ls, *filter(None, [lab.local_peer(ls)]))
 
 
-def payload_bytes(ls: LabSocket, cmd: Send | SendAll | Write) -> tuple[bytes, str]:
+def payload_bytes(ls: LabSocket, cmd: Send | SendAll | SendTo | Write) -> tuple[bytes, str]:
     if cmd.payload.literal is not None:
         return cmd.payload.literal, literal(cmd.payload.literal)
     size = cmd.payload.size

@@ -10,7 +10,17 @@ from sockscope.engine import loopcalls
 from sockscope.engine.calls import Outcome, perform
 from sockscope.engine.context import LabContext
 from sockscope.engine.core import pyline
-from sockscope.engine.core.commands import Accept, Flush, MakeFile, Recv, Send, SendAll, Write
+from sockscope.engine.core.commands import (
+    Accept,
+    Flush,
+    MakeFile,
+    Recv,
+    RecvFrom,
+    Send,
+    SendAll,
+    SendTo,
+    Write,
+)
 from sockscope.engine.core.errors import Conflict, TooLarge
 from sockscope.engine.handlers.common import (
     answer,
@@ -21,7 +31,7 @@ from sockscope.engine.handlers.common import (
     simple_call,
 )
 from sockscope.engine.record import bytes_info, record_call, record_recv, record_send
-from sockscope.engine.sockets import LabSocket, Outbox
+from sockscope.engine.sockets import LabSocket, Outbox, host_port
 from sockscope.engine.tickets import CommandResult, Ticket
 from sockscope.engine.workers import run_blocking
 
@@ -36,6 +46,23 @@ def op_send(lab: LabContext, ls: LabSocket, cmd: Send, ticket: Ticket) -> None:
         return answer(ticket, outcome.ok, done, outcome)
 
     call(lab, ls, ticket, "out", "send", line, lambda: ls.sock.send(data), finish)
+
+
+def op_sendto(lab: LabContext, ls: LabSocket, cmd: SendTo, ticket: Ticket) -> None:
+    host, port = cmd.address
+    lab.policy.check_connect(host, port)
+    busy(ls, "out")
+    data, text = payload_bytes(ls, cmd)
+    line = pyline.sendto(ls.name, text, (host, port))
+
+    def finish(outcome: Outcome, call_id: int) -> CommandResult:
+        done = record_send(lab, ls, line, outcome, data, call_id=call_id, op="sendto")
+        if outcome.ok and ls.local is None:  # the kernel bound it to a port of its own
+            ls.local = host_port(ls.sock.getsockname())
+            lab.sync(ls)
+        return answer(ticket, outcome.ok, done, outcome)
+
+    call(lab, ls, ticket, "out", "sendto", line, lambda: ls.sock.sendto(data, (host, port)), finish)
 
 
 def op_sendall(lab: LabContext, ls: LabSocket, cmd: SendAll, ticket: Ticket) -> None:
@@ -88,6 +115,20 @@ def op_recv(lab: LabContext, ls: LabSocket, cmd: Recv, ticket: Ticket) -> None:
         return answer(ticket, outcome.ok, result, outcome)
 
     call(lab, ls, ticket, "in", "recv", line, lambda: ls.sock.recv(bufsize), finish)
+
+
+def op_recvfrom(lab: LabContext, ls: LabSocket, cmd: RecvFrom, ticket: Ticket) -> None:
+    busy(ls, "in")
+    bufsize = cmd.bufsize
+    line = pyline.recvfrom(ls.name, bufsize)
+
+    def finish(outcome: Outcome, call_id: int) -> CommandResult:
+        result = record_recv(
+            lab, ls, line, outcome, bufsize, via="command", call_id=call_id, op="recvfrom"
+        )
+        return answer(ticket, outcome.ok, result, outcome)
+
+    call(lab, ls, ticket, "in", "recvfrom", line, lambda: ls.sock.recvfrom(bufsize), finish)
 
 
 def op_accept(lab: LabContext, ls: LabSocket, cmd: Accept, ticket: Ticket) -> None:

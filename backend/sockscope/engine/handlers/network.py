@@ -26,14 +26,20 @@ def private_network(lab: LabContext, field: str) -> privnet.PrivateNetwork:
     return network
 
 
-def new_socket(lab: LabContext, network: str, field: str) -> socket.socket:
-    """A TCP socket in the machine's network or the lab's private one."""
+def new_socket(
+    lab: LabContext,
+    network: str,
+    field: str,
+    family: int = socket.AF_INET,
+    kind: int = socket.SOCK_STREAM,
+) -> socket.socket:
+    """A socket in the machine's network, or a TCP/IPv4 one in the lab's private network."""
     if network == "private":
         try:
             return private_network(lab, field).socket()
         except privnet.Broken as exc:
             raise Conflict(field, f"{field}: {exc.strerror}") from None
-    return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    return socket.socket(family, kind)
 
 
 def op_cable(lab: LabContext, cmd: Cable, ticket: Ticket) -> None:

@@ -12,11 +12,14 @@ from sockscope.engine.calls import Outcome, perform
 from sockscope.engine.context import LabContext
 from sockscope.engine.core import pyline
 from sockscope.engine.core.commands import (
+    FAMILIES,
     READ_ONLY_SOCKOPTS,
     SOCKOPTS,
+    TYPES,
     Auto,
     Bind,
     Connect,
+    Dup,
     GetSockOpt,
     Listen,
     NewSocket,
@@ -37,7 +40,7 @@ from sockscope.engine.handlers.common import (
 from sockscope.engine.handlers.network import new_socket
 from sockscope.engine.probes import probe_now
 from sockscope.engine.record import record_call
-from sockscope.engine.sockets import LabSocket
+from sockscope.engine.sockets import LabSocket, host_port
 from sockscope.engine.tickets import CommandResult, Ticket
 
 
@@ -46,7 +49,8 @@ def op_socket(lab: LabContext, cmd: NewSocket, ticket: Ticket) -> None:
         raise Conflict("name", f"name: a socket named {cmd.name!r} already exists")
     check_room(lab, "name")
     opts = cmd.options
-    outcome = perform(lambda: new_socket(lab, opts.network, "options.network"))
+    family, kind = FAMILIES[opts.family], TYPES[opts.type]
+    outcome = perform(lambda: new_socket(lab, opts.network, "options.network", family, kind))
     if not outcome.ok:  # a Conflict (no private network here) is not caught: it says why
         raise Conflict(None, f"socket() failed: {outcome.exc}")
     sock: socket.socket = outcome.value
@@ -59,7 +63,7 @@ def op_socket(lab: LabContext, cmd: NewSocket, ticket: Ticket) -> None:
         bufsize=opts.bufsize,
         network=opts.network,
     )
-    line = pyline.new_socket(ls.name, ls.network)
+    line = pyline.new_socket(ls.name, ls.network, opts.family, opts.type)
     record_call(
         lab,
         ls,
@@ -88,6 +92,41 @@ def op_socket(lab: LabContext, cmd: NewSocket, ticket: Ticket) -> None:
         ticket.resolve(answer(ticket, False, None, failed))
     else:
         ticket.succeed({"socket": ls.name, "fd": ls.fd})
+
+
+def op_dup(lab: LabContext, ls: LabSocket, cmd: Dup, ticket: Ticket) -> None:
+    """A second socket object for the same kernel socket: closing one leaves the other."""
+    new = cmd.name or lab.free_name(f"{ls.name}_dup")
+    if new in lab.sockets:
+        raise Conflict("name", f"name: a socket named {new!r} already exists")
+    check_room(lab, "name")
+    line = pyline.dup(ls.name, new)
+    outcome = perform(ls.sock.dup)
+    if not outcome.ok:
+        record_call(lab, ls, "dup", line, outcome)
+        ticket.resolve(answer(ticket, False, None, outcome))
+        return
+    sock: socket.socket = outcome.value
+    check_fd(lab, sock)
+    copy = LabSocket(
+        new,
+        sock,
+        origin="dup",
+        listener=ls.listener,
+        role=ls.role,
+        local=ls.local,
+        peer=ls.peer,
+        bufsize=ls.bufsize,
+        network=ls.network,
+        dup_of=ls.name,
+        eof=ls.eof,
+        shut_rd=ls.shut_rd,
+    )
+    record_call(lab, ls, "dup", line, outcome, result={"socket": new, "fd": copy.fd},
+                result_text=f"<socket fd={copy.fd}>")  # fmt: skip
+    lab.add_socket(copy)
+    probe_now(lab, copy)
+    ticket.succeed({"socket": new, "fd": copy.fd})
 
 
 def _setsockopt(lab: LabContext, ls: LabSocket, option: str, value: int) -> Outcome:
@@ -120,7 +159,7 @@ def op_bind(lab: LabContext, ls: LabSocket, cmd: Bind, ticket: Ticket) -> None:
 
     def bound(_: Any) -> Any:
         ls.role = "bound"
-        ls.local = ls.sock.getsockname()
+        ls.local = host_port(ls.sock.getsockname())
         return {"address": list(ls.local)}
 
     def bind(port: int) -> None:
@@ -142,7 +181,7 @@ def first_free_port(lab: LabContext, sock: socket.socket, host: str, network: st
     reuse = sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
     for port in range(lab.policy.port_min, lab.policy.port_max + 1):
         try:
-            trial = new_socket(lab, network, "address")
+            trial = new_socket(lab, network, "address", sock.family, sock.type)
         except OSError as exc:
             raise Conflict(
                 "address", f"address: no socket to look for a free port: {exc}"
@@ -186,13 +225,13 @@ def op_connect(lab: LabContext, ls: LabSocket, cmd: Connect, ticket: Ticket) -> 
         exc = outcome.exc
         if exc is None:
             ls.role = "connected"
-            ls.peer = ls.sock.getpeername()
+            ls.peer = host_port(ls.sock.getpeername())
         elif getattr(exc, "errno", None) == errno.EINPROGRESS:
             ls.role = "connecting"
         else:
             ls.role = "failed"
         try:
-            ls.local = ls.sock.getsockname()
+            ls.local = host_port(ls.sock.getsockname())
         except OSError:
             pass
         record_call(
