@@ -290,3 +290,85 @@ def test_a_select_server_with_many_workers_fails_claim_23() -> None:
                                         shape("select", 4, 4)]})  # fmt: skip
     passed, observed = checks.three_shapes(record)
     assert passed is False and "select: served 4/4" in observed
+
+
+def sized(
+    socket: str, op: str, asked: int | None, done: int | None, errno: str | None = None
+) -> CallEvent:
+    made = call(socket, op, errno=errno)
+    return dataclasses.replace(made, asked=asked, done=done, result_text=errno or str(done))
+
+
+def datagram_run(tail_kept: bool, empty_ends: bool) -> RunRecord:
+    events: list[Any] = [
+        sized("cli", "sendto", 5, 5),
+        sized("cli", "sendto", 5, 5),
+        sized("srv", "recvfrom", 1024, 5),
+        sized("srv", "recvfrom", 3, 3),
+        sized("srv", "recvfrom", 1024, 2)
+        if tail_kept
+        else sized("srv", "recvfrom", 1024, None, "EAGAIN"),
+        sized("cli", "sendto", 0, 0),
+        sized("srv", "recvfrom", 1024, 0),
+        sized("cli", "sendto", 5, 5),
+        sized("srv", "recvfrom", 1024, 5),
+    ]
+    srv = bound("srv", ("127.0.0.1", 20001))
+    events.append(dataclasses.replace(srv, info=dataclasses.replace(srv.info, eof=empty_ends)))
+    return RunRecord(events=events)
+
+
+def test_claim_31_passes_only_when_the_short_reads_rest_is_gone_and_b_empty_ends_nothing() -> None:
+    assert checks.datagrams_keep_edges(datagram_run(False, False), sender="cli", receiver="srv")[0]
+    kept, observed = checks.datagrams_keep_edges(
+        datagram_run(True, False), sender="cli", receiver="srv"
+    )
+    assert kept is False and "recvfrom() -> 2" in observed  # the tail came: a stream, not datagrams
+    ended, _ = checks.datagrams_keep_edges(datagram_run(False, True), sender="cli", receiver="srv")
+    assert ended is False
+
+
+def test_claim_31_fails_at_once_when_one_read_took_both_messages() -> None:
+    run = RunRecord(
+        events=[
+            sized("cli", "send", 5, 5),
+            sized("cli", "send", 5, 5),
+            sized("conn", "recv", 1024, 10),
+        ]
+    )
+    passed, observed = checks.datagrams_keep_edges(run, sender="cli", receiver="conn")
+    assert passed is False and "no read yet smaller" in observed
+
+
+def v6_info(
+    name: str, family: str, local: tuple[str, int], peer: tuple[str, int] | None
+) -> SocketEvent:
+    event = info_event(name, local, peer)
+    return dataclasses.replace(event, info=dataclasses.replace(event.info, family=family))  # type: ignore[arg-type]
+
+
+def test_claim_33_needs_the_mapped_address_and_the_v6only_refusal() -> None:
+    def record(peer_host: str, v6only: int, refused: str | None) -> RunRecord:
+        flag = dataclasses.replace(
+            call("only6", "setsockopt"),
+            line=f"only6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, {v6only})",
+        )
+        tried = call("late4", "connect", errno=refused)
+        return RunRecord(events=[
+            v6_info("cli4", "AF_INET", ("127.0.0.1", 41000), ("127.0.0.1", 20001)),
+            v6_info("conn", "AF_INET6", ("::ffff:127.0.0.1", 20001), (peer_host, 41000)),
+            v6_info("conn6", "AF_INET6", ("::1", 20001), ("::1", 41002)),
+            flag,
+            tried,
+        ])  # fmt: skip
+
+    params = {
+        "mapped": "conn",
+        "client4": "cli4",
+        "native": "conn6",
+        "only": "only6",
+        "refused": "late4",
+    }
+    assert checks.dual_stack(record("::ffff:127.0.0.1", 1, "ECONNREFUSED"), **params)[0] is True
+    assert checks.dual_stack(record("127.0.0.1", 1, "ECONNREFUSED"), **params)[0] is False
+    assert checks.dual_stack(record("::ffff:127.0.0.1", 0, None), **params)[0] is False

@@ -90,7 +90,7 @@ def tuned(base: Lesson, do: str, **params: Any) -> Lesson:
 
 def test_the_lessons_cover_the_claims_once_each() -> None:
     claims = sorted(c for lesson in all_lessons() for c in lesson.claims)
-    assert claims == list(range(1, 31))  # DESIGN.md 1-23, then beyond the HOWTO
+    assert claims == list(range(1, 34))  # DESIGN.md 1-23, then beyond the HOWTO
     first = [lesson for lesson in all_lessons() if max(lesson.claims) <= 14]
     assert 5 <= len(first) <= 8  # Lessons I: claims 1-14, grouped as a teacher would
 
@@ -382,6 +382,31 @@ def test_a_machine_without_a_private_network_skips_those_steps_and_says_so(
     assert all(o.passed for o in outcomes if o is not real)
 
 
+def test_a_machine_without_ipv6_skips_the_dual_stack_lesson_and_says_so(
+    registry: LabRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sockscope.engine import machine
+
+    monkeypatch.setattr(machine, "ipv6_missing", lambda: "Cannot assign requested address")
+    base = lesson("dual-stack")
+    lab = registry.create()
+
+    async def go() -> tuple[list[Any], list[CheckOutcome]]:
+        runner = LessonRun(lab, base)
+        await runner.start()
+        reports = []
+        while not runner.finished:
+            reports.append(await runner.next())
+        return reports, runner.checks()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        reports, outcomes = pool.submit(asyncio.run, go()).result(timeout=120)
+    assert all(step.needs == "ipv6" for step in base.steps)
+    assert all(r.message.startswith("Skipped: ") for r in reports), [r.message for r in reports]
+    assert not lab.engine.sockets  # nothing was tried
+    assert outcomes[0].passed is None and "no IPv6 loopback" in outcomes[0].observed
+
+
 def test_nothing_done_check_fails_when_a_connection_was_waiting(registry: LabRegistry) -> None:
     """accept() called only once a client is queued does something: no EAGAIN to show."""
     base = lesson("nonblocking-select")
@@ -569,3 +594,73 @@ def test_zero_window_check_fails_when_the_buffers_never_fill(registry: LabRegist
     variant = edit(base, {flood: command(op="send", socket="cli", text="a few bytes")})
     outcome = run(registry, variant)[30]
     assert outcome.passed is False and "window never fell to 0" in outcome.observed
+
+
+def test_datagram_check_fails_on_a_stream(registry: LabRegistry) -> None:
+    """The same two messages over TCP: one recv() takes both, the edge is gone."""
+    base = lesson("datagrams")
+    first_read = index(base, op="recvfrom", bufsize=1024)
+    changes: dict[int, Step | None] = {
+        index(base, op="socket", name="srv"): command(op="socket", name="srv"),
+        index(base, op="socket", name="cli"): command(op="socket", name="cli"),
+        first_read: command(op="recv", socket="conn", bufsize=1024),
+        **{i: None for i in range(first_read + 1, len(base.steps))},
+    }
+    for i, step in enumerate(base.steps[:first_read]):
+        if step.command and step.command["op"] == "sendto":
+            changes[i] = command(op="send", socket="cli", text=step.command["text"])
+    variant = edit(
+        base,
+        changes,
+        inserts={
+            index(base, op="socket", name="cli"): command(op="listen", socket="srv"),
+            index(base, op="sendto", text="hello"): command(
+                op="connect", socket="cli", address=["127.0.0.1", "{port:srv}"]
+            ),
+            first_read: command(op="accept", socket="srv", name="conn"),
+        },
+    )
+    variant = dataclasses.replace(
+        variant,
+        checks=tuple(
+            dataclasses.replace(c, params={"sender": "cli", "receiver": "conn"})
+            for c in variant.checks
+        ),
+    )
+    outcome = run(registry, variant)[31]
+    assert outcome.passed is False and "b'helloworld'" in outcome.observed, outcome.observed
+
+
+def test_reference_check_fails_when_the_copy_is_closed_first(registry: LabRegistry) -> None:
+    """copy closed before conn: conn's close() is then the last one, and the FIN goes."""
+    base = lesson("references")
+    close = index(base, op="close", socket="conn")
+    wait = index(base, op="recv", socket="cli")
+    variant = edit(
+        base,
+        {
+            wait: either(base.steps[wait], "ok", "timeout"),
+            **{i: None for i in range(wait + 1, len(base.steps))},
+        },
+        inserts={close: command(op="close", socket="copy")},
+    )
+    outcome = run(registry, variant)[32]
+    assert outcome.passed is False and "cli.recv(1024) -> b''" in outcome.observed, outcome.observed
+
+
+def test_dual_stack_check_fails_when_v6only_is_off_everywhere(registry: LabRegistry) -> None:
+    base = lesson("dual-stack")
+    late = index(base, op="connect", socket="late4")
+    bind4 = index(base, op="bind", socket="srv4")
+    variant = edit(
+        base,
+        {
+            index(base, op="socket", name="only6"): command(
+                op="socket", name="only6", options={"family": "AF_INET6", "v6only": False}
+            ),
+            late: either(base.steps[late], "ok", "ECONNREFUSED"),
+            bind4: either(base.steps[bind4], "ok", "EADDRINUSE"),
+        },
+    )
+    outcome = run(registry, variant)[33]
+    assert outcome.passed is False and "late4.connect" in outcome.observed, outcome.observed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 
@@ -23,3 +24,14 @@ def in_container(root: Path = Path("/"), environ: dict[str, str] | None = None) 
     except OSError:
         return False
     return "docker" in cgroup or "containerd" in cgroup
+
+
+def ipv6_missing() -> str | None:
+    """Why an IPv6 socket cannot bind ::1 here (IPv6 off in the kernel or the container's
+    network), or None when it can."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None

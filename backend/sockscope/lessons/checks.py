@@ -908,3 +908,144 @@ def zero_window_probes(run: RunRecord, *, sender: str, receiver: str) -> Verdict
     opened = next((e for e in probes if e.seq > read.seq and (e.figures.snd_wnd or 0) > 0), None)
     observed += f"; {_said(read)}; then the window was {opened.figures.snd_wnd if opened else 0}"
     return unsent > 0 and backoff >= 2 and retrans == 0 and opened is not None, observed
+
+
+_READS = ("recv", "recvfrom")
+_WRITES = ("send", "sendto", "sendall")
+
+
+def datagrams_keep_edges(run: RunRecord, *, sender: str, receiver: str) -> Verdict:
+    """Claim 31: UDP keeps each message whole: two sendto() are two reads, a read smaller
+    than its datagram loses the rest (the next read does not get it), and a datagram of
+    no bytes is a message like any other, after which more arrive.
+
+    The reads are paired with the sends in order, as datagrams are; a stream fails the
+    first test (one read takes both messages)."""
+    sends = [c for c in run.calls(sender) if c.op in _WRITES and c.errno is None]
+    reads = [c for c in run.calls(receiver) if c.op in _READS]
+    got = [c for c in reads if c.errno is None]
+    if len(sends) < 2 or not got or got[0].seq < sends[1].seq:
+        return None, "not yet: two messages have not both been sent before a read"
+    first = got[0]
+    whole = sends[0].done or 0
+    parts = [f"{len(sends)} sends, {len(got)} reads", f"{_said(first)} with two waiting"]
+    kept = first.done == whole and (first.asked or 0) > whole
+    cut = next(
+        (
+            (i, r)
+            for i, r in enumerate(got)
+            if i < len(sends) and r.done == r.asked and (r.done or 0) < (sends[i].done or 0)
+        ),
+        None,
+    )
+    if cut is None:
+        return (None if kept else False), "; ".join(
+            [*parts, "no read yet smaller than its message"]
+        )
+    i, short = cut
+    after = next((r for r in reads if r.seq > short.seq), None)
+    parts.append(f"{_said(short)} of a {sends[i].done}-byte message")
+    if after is None:
+        return None, "not yet: " + "; ".join(parts)
+    parts.append(f"then {_said(after)}")
+    tail = (sends[i].done or 0) - (short.done or 0)
+    lost = after.errno == "EAGAIN" or (
+        after.errno is None and i + 1 < len(sends) and after.done == sends[i + 1].done != tail
+    )
+    empty = next((r for r in got if r.done == 0), None)
+    if empty is None:
+        return None, "not yet: " + "; ".join(parts)
+    later = next((r for r in got if r.seq > empty.seq and r.done), None)
+    info = _info_of(run, receiver)
+    parts.append(f"{_said(empty)}, then {_said(later) if later else 'nothing more'}")
+    if later is None:
+        return None, "not yet: " + "; ".join(parts)
+    ended = info is not None and info.eof
+    return kept and lost and not ended, "; ".join(parts)
+
+
+def last_reference_sends_fin(
+    run: RunRecord, *, closed: str, copy: str, peer: str, third: str
+) -> Verdict:
+    """Claim 32: close() gives up one reference to the kernel socket: with a dup() still
+    open no FIN goes (the peer's recv() waits, its connection ESTABLISHED, the copy still
+    sends); shutdown() acts on the connection and sends it though another reference is
+    open."""
+    made = [c for c in run.calls(closed, "dup") if c.errno is None]
+    close = next((c for c in run.calls(closed, "close") if c.errno is None), None)
+    if not made or close is None:
+        return None, f"not yet: {closed} has not been dup()ed and closed"
+    heard = [c for c in run.calls(peer) if c.op in _READS and c.seq > close.seq]
+    if not heard:
+        return None, f"not yet: {peer} has not read since {closed} closed"
+    first = heard[0]
+    parts = [_said(made[0]), _said(close), f"then {_said(first)}"]
+    ended = first.errno == "ECONNRESET" or (first.errno is None and first.done == 0)
+    if ended:  # the close() ended the connection: no other reference held it
+        return False, "; ".join(parts)
+    still = next((c for c in run.calls(copy) if c.op in _WRITES and c.seq > close.seq), None)
+    delivered = next(
+        (c for c in heard if still is not None and c.seq > still.seq and c.errno is None), None
+    )
+    # The peer's state as last probed before the copy sent (close() probes the peer at once,
+    # so a FIN would have shown as CLOSE_WAIT by then).
+    states = _states(run, peer, before=still.seq if still else None)[-1:]
+    shut = next(
+        (
+            c
+            for c in run.calls(copy, "shutdown")
+            if c.errno is None and "SHUT_RD)" not in c.line and c.seq > close.seq
+        ),
+        None,
+    )
+    if still is None or delivered is None or shut is None:
+        return None, "not yet: " + "; ".join(parts)
+    held = [c for c in run.calls(copy, "dup") if c.errno is None and c.seq < shut.seq]
+    third_closed = next((c for c in run.calls(third, "close") if c.errno is None), None)
+    open_then = bool(held) and (third_closed is None or third_closed.seq > shut.seq)
+    fin = next((c for c in run.calls(peer) if c.op in _READS and c.seq > shut.seq), None)
+    parts += [
+        f"{peer} was {states[0] if states else '?'}",
+        f"{_said(still)} -> {peer} {_said(delivered)}",
+        f"{_said(held[0]) if held else f'{copy} had no other reference'}; {_said(shut)}",
+        f"then {_said(fin) if fin else 'no read'}",
+    ]
+    if fin is None:
+        return None, "not yet: " + "; ".join(parts)
+    passed = (
+        bool(states)
+        and states[0] == "ESTABLISHED"
+        and (delivered.done or 0) > 0
+        and open_then
+        and fin.errno is None
+        and fin.done == 0
+    )
+    return passed, "; ".join(parts)
+
+
+def dual_stack(
+    run: RunRecord, *, mapped: str, client4: str, native: str, only: str, refused: str
+) -> Verdict:
+    """Claim 33: an AF_INET6 socket bound to '::' with IPV6_V6ONLY off takes an IPv4
+    client, which it sees as ::ffff:<its IPv4 address> (and an IPv6 one as itself); with
+    IPV6_V6ONLY on, the IPv4 client finds nobody listening (ECONNREFUSED)."""
+    conn, cli, six = _info_of(run, mapped), _info_of(run, client4), _info_of(run, native)
+    tried = next((c for c in run.calls(refused, "connect") if c.errno != "EINPROGRESS"), None)
+    if conn is None or cli is None or six is None or tried is None:
+        return None, "not yet: the IPv4 and IPv6 clients have not all been tried"
+    v6only = [c for c in run.calls(only, "setsockopt") if "IPV6_V6ONLY" in c.line]
+    parts = [
+        f"{client4} ({cli.family}) is {_addr(cli.local)}; {mapped} ({conn.family}) sees it as"
+        f" {_addr(conn.peer)}",
+        f"{native} sees {_addr(six.peer)}",
+        f"{_said(v6only[-1]) if v6only else f'{only} never set IPV6_V6ONLY'}; {_said(tried)}",
+    ]
+    as_mapped = (
+        cli.family == "AF_INET"
+        and conn.family == "AF_INET6"
+        and cli.local is not None
+        and conn.peer == (f"::ffff:{cli.local[0]}", cli.local[1])
+    )
+    native_ok = six.family == "AF_INET6" and six.peer is not None and ":" in six.peer[0]
+    only_on = bool(v6only) and v6only[-1].line.rstrip().endswith(", 1)")
+    return as_mapped and native_ok and only_on and tried.errno == "ECONNREFUSED", "; ".join(parts)

@@ -27,7 +27,7 @@ ACTIONS = (
 )  # fmt: skip
 # What a step or check may need of the machine; where it is missing, the lesson says so
 # and skips them instead of failing.
-NEEDS = ("private_network",)
+NEEDS = ("private_network", "ipv6")
 
 
 class LessonError(Exception):

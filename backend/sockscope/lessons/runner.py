@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sockscope.contract.lessons import LessonState
-from sockscope.engine import privnet
+from sockscope.engine import machine, privnet
 from sockscope.engine.core.errors import CommandError
 from sockscope.events import CallEvent, CheckOutcome, LessonEvent, SocketEvent, to_wire
 from sockscope.labs.bridge import Answer, run_command
@@ -266,6 +266,10 @@ async def missing_needs(lesson: Lesson) -> dict[str, str]:
         possible, why = await asyncio.to_thread(privnet.availability)
         if not possible:
             missing["private_network"] = f"this machine gives no private network ({why})"
+    if "ipv6" in needs:
+        lacking = machine.ipv6_missing()
+        if lacking:
+            missing["ipv6"] = f"this machine has no IPv6 loopback ({lacking})"
     return missing
 
 

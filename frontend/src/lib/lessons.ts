@@ -4,6 +4,7 @@ export type { LessonDefinition, LessonOutline, LessonStep, Prediction } from "..
 /** What a step or check may need of the machine, in words. */
 export const NEEDS: Record<string, string> = {
   private_network: "a private network (root, or user namespaces)",
+  ipv6: "IPv6 on this machine's loopback (::1)",
 };
 
 /** A check the runner did not evaluate, because the machine lacks what it needs. */
