@@ -173,3 +173,44 @@ def test_pull_the_private_networks_cable_and_watch_tcp_give_up(
     expect(page.get_by_test_id("cable-state")).to_have_text("cable in")
     expect(page.get_by_test_id("event-log")).to_contain_text("cable pulled out")
     assert page.console.problems == []  # type: ignore[attr-defined]
+
+
+def test_udp_and_ipv6_from_the_forms(page: Page, server: LiveServer) -> None:
+    """A UDP server and client made from the forms: sendto() a datagram, recvfrom() it;
+    then an IPv6 server on '::' that an IPv4 client reaches, paired on the map."""
+    new_lab(page, server)
+    page.get_by_test_id("server-kind").select_option("udp")
+    expect(page.get_by_test_id("server-udp-note")).to_contain_text("no listen()")
+    expect(page.get_by_test_id("server-preview")).to_contain_text("socket.SOCK_DGRAM")
+    expect(page.get_by_test_id("server-preview")).not_to_contain_text("listen")
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("state-srv")).to_have_text("UDP · bound")
+    page.get_by_test_id("client-kind").select_option("udp")
+    page.get_by_test_id("create-client").click()
+    expect(page.get_by_test_id("state-cli")).to_have_text("UDP · new")
+    expect(page.get_by_test_id("socket-picker")).to_have_value("cli")
+    page.get_by_label("payload kind").select_option("text")
+    expect(page.get_by_test_id("sendto-preview")).to_contain_text(
+        "cli.sendto(b'hello\\n', ('127.0.0.1', "
+    )
+    page.get_by_test_id("sendto").click()
+    expect(page.get_by_test_id("send-result")).to_contain_text("6")
+    expect(page.get_by_test_id("state-cli")).to_have_text("UDP · bound")  # the kernel bound it
+    page.get_by_test_id("socket-picker").select_option("srv")
+    page.get_by_test_id("recvfrom").click()
+    expect(page.get_by_test_id("recv-result")).to_contain_text("6")
+    expect(page.get_by_test_id("event-log")).to_contain_text("data, address = srv.recvfrom(4096)")
+    expect(page.get_by_test_id("event-log")).to_contain_text("(b'hello\\n', ('127.0.0.1', ")
+
+    page.get_by_test_id("server-kind").select_option("tcp")
+    page.get_by_test_id("server-host").select_option("::")
+    expect(page.get_by_test_id("server-preview")).to_contain_text("socket.AF_INET6")
+    page.get_by_test_id("create-server").click()  # srv2, auto-accept
+    page.get_by_test_id("client-kind").select_option("tcp")
+    page.get_by_test_id("client-target").select_option("srv2")
+    expect(page.get_by_test_id("client-preview")).to_contain_text("socket.AF_INET6")  # to ::1
+    page.get_by_test_id("create-client").click()  # cli2 -> ::1
+    expect(page.get_by_test_id("state-cli2")).to_have_text("ESTABLISHED")
+    expect(page.get_by_test_id("state-conn")).to_have_text("ESTABLISHED")
+    shot(page, "udp-and-ipv6")
+    assert page.console.problems == []  # type: ignore[attr-defined]

@@ -55,6 +55,7 @@ def test_two_datagrams_are_two_recvfroms_and_a_short_buffer_truncates(lab: LabDr
         )
         assert sent.result == 5
     assert lab.sock("cli")["local"] is not None  # sendto() bound it to a port of its own
+    assert lab.sock("cli")["role"] == "bound"
     first = lab.ok({"op": "recvfrom", "socket": "srv", "bufsize": 1024})
     assert first.result["len"] == 5 and first.result["eof"] is False
     assert lab.sock("cli")["local"][0] == "0.0.0.0"  # the kernel bound it to the wildcard
@@ -121,6 +122,8 @@ def test_closing_one_of_two_references_sends_no_fin(lab: LabDriver) -> None:
     assert copy["origin"] == "dup" and copy["dup_of"] == "conn"
     assert copy["fd"] != lab.sock("conn")["fd"] and copy["local"] == lab.sock("conn")["local"]
     lab.ok({"op": "close", "socket": "conn"})
+    notices = [getattr(e, "message", "") for e in lab.events("notice")]
+    assert any("conn_dup still refers to the same kernel socket" in m for m in notices)
     lab.ok({"op": "settimeout", "socket": "cli", "timeout": 0.3})
     quiet = lab.run({"op": "recv", "socket": "cli", "bufsize": 64})
     assert not quiet.ok and quiet.error["errno"] == "timeout"  # no FIN came
@@ -129,6 +132,9 @@ def test_closing_one_of_two_references_sends_no_fin(lab: LabDriver) -> None:
     assert lab.ok({"op": "recv", "socket": "cli", "bufsize": 64}).result["len"] == 10
     lab.ok({"op": "close", "socket": "conn_dup"})
     assert lab.ok({"op": "recv", "socket": "cli", "bufsize": 64}).result["eof"] is True
+    # Only the last reference's connection is followed after its close (FIN_WAIT2 ...).
+    wait_until(lambda: any(getattr(e, "state", None) for e in lab.events("linger")), "linger")
+    assert {getattr(e, "socket", None) for e in lab.events("linger")} == {"conn_dup"}
 
 
 def test_shutdown_sends_the_fin_whatever_else_holds_the_socket(lab: LabDriver) -> None:

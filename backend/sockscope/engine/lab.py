@@ -46,6 +46,7 @@ from sockscope.engine.sockets import (
     free_name,
     local_peer,
     same_info_but_progress,
+    same_socket,
 )
 from sockscope.engine.throttle import EventRate
 from sockscope.engine.tickets import CLOSED_ANSWER, Kept, Ticket
@@ -222,7 +223,16 @@ class LabEngine:
             del self.sockets[ls.name]
             self.dirty.discard(ls.name)
             self.emit(SocketClosedEvent, socket=ls.name)
-            self.watch.remember(ls)  # the kernel may keep its connection a while
+            holder = same_socket(self.sockets.values(), ls)
+            if holder is not None and ls.role == "connected":
+                self.emit_notice(
+                    ls.name,
+                    f"{ls.name} is closed, but {holder.name} still refers to the same kernel"
+                    " socket: the connection stays open, and no FIN is sent until the last"
+                    " reference is closed",
+                )
+            else:
+                self.watch.remember(ls)  # the kernel may keep its connection a while
 
     def free_name(self, base: str) -> str:
         return free_name(self.sockets, base)

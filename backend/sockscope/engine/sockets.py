@@ -182,9 +182,31 @@ def local_peer(sockets: Iterable[LabSocket], ls: LabSocket) -> LabSocket | None:
     """The lab socket at the other end of ``ls``'s connection, when the lab holds both."""
     if ls.peer is None or ls.local is None:
         return None
+    local, peer = unmapped(ls.local), unmapped(ls.peer)
     for other in sockets:
         same_place = other.network == ls.network  # one 4-tuple can exist in both networks
-        if same_place and other.local == ls.peer and other.peer == ls.local:
+        ends = (unmapped(other.local), unmapped(other.peer)) if other.local and other.peer else None
+        if same_place and ends == (peer, local):
+            return other
+    return None
+
+
+def unmapped(address: Address) -> Address:
+    """127.0.0.1 for ::ffff:127.0.0.1: how an IPv6 socket writes an IPv4 peer (IPv4-mapped)."""
+    host = address[0]
+    if host.lower().startswith("::ffff:") and "." in host:
+        return (host[7:], address[1])
+    return address
+
+
+def same_socket(sockets: Iterable[LabSocket], ls: LabSocket) -> LabSocket | None:
+    """Another lab socket for the kernel socket ``ls`` is (a dup() of it, or its original):
+    one connection, one 4-tuple, so the same addresses in the same network."""
+    if ls.local is None or ls.peer is None:
+        return None
+    for other in sockets:
+        where = (other.network, other.local, other.peer, other.datagram)
+        if other is not ls and where == (ls.network, ls.local, ls.peer, ls.datagram):
             return other
     return None
 

@@ -833,6 +833,19 @@ describe("LabStore.peerOf", () => {
     expect(store.peerOf("cli2")?.info.name).toBe("conn");
   });
 
+  it("pairs an IPv4 client with the IPv6 socket that sees it as ::ffff:127.0.0.1", () => {
+    const store = new LabStore(() => {});
+    const cli = info("cli4", { local: ["127.0.0.1", 41000], peer: ["127.0.0.1", 20001] });
+    const conn = info("conn", {
+      local: ["::ffff:127.0.0.1", 20001], peer: ["::ffff:127.0.0.1", 41000], origin: "accept", family: "AF_INET6",
+    });
+    const v6 = info("cli6", { local: ["::1", 41000], peer: ["::1", 20001], family: "AF_INET6" });
+    store.applySnapshot(snapshot(10, [entry(cli), entry(conn), entry(v6)]));
+    expect(store.peerOf("cli4")?.info.name).toBe("conn");
+    expect(store.peerOf("conn")?.info.name).toBe("cli4");
+    expect(store.peerOf("cli6")).toBeUndefined(); // ::1 is not 127.0.0.1
+  });
+
   it("matches host and port, not just the port", () => {
     const store = new LabStore(() => {});
     const other = info("conn", { local: ["127.0.0.2", 40000], peer: CLI, origin: "accept" });

@@ -316,8 +316,14 @@ export class LabStore {
   }
 }
 
+/** One address, however a socket writes it: an IPv6 socket writes an IPv4 peer as
+ * ::ffff:127.0.0.1 (IPv4-mapped), the IPv4 socket at the other end as 127.0.0.1. */
 export function sameAddr(a: [string, number], b: [string, number]): boolean {
-  return a[0] === b[0] && a[1] === b[1];
+  return unmapped(a[0]) === unmapped(b[0]) && a[1] === b[1];
+}
+
+function unmapped(host: string): string {
+  return host.toLowerCase().startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
 }
 
 function assertNever(value: never): never {

@@ -59,6 +59,7 @@ def op_sendto(lab: LabContext, ls: LabSocket, cmd: SendTo, ticket: Ticket) -> No
         done = record_send(lab, ls, line, outcome, data, call_id=call_id, op="sendto")
         if outcome.ok and ls.local is None:  # the kernel bound it to a port of its own
             ls.local = host_port(ls.sock.getsockname())
+            ls.role = "bound" if ls.role == "new" else ls.role
             lab.sync(ls)
         return answer(ticket, outcome.ok, done, outcome)
 

@@ -81,6 +81,7 @@ describe("small helpers", () => {
   it("reaches a server on every address through 127.0.0.1", () => {
     expect(reachable(["0.0.0.0", 40000])).toEqual(["127.0.0.1", 40000]);
     expect(reachable(["10.0.0.2", 40001])).toEqual(["10.0.0.2", 40001]);
+    expect(reachable(["::", 40002])).toEqual(["::1", 40002]);
   });
   it("reads the errno of an SO_ERROR check", () => {
     expect(soErrorErrno("111 (ECONNREFUSED)")).toBe("ECONNREFUSED");

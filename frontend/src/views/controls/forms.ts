@@ -4,7 +4,7 @@
  * caused it. A socket's own controls keep theirs under "name/key" (see slot()), so switching
  * socket never shows another socket's error.
  */
-import type { Command, CommandAnswer, SetSockOpt } from "../../protocol/events";
+import type { Command, CommandAnswer, SetSockOpt, SocketInfo } from "../../protocol/events";
 
 export type Answer = CommandAnswer & { status: number };
 export type Run = (command: Command) => Promise<Answer>;
@@ -82,9 +82,11 @@ export function bufOptions(rcv: string, snd: string): Record<string, number> {
   return out;
 }
 
-/** Where to connect to reach a socket bound to `local` (0.0.0.0 is reached on 127.0.0.1). */
+/** Where to connect to reach a socket bound to `local` (0.0.0.0 is reached on 127.0.0.1,
+ * IPv6's :: on ::1). */
 export function reachable(local: [string, number]): [string, number] {
-  return [local[0] === "0.0.0.0" ? "127.0.0.1" : local[0], local[1]];
+  const wildcard: Record<string, string> = { "0.0.0.0": "127.0.0.1", "::": "::1" };
+  return [wildcard[local[0]] ?? local[0], local[1]];
 }
 
 /** The errno a failed connect's SO_ERROR check reported ("... (ECONNREFUSED)"), or "". */
@@ -175,6 +177,15 @@ export interface SocketFields {
   payloadHex: string;
   bufsize: number;
   sockopt: { option: SetSockOpt["option"]; value: number };
+  /** Where a UDP socket's sendto() goes: a lab socket's name, or "__other" (the address below). */
+  sendTo: string;
+  sendToHost: string;
+  sendToPort: number;
+}
+
+/** The UDP sockets a datagram from `from` can go to: the lab's other bound ones. */
+export function datagramTargets(from: SocketInfo, sockets: SocketInfo[]): SocketInfo[] {
+  return sockets.filter((s) => s.name !== from.name && s.type === "SOCK_DGRAM" && s.local !== null);
 }
 
 export function socketFields(): SocketFields {
@@ -185,5 +196,8 @@ export function socketFields(): SocketFields {
     payloadHex: "de ad be ef",
     bufsize: 4096,
     sockopt: { option: "TCP_USER_TIMEOUT", value: 3000 },
+    sendTo: "",
+    sendToHost: "127.0.0.1",
+    sendToPort: 20000,
   };
 }

@@ -15,8 +15,17 @@ describe("serverCommands", () => {
   });
   it("leave out a buffer size not asked for, and take the port as a number", () => {
     const [socket, bind] = serverCommands("s", { ...server, rcvbuf: "", port: "40001" as unknown as number });
-    expect(socket?.options).toEqual({ blocking: false, auto_accept: true, network: "host" });
-    expect(bind?.address).toEqual(["127.0.0.1", 40001]);
+    expect(socket).toMatchObject({ options: { blocking: false, auto_accept: true, network: "host" } });
+    expect(socket?.op === "socket" && Object.keys(socket.options ?? {})).toEqual(["blocking", "auto_accept", "network"]);
+    expect(bind).toMatchObject({ address: ["127.0.0.1", 40001] });
+  });
+  it("make a UDP server a bound socket with no listen(), and an IPv6 one AF_INET6", () => {
+    expect(serverCommands("u", { ...server, rcvbuf: "", kind: "udp" })).toEqual([
+      { op: "socket", name: "u", options: { type: "SOCK_DGRAM", blocking: false, network: "host" } },
+      { op: "bind", socket: "u", address: ["127.0.0.1", 0] },
+    ]);
+    const [six] = serverCommands("s6", { ...server, rcvbuf: "", host: "::" });
+    expect(six).toMatchObject({ options: { family: "AF_INET6", auto_accept: true } });
   });
 });
 
@@ -25,6 +34,13 @@ describe("clientCommands", () => {
     expect(clientCommands("cli", { rcvbuf: "", sndbuf: "4096", blocking: false }, "private", ["127.0.0.1", 40000])).toEqual([
       { op: "socket", name: "cli", options: { sndbuf: 4096, blocking: false, network: "private" } },
       { op: "connect", socket: "cli", address: ["127.0.0.1", 40000] },
+    ]);
+  });
+  it("connect an IPv6 client as AF_INET6, and only make a UDP one", () => {
+    const [six] = clientCommands("c6", { rcvbuf: "", sndbuf: "", blocking: true }, "host", ["::1", 40000]);
+    expect(six).toMatchObject({ options: { family: "AF_INET6" } });
+    expect(clientCommands("u", { rcvbuf: "", sndbuf: "", blocking: true, kind: "udp" }, "host", ["127.0.0.1", 0])).toEqual([
+      { op: "socket", name: "u", options: { type: "SOCK_DGRAM", blocking: true, network: "host" } },
     ]);
   });
 });

@@ -14,29 +14,51 @@ export interface ServerForm {
   blocking: boolean;
   autoAccept: boolean;
   network: "host" | "private";
+  /** TCP (a listening socket) or UDP (a bound socket that receives datagrams). */
+  kind?: "tcp" | "udp";
 }
 
-export function serverCommands(name: string, srv: ServerForm): [NewSocket, Bind, Listen] {
-  return [
-    { op: "socket", name, options: { ...bufOptions(srv.rcvbuf, srv.sndbuf), blocking: srv.blocking,
-                                      auto_accept: srv.autoAccept, network: srv.network } },
-    { op: "bind", socket: name, address: [srv.host, Number(srv.port)] },
-    { op: "listen", socket: name, backlog: Number(srv.backlog) },
-  ];
+/** The family and type options for an address and a protocol; only what differs from
+ * socket()'s AF_INET, SOCK_STREAM, so a plain TCP/IPv4 form sends what it always sent. */
+export function kindOptions(host: string, kind: "tcp" | "udp" = "tcp"): Partial<NewSocket["options"] & object> {
+  const out: Partial<NewSocket["options"] & object> = {};
+  if (host.includes(":")) out.family = "AF_INET6";
+  if (kind === "udp") out.type = "SOCK_DGRAM";
+  return out;
+}
+
+export function serverCommands(name: string, srv: ServerForm): Command[] {
+  const udp = srv.kind === "udp";
+  const socket: NewSocket = {
+    op: "socket",
+    name,
+    options: { ...bufOptions(srv.rcvbuf, srv.sndbuf), ...kindOptions(srv.host, srv.kind), blocking: srv.blocking,
+               ...(udp ? {} : { auto_accept: srv.autoAccept }), network: srv.network },
+  };
+  const bind: Bind = { op: "bind", socket: name, address: [srv.host, Number(srv.port)] };
+  if (udp) return [socket, bind]; // UDP has no listen(): a bound socket receives already
+  const listen: Listen = { op: "listen", socket: name, backlog: Number(srv.backlog) };
+  return [socket, bind, listen];
 }
 
 export interface ClientForm {
   rcvbuf: string;
   sndbuf: string;
   blocking: boolean;
+  kind?: "tcp" | "udp";
 }
 
+/** A TCP client connects; a UDP one is only made (its sendto() names where each datagram goes). */
 export function clientCommands(name: string, cli: ClientForm, network: "host" | "private",
-                               address: [string, number]): [NewSocket, Connect] {
-  return [
-    { op: "socket", name, options: { ...bufOptions(cli.rcvbuf, cli.sndbuf), blocking: cli.blocking, network } },
-    { op: "connect", socket: name, address },
-  ];
+                               address: [string, number]): Command[] {
+  const socket: NewSocket = {
+    op: "socket",
+    name,
+    options: { ...bufOptions(cli.rcvbuf, cli.sndbuf), ...kindOptions(address[0], cli.kind), blocking: cli.blocking, network },
+  };
+  if (cli.kind === "udp") return [socket];
+  const connect: Connect = { op: "connect", socket: name, address };
+  return [socket, connect];
 }
 
 /** POST /api/labs/{id}/preview: checks and renders, runs nothing. */
@@ -75,4 +97,4 @@ export class LivePreview {
 }
 
 export const SOCKOPTS: SetSockOpt["option"][] = ["TCP_USER_TIMEOUT", "SO_KEEPALIVE", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
-                         "TCP_NODELAY", "SO_RCVBUF", "SO_SNDBUF", "SO_RCVLOWAT", "SO_REUSEADDR"];
+                         "TCP_NODELAY", "SO_RCVBUF", "SO_SNDBUF", "SO_RCVLOWAT", "SO_REUSEADDR", "IPV6_V6ONLY"];
