@@ -351,14 +351,8 @@ def test_tcp_gives_up_check_fails_when_the_far_side_closes_instead(
     assert outcome.passed is False and "b''" in outcome.observed, outcome.observed
 
 
-def test_a_machine_without_a_private_network_skips_those_steps_and_says_so(
-    registry: LabRegistry, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from sockscope.engine import privnet
-
-    monkeypatch.setattr(privnet, "availability", lambda: (False, "unshare() was refused"))
-    base = lesson("when-sockets-die")
-    lab = registry.create()
+def walk(lab: Any, base: Lesson) -> tuple[list[Any], list[CheckOutcome]]:
+    """Every step of ``base`` in ``lab``, one by one: each step's report, and the checks."""
 
     async def go() -> tuple[list[Any], list[CheckOutcome]]:
         runner = LessonRun(lab, base)
@@ -369,7 +363,18 @@ def test_a_machine_without_a_private_network_skips_those_steps_and_says_so(
         return reports, runner.checks()
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        reports, outcomes = pool.submit(asyncio.run, go()).result(timeout=120)
+        return pool.submit(asyncio.run, go()).result(timeout=120)
+
+
+def test_a_machine_without_a_private_network_skips_those_steps_and_says_so(
+    registry: LabRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sockscope.engine import privnet
+
+    monkeypatch.setattr(privnet, "availability", lambda: (False, "unshare() was refused"))
+    base = lesson("when-sockets-die")
+    lab = registry.create()
+    reports, outcomes = walk(lab, base)
     needing = [i for i, step in enumerate(base.steps) if step.needs == "private_network"]
     assert len(needing) >= 10
     for i in needing:
@@ -390,17 +395,7 @@ def test_a_machine_without_ipv6_skips_the_dual_stack_lesson_and_says_so(
     monkeypatch.setattr(machine, "ipv6_missing", lambda: "Cannot assign requested address")
     base = lesson("dual-stack")
     lab = registry.create()
-
-    async def go() -> tuple[list[Any], list[CheckOutcome]]:
-        runner = LessonRun(lab, base)
-        await runner.start()
-        reports = []
-        while not runner.finished:
-            reports.append(await runner.next())
-        return reports, runner.checks()
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        reports, outcomes = pool.submit(asyncio.run, go()).result(timeout=120)
+    reports, outcomes = walk(lab, base)
     assert all(step.needs == "ipv6" for step in base.steps)
     assert all(r.message.startswith("Skipped: ") for r in reports), [r.message for r in reports]
     assert not lab.engine.sockets  # nothing was tried

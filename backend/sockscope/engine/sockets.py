@@ -69,6 +69,13 @@ class LabSocket:
     file: BinaryIO | None = None  # sock.makefile('wb'): Python's buffer in front of the kernel's
     network: Literal["host", "private"] = "host"  # private: in the lab's own namespace
     dup_of: str | None = None  # for a dup(): the socket it was made from
+    # Read once from the socket: the loop asks on every turn, and socket.type is a property.
+    datagram: bool = field(init=False, default=False)  # SOCK_DGRAM: UDP
+    ipv6: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.datagram = self.sock.type == socket.SOCK_DGRAM
+        self.ipv6 = self.sock.family == socket.AF_INET6
     relay: Link | None = None  # the fault-injecting link this socket belongs to
     figures: Figures | None = None
     probed_ns: int = 0
@@ -117,14 +124,10 @@ class LabSocket:
             watch_read=self.watch_read,
             watch_write=self.watch_write,
             network=self.network,
-            family="AF_INET6" if self.sock.family == socket.AF_INET6 else "AF_INET",
-            type="SOCK_DGRAM" if self.sock.type == socket.SOCK_DGRAM else "SOCK_STREAM",
+            family="AF_INET6" if self.ipv6 else "AF_INET",
+            type="SOCK_DGRAM" if self.datagram else "SOCK_STREAM",
             dup_of=self.dup_of,
         )
-
-    @property
-    def datagram(self) -> bool:
-        return self.sock.type == socket.SOCK_DGRAM
 
 
 @dataclass(slots=True, eq=False)
