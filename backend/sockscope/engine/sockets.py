@@ -76,6 +76,7 @@ class LabSocket:
     def __post_init__(self) -> None:
         self.datagram = self.sock.type == socket.SOCK_DGRAM
         self.ipv6 = self.sock.family == socket.AF_INET6
+
     relay: Link | None = None  # the fault-injecting link this socket belongs to
     figures: Figures | None = None
     probed_ns: int = 0
