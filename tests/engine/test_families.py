@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from engine.conftest import LabDriver
 
+from sockscope.engine.core.commands import parse_command
+
 
 def wait_until(test: Any, what: str, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
@@ -206,3 +208,46 @@ def test_a_client_may_connect_to_the_ipv6_loopback_but_not_beyond(lab: LabDriver
     assert not outside.ok and outside.error["field"] == "address"
     wrong_port = lab.run({"op": "connect", "socket": "cli", "address": ["::1", 80]})
     assert not wrong_port.ok and wrong_port.error["field"] == "address"
+
+
+def test_a_copy_made_blocking_makes_the_original_block_too_in_a_worker(lab: LabDriver) -> None:
+    """One open file description: the copy's setblocking(True) clears O_NONBLOCK for both.
+    conn's recv() then blocks, as it would in a program, in a worker: the lab goes on."""
+    connected(lab)
+    lab.ok({"op": "setblocking", "socket": "conn", "flag": False})
+    lab.ok({"op": "dup", "socket": "conn", "name": "copy"})
+    assert lab.sock("conn")["blocking"] is False
+    lab.ok({"op": "setblocking", "socket": "copy", "flag": True})
+    assert lab.sock("conn")["blocking"] is True  # its own timeout is still 0
+    waiting = lab.engine.submit(
+        parse_command({"op": "recv", "socket": "conn", "bufsize": 64}, lab.policy)
+    )
+    wait_until(lambda: any(b["op"] == "recv" for b in lab.sock("conn")["blocked"]), "conn blocked")
+    lab.ok({"op": "send", "socket": "cli", "text": "wake"})  # the lab thread still answers
+    assert waiting.future.result(5).result["len"] == 4
+
+
+def test_only_a_connected_or_listening_socket_is_copied(lab: LabDriver) -> None:
+    lab.ok({"op": "socket", "name": "fresh"})
+    refused = lab.run({"op": "dup", "socket": "fresh"})
+    assert (
+        not refused.ok
+        and refused.status == 409
+        and "connect, or listen, first" in (refused.error["message"])
+    )
+
+
+def test_a_udp_socket_shut_for_reading_leaves_selects_readers(lab: LabDriver) -> None:
+    udp(lab, "srv", auto_recv="discard")
+    lab.run(
+        {"op": "shutdown", "socket": "srv", "how": "SHUT_RD"}
+    )  # ENOTCONN, and shut all the same
+    before = len(lab.calls("srv", "recvfrom"))
+    time.sleep(0.3)
+    assert len(lab.calls("srv", "recvfrom")) == before  # no busy loop of EAGAINs
+
+
+def test_a_link_is_ipv4_only_and_says_so(lab: LabDriver) -> None:
+    refused = lab.run({"op": "link", "name": "lnk", "target": ["::1", 20001]})
+    assert not refused.ok and refused.error["field"] == "target"
+    assert "IPv4 only" in refused.error["message"]

@@ -121,3 +121,20 @@ def test_a_name_is_refused_readably(host: str) -> None:
 def test_unspecified_and_multicast_are_not_targets(policy: LabPolicy, host: str) -> None:
     error = refused(policy.check_connect, host, 40000)
     assert "not an address a client can connect to" in error.message
+
+
+def test_an_ipv4_mapped_address_is_held_to_the_ipv4_rules() -> None:
+    """::ffff:a.b.c.d is a.b.c.d: the metadata address stays out even with every IPv6
+    address allowed, and an IPv4 allowlist opens its mapped form too."""
+    all_v6 = LabPolicy(port_min=40000, port_max=40199, allow_connect=(ip_network("::/0"),))
+    assert "never allowed" in refused(all_v6.check_connect, "::ffff:169.254.169.254", 80).message
+    refused(POLICY.check_connect, "::ffff:10.0.0.1", 40000)
+    OPEN.check_connect("::ffff:10.0.0.1", 40000)
+    refused(POLICY.check_connect, "::127.0.0.1", 40000)  # IPv4-compatible: not loopback
+
+
+def test_a_datagram_is_answered_on_this_machine_only_unless_allowed() -> None:
+    POLICY.check_reply("127.0.0.1", 51234)  # a local client's own ephemeral port
+    POLICY.check_reply("::1", 51234)
+    refused(POLICY.check_reply, "192.168.1.20", 40000)  # someone on the LAN
+    OPEN.check_reply("192.168.1.20", 5353)

@@ -348,16 +348,22 @@ def v6_info(
 
 
 def test_claim_33_needs_the_mapped_address_and_the_v6only_refusal() -> None:
-    def record(peer_host: str, v6only: int, refused: str | None) -> RunRecord:
+    def record(
+        peer_host: str, v6only: int, refused: str | None, port: int = 20002, native: str = "::1"
+    ) -> RunRecord:
         flag = dataclasses.replace(
             call("only6", "setsockopt"),
             line=f"only6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, {v6only})",
         )
-        tried = call("late4", "connect", errno=refused)
+        tried = dataclasses.replace(
+            call("late4", "connect", errno=refused),
+            line=f"late4.connect(('127.0.0.1', {port}))",
+        )
         return RunRecord(events=[
             v6_info("cli4", "AF_INET", ("127.0.0.1", 41000), ("127.0.0.1", 20001)),
             v6_info("conn", "AF_INET6", ("::ffff:127.0.0.1", 20001), (peer_host, 41000)),
-            v6_info("conn6", "AF_INET6", ("::1", 20001), ("::1", 41002)),
+            v6_info("conn6", "AF_INET6", ("::1", 20001), (native, 41002)),
+            v6_info("only6", "AF_INET6", ("::", 20002), None),
             flag,
             tried,
         ])  # fmt: skip
@@ -372,3 +378,14 @@ def test_claim_33_needs_the_mapped_address_and_the_v6only_refusal() -> None:
     assert checks.dual_stack(record("::ffff:127.0.0.1", 1, "ECONNREFUSED"), **params)[0] is True
     assert checks.dual_stack(record("127.0.0.1", 1, "ECONNREFUSED"), **params)[0] is False
     assert checks.dual_stack(record("::ffff:127.0.0.1", 0, None), **params)[0] is False
+    # Refused at another port proves nothing about only6; a mapped peer is not an IPv6 one.
+    assert (
+        checks.dual_stack(record("::ffff:127.0.0.1", 1, "ECONNREFUSED", port=20999), **params)[0]
+        is False
+    )
+    assert (
+        checks.dual_stack(
+            record("::ffff:127.0.0.1", 1, "ECONNREFUSED", native="::ffff:127.0.0.1"), **params
+        )[0]
+        is False
+    )

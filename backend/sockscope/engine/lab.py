@@ -228,8 +228,8 @@ class LabEngine:
                 self.emit_notice(
                     ls.name,
                     f"{ls.name} is closed, but {holder.name} still refers to the same kernel"
-                    " socket: the connection stays open, and no FIN is sent until the last"
-                    " reference is closed",
+                    " socket: the kernel keeps the connection until the last reference is"
+                    " closed (close() sends no FIN while another one is open)",
                 )
             else:
                 self.watch.remember(ls)  # the kernel may keep its connection a while

@@ -18,6 +18,7 @@ from sockscope.engine.calls import Outcome, perform
 from sockscope.engine.context import LabContext
 from sockscope.engine.core import pyline
 from sockscope.engine.core.calltext import address_text
+from sockscope.engine.core.errors import CommandError
 from sockscope.engine.probes import probe_now
 from sockscope.engine.record import record_call, record_recv, record_send
 from sockscope.engine.sockets import FD_SETSIZE, LabSocket, Outbox, host_port
@@ -28,7 +29,8 @@ def wants_read(ls: LabSocket) -> bool:
     if ls.blocked_in is not None:
         return False
     if ls.datagram:  # no connection to wait for: a bound UDP socket can receive
-        return ls.local is not None and (ls.auto_recv != "off" or ls.watch_read)
+        reads = ls.auto_recv != "off" or ls.watch_read
+        return ls.local is not None and reads and not ls.shut_rd
     if ls.relay is not None and ls.role != "listening":
         return ls.role == "connected" and link.wants_read(ls.relay, ls)
     if ls.role == "listening":
@@ -148,9 +150,14 @@ def auto_recvfrom(lab: LabContext, ls: LabSocket) -> None:
     record_recv(lab, ls, line, outcome, bufsize, via="loop", op="recvfrom")
     if outcome.ok and ls.auto_recv == "echo":
         data, sender = outcome.value
-        back = perform(lambda: ls.sock.sendto(data, socket.MSG_DONTWAIT, sender))
-        echo = pyline.sendto(ls.name, "data", host_port(sender))
-        record_send(lab, ls, echo, back, data, via="loop", op="sendto")
+        try:  # anyone can send a datagram: echo only to where a lab client may send
+            lab.policy.check_reply(sender[0], sender[1])
+        except CommandError as exc:
+            lab.emit_notice(ls.name, f"{ls.name} did not echo a datagram: {exc.message}")
+        else:
+            back = perform(lambda: ls.sock.sendto(data, socket.MSG_DONTWAIT, sender))
+            echo = pyline.sendto(ls.name, "data", host_port(sender))
+            record_send(lab, ls, echo, back, data, via="loop", op="sendto")
     lab.sync(ls)
 
 

@@ -7,6 +7,8 @@ one blocking call they were given.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import random
 import socket
 from collections.abc import Container, Iterable
@@ -69,6 +71,7 @@ class LabSocket:
     file: BinaryIO | None = None  # sock.makefile('wb'): Python's buffer in front of the kernel's
     network: Literal["host", "private"] = "host"  # private: in the lab's own namespace
     dup_of: str | None = None  # for a dup(): the socket it was made from
+    kernel: object = field(default_factory=object)  # shared by a socket and its dup()s
     # Read once from the socket: the loop asks on every turn, and socket.type is a property.
     datagram: bool = field(init=False, default=False)  # SOCK_DGRAM: UDP
     ipv6: bool = field(init=False, default=False)
@@ -88,7 +91,13 @@ class LabSocket:
 
     @property
     def blocking(self) -> bool:
-        return self.sock.gettimeout() != 0.0
+        """Whether a call may block: a timeout other than 0, or a descriptor without
+        O_NONBLOCK. A dup()'s descriptors share that flag (one open file description), so
+        the copy's setblocking(True) makes a call on the original block too, whatever its
+        own timeout says; the lab then runs it in a worker thread, never on its own."""
+        if self.sock.gettimeout() != 0.0:
+            return True
+        return not fcntl.fcntl(self.sock.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK
 
     @property
     def pending_out(self) -> int:
@@ -113,7 +122,7 @@ class LabSocket:
             role=self.role,
             local=self.local,
             peer=self.peer,
-            blocking=timeout != 0.0,
+            blocking=self.blocking,
             timeout=timeout if timeout else None,
             origin=self.origin,
             listener=self.listener,
@@ -204,15 +213,8 @@ def unmapped(address: Address) -> Address:
 
 
 def same_socket(sockets: Iterable[LabSocket], ls: LabSocket) -> LabSocket | None:
-    """Another lab socket for the kernel socket ``ls`` is (a dup() of it, or its original):
-    one connection, one 4-tuple, so the same addresses in the same network."""
-    if ls.local is None or ls.peer is None:
-        return None
-    for other in sockets:
-        where = (other.network, other.local, other.peer, other.datagram)
-        if other is not ls and where == (ls.network, ls.local, ls.peer, ls.datagram):
-            return other
-    return None
+    """Another lab socket for the kernel socket ``ls`` is: a dup() of it, or its original."""
+    return next((o for o in sockets if o is not ls and o.kernel is ls.kernel), None)
 
 
 def host_port(address: Any) -> Address:

@@ -94,7 +94,8 @@ def show(op, name, line, call, new=None, size=0):
     if s is None or not may_block or s.sock.gettimeout() == 0.0:
         value, exc = perform(call, target)
         return say("", line, after(op, name, s, line, value, exc, new, size))
-    side, box, started = "in" if op in ("accept", "recv") else "out", [], time.monotonic()
+    side = "in" if op in ("accept", "recv", "recvfrom") else "out"
+    box, started = [], time.monotonic()
 
     def work():
         box.append(perform(call, target) + (time.monotonic(),))
@@ -144,9 +145,9 @@ def after(op, name, s, line, value, exc, new=None, size=0):
         copy.eof, copy.shut_rd = s.eof, s.shut_rd
         return "<socket fd=%d>" % value.fileno()
     if op == "recvfrom":
-        data, sender = value
-        return "(%r, %r) (%s)" % (data[:48], sender[:2], "%d bytes" % len(data) if data
-                                  else "a datagram of 0 bytes")
+        data, sender = value  # sender: None on a socket that is not UDP
+        shown, note = received(s, data).rsplit(" (", 1)  # "b'...' (5 bytes)", as recv() says
+        return "(%s, %r) (%s" % (shown, sender and tuple(sender[:2]), note)
     if op in ("makefile", "close_file"):
         s.file = value if op == "makefile" else None
         if op == "makefile":  # io.DEFAULT_BUFFER_SIZE: what write() keeps before sending

@@ -1033,7 +1033,10 @@ def dual_stack(
     tried = next((c for c in run.calls(refused, "connect") if c.errno != "EINPROGRESS"), None)
     if conn is None or cli is None or six is None or tried is None:
         return None, "not yet: the IPv4 and IPv6 clients have not all been tried"
-    v6only = [c for c in run.calls(only, "setsockopt") if "IPV6_V6ONLY" in c.line]
+    v6only = [
+        c for c in run.calls(only, "setsockopt") if "IPV6_V6ONLY" in c.line and c.errno is None
+    ]
+    home = _info_of(run, only)
     parts = [
         f"{client4} ({cli.family}) is {_addr(cli.local)}; {mapped} ({conn.family}) sees it as"
         f" {_addr(conn.peer)}",
@@ -1046,6 +1049,15 @@ def dual_stack(
         and cli.local is not None
         and conn.peer == (f"::ffff:{cli.local[0]}", cli.local[1])
     )
-    native_ok = six.family == "AF_INET6" and six.peer is not None and ":" in six.peer[0]
+    native_ok = (
+        six.family == "AF_INET6"
+        and six.peer is not None
+        and ":" in six.peer[0]
+        and "." not in six.peer[0]  # a real IPv6 peer, not a mapped IPv4 one
+    )
     only_on = bool(v6only) and v6only[-1].line.rstrip().endswith(", 1)")
-    return as_mapped and native_ok and only_on and tried.errno == "ECONNREFUSED", "; ".join(parts)
+    # The refused connect went to only6's own port (any closed port would refuse too).
+    port = home.local[1] if home is not None and home.local else None
+    aimed = port is not None and tried.line.rstrip().endswith(f", {port}))")
+    refusal = tried.errno == "ECONNREFUSED" and aimed
+    return as_mapped and native_ok and only_on and refusal, "; ".join(parts)

@@ -18,10 +18,9 @@ _NEVER = tuple(
     ipaddress.ip_network(n)
     for n in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
 )
-# This machine's loopback: 127/8, IPv6's ::1, and 127/8 written as IPv4-mapped IPv6.
-_LOOPBACK = tuple(
-    ipaddress.ip_network(n) for n in ("127.0.0.0/8", "::1/128", "::ffff:127.0.0.0/104")
-)
+# This machine's loopback: 127/8 and IPv6's ::1 (an IPv4-mapped ::ffff:127.x.y.z is
+# checked as the IPv4 address it is, see _parse_ip).
+_LOOPBACK = tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", "::1/128"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,10 +64,7 @@ class LabPolicy:
             raise ForbiddenError("address", f"{host} is not an address a client can connect to")
         if any(ip in net for net in self.allow_connect):
             return
-        if (
-            any(ip.version == n.version and ip in n for n in _LOOPBACK)
-            and self.port_min <= port <= self.port_max
-        ):
+        if _loopback(ip) and self.port_min <= port <= self.port_max:
             return
         raise ForbiddenError(
             "address",
@@ -77,14 +73,27 @@ class LabPolicy:
             " (--allow-connect CIDR)",
         )
 
+    def check_reply(self, host: str, port: int) -> None:
+        """Raises ForbiddenError unless a lab may answer a datagram from ``(host, port)``:
+        a program on this machine (any port: its client's own), or where it may connect."""
+        if not _loopback(_parse_ip(host)):
+            self.check_connect(host, port)
+
+
+def _loopback(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return any(ip.version == n.version and ip in n for n in _LOOPBACK)
+
 
 def _parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
-        return ipaddress.ip_address(host)
+        ip = ipaddress.ip_address(host)
     except ValueError:
         raise InvalidCommand(
             "address", f"address: {host!r} is not an IP address (names are not resolved in a lab)"
         ) from None
+    # ::ffff:a.b.c.d is the IPv4 address a.b.c.d, as an IPv6 socket writes it: the same rules.
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return mapped or ip
 
 
 def _in_never(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

@@ -26,7 +26,9 @@ from sockscope.events import LoopEvent
 def op_shutdown(lab: LabContext, ls: LabSocket, cmd: Shutdown, ticket: Ticket) -> None:
     how = SHUT_HOWS[cmd.how]
     line = pyline.shutdown(ls.name, cmd.how)
-    if simple_call(lab, ls, ticket, "shutdown", line, lambda: ls.sock.shutdown(how)).ok:
+    done = simple_call(lab, ls, ticket, "shutdown", line, lambda: ls.sock.shutdown(how)).ok
+    # Linux shuts a UDP socket's reading down even when it answers ENOTCONN (not connected).
+    if done or ls.datagram:
         ls.shut_rd = ls.shut_rd or how in (socket.SHUT_RD, socket.SHUT_RDWR)
     peer = lab.local_peer(ls)
     if peer is not None:

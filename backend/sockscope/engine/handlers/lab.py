@@ -9,7 +9,7 @@ from sockscope.engine.calls import perform
 from sockscope.engine.context import LabContext
 from sockscope.engine.core import pyline
 from sockscope.engine.core.commands import Fault, NewLink, Pause, Resume, Step
-from sockscope.engine.core.errors import CommandError, Conflict, UnknownSocket
+from sockscope.engine.core.errors import CommandError, Conflict, InvalidCommand, UnknownSocket
 from sockscope.engine.handlers.common import (
     answer,
     check_fd,
@@ -46,6 +46,9 @@ def op_link(lab: LabContext, cmd: NewLink, ticket: Ticket) -> None:
         lab.policy.check_connect(*target)
     except CommandError as exc:
         raise type(exc)("target", exc.message.replace("address:", "target:")) from None
+    for field, (where, _) in (("address", cmd.address), ("target", target)):
+        if ":" in where:
+            raise InvalidCommand(field, f"{field}: a link relays IPv4 only; give an IPv4 address")
     if cmd.name in lab.sockets or cmd.name in lab.links:
         raise Conflict("name", f"name: {cmd.name!r} is taken in this lab")
     if len(lab.sockets) + 3 > lab.policy.max_sockets:

@@ -99,6 +99,14 @@ def op_dup(lab: LabContext, ls: LabSocket, cmd: Dup, ticket: Ticket) -> None:
     new = cmd.name or lab.free_name(f"{ls.name}_dup")
     if new in lab.sockets:
         raise Conflict("name", f"name: a socket named {new!r} already exists")
+    if ls.role not in ("connected", "listening"):
+        raise Conflict(
+            "socket",
+            f"{ls.name} is {ls.role}: the lab follows a dup() of a connected or listening"
+            " socket only (connect, or listen, first)",
+        )
+    if ls.relay is not None:
+        raise Conflict("socket", f"{ls.name} belongs to the link {ls.relay.name}: not its to copy")
     check_room(lab, "name")
     line = pyline.dup(ls.name, new)
     outcome = perform(ls.sock.dup)
@@ -119,8 +127,11 @@ def op_dup(lab: LabContext, ls: LabSocket, cmd: Dup, ticket: Ticket) -> None:
         bufsize=ls.bufsize,
         network=ls.network,
         dup_of=ls.name,
+        kernel=ls.kernel,
         eof=ls.eof,
         shut_rd=ls.shut_rd,
+        sent_total=ls.sent_total,  # one stream: the copy's pattern goes on from here
+        received_total=ls.received_total,
     )
     record_call(lab, ls, "dup", line, outcome, result={"socket": new, "fd": copy.fd},
                 result_text=f"<socket fd={copy.fd}>")  # fmt: skip
@@ -188,6 +199,9 @@ def first_free_port(lab: LabContext, sock: socket.socket, host: str, network: st
             ) from None
         with trial:
             trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, reuse)
+            if sock.family == socket.AF_INET6:  # a dual-stack socket needs the IPv4 port too
+                only = sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
+                trial.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, only)
             try:
                 trial.bind((host, port))
             except OSError as exc:

@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { CallEvent } from "../../protocol/events";
 import type { Command } from "../../protocol/events";
+import { socketInfo } from "../../testing/fixtures";
 import {
   bufOptions,
   emptyOutcomes,
   explain,
   Forms,
   freeName,
+  datagramTargets,
   reachable,
   slot,
   soErrorErrno,
@@ -150,5 +152,16 @@ describe("Forms.steps", () => {
     await forms.steps("client", [{ op: "socket", name: "cli" }]);
     expect(outcomes.errors).toEqual({ "cli2/send": "other", client: "" });
     expect(outcomes.results).toEqual({ client: "socket()  →  None" });
+  });
+});
+
+describe("datagramTargets", () => {
+  it("offers the other bound UDP sockets of the same family", () => {
+    const udp = (name: string, family: "AF_INET" | "AF_INET6", local: [string, number] | null) =>
+      socketInfo(name, { type: "SOCK_DGRAM", family, local });
+    const me = udp("cli", "AF_INET", ["0.0.0.0", 41000]);
+    const all = [me, udp("srv", "AF_INET", ["127.0.0.1", 20000]), udp("six", "AF_INET6", ["::1", 20001]),
+                 udp("fresh", "AF_INET", null), socketInfo("tcp", { local: ["127.0.0.1", 20002] })];
+    expect(datagramTargets(me, all).map((s) => s.name)).toEqual(["srv"]);
   });
 });

@@ -183,9 +183,12 @@ export interface SocketFields {
   sendToPort: number;
 }
 
-/** The UDP sockets a datagram from `from` can go to: the lab's other bound ones. */
+/** The UDP sockets a datagram from `from` can go to: the lab's other bound ones of its
+ * family (an IPv4 socket cannot send to ::1, nor an IPv6 one to a bare 127.0.0.1). */
 export function datagramTargets(from: SocketInfo, sockets: SocketInfo[]): SocketInfo[] {
-  return sockets.filter((s) => s.name !== from.name && s.type === "SOCK_DGRAM" && s.local !== null);
+  return sockets.filter(
+    (s) => s.name !== from.name && s.type === "SOCK_DGRAM" && s.local !== null && s.family === from.family,
+  );
 }
 
 export function socketFields(): SocketFields {
