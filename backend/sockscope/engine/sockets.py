@@ -72,6 +72,7 @@ class LabSocket:
     network: Literal["host", "private"] = "host"  # private: in the lab's own namespace
     dup_of: str | None = None  # for a dup(): the socket it was made from
     kernel: object = field(default_factory=object)  # shared by a socket and its dup()s
+    shared: bool = False  # a dup() was made of it, or it is one: descriptors share flags
     # Read once from the socket: the loop asks on every turn, and socket.type is a property.
     datagram: bool = field(init=False, default=False)  # SOCK_DGRAM: UDP
     ipv6: bool = field(init=False, default=False)
@@ -97,6 +98,8 @@ class LabSocket:
         own timeout says; the lab then runs it in a worker thread, never on its own."""
         if self.sock.gettimeout() != 0.0:
             return True
+        if not self.shared:  # its own flag, then: the timeout says it (no syscall per event)
+            return False
         return not fcntl.fcntl(self.sock.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK
 
     @property

@@ -128,6 +128,7 @@ def op_dup(lab: LabContext, ls: LabSocket, cmd: Dup, ticket: Ticket) -> None:
         network=ls.network,
         dup_of=ls.name,
         kernel=ls.kernel,
+        shared=True,
         eof=ls.eof,
         shut_rd=ls.shut_rd,
         sent_total=ls.sent_total,  # one stream: the copy's pattern goes on from here
@@ -135,6 +136,7 @@ def op_dup(lab: LabContext, ls: LabSocket, cmd: Dup, ticket: Ticket) -> None:
     )
     record_call(lab, ls, "dup", line, outcome, result={"socket": new, "fd": copy.fd},
                 result_text=f"<socket fd={copy.fd}>")  # fmt: skip
+    ls.shared = True
     lab.add_socket(copy)
     probe_now(lab, copy)
     ticket.succeed({"socket": new, "fd": copy.fd})
