@@ -251,3 +251,19 @@ def test_a_link_is_ipv4_only_and_says_so(lab: LabDriver) -> None:
     refused = lab.run({"op": "link", "name": "lnk", "target": ["::1", 20001]})
     assert not refused.ok and refused.error["field"] == "target"
     assert "IPv4 only" in refused.error["message"]
+
+
+@needs_ipv6
+def test_an_ipv6_socket_takes_a_port_whose_ipv4_side_is_free_too(lab: LabDriver) -> None:
+    """Another program (another lab) holds the IPv4 side of the port a V6ONLY socket could
+    have: port 0 passes it by, so an IPv4 client of the lab's port meets nobody else's."""
+    first = v6_server(lab, "::", v6only=True)
+    lab.ok({"op": "close", "socket": "srv"})
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.bind(("127.0.0.1", first))
+        other.listen()
+        port = v6_server(lab, "::", v6only=True)
+        assert port != first
+        lab.ok({"op": "socket", "name": "cli"})
+        refused = lab.run({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+        assert not refused.ok and refused.error["errno"] == "ECONNREFUSED"

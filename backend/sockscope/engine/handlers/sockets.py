@@ -210,8 +210,24 @@ def first_free_port(lab: LabContext, sock: socket.socket, host: str, network: st
                 if exc.errno == errno.EADDRINUSE:
                     continue
                 return port  # let the real bind() report this error
-            return port
+        # (the trial closed: a dual-stack trial held the IPv4 side itself)
+        if sock.family == socket.AF_INET6 and not _ipv4_free(sock.type, port, reuse):
+            continue  # IPv4 clients of this port would reach whoever holds its IPv4 side
+        return port
     raise Conflict("address", "address: every port of the lab range is in use")
+
+
+def _ipv4_free(kind: int, port: int, reuse: int) -> bool:
+    """Whether no IPv4 socket holds ``port``: an IPv6 socket of the lab takes a port free in
+    both families, so that an IPv4 client of it (refused under IPV6_V6ONLY, or a plain IPv4
+    server on the same port) never meets another lab's socket."""
+    with socket.socket(socket.AF_INET, kind) as trial:
+        trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, reuse)
+        try:
+            trial.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
 
 
 def op_listen(lab: LabContext, ls: LabSocket, cmd: Listen, ticket: Ticket) -> None:
