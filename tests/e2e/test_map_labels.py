@@ -115,3 +115,18 @@ def test_retransmissions_say_what_was_sent_again_and_why(page: Page, server: Liv
     page.get_by_test_id("cable-plug").click()
     expect(page.get_by_test_id("cable-state")).to_have_text("cable in")
     assert page.console.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_refused_client_shows_no_send_queue(page: Page, server: LiveServer) -> None:
+    """A connect() that failed has nothing to send: SIOCOUTQ's count of its SYN is not
+    shown as bytes waiting."""
+    lab = new_lab(page, server)
+    server.ok(lab, {"op": "socket", "name": "gone"})
+    port = server.ok(lab, {"op": "bind", "socket": "gone", "address": ["127.0.0.1", 0]})
+    server.ok(lab, {"op": "socket", "name": "cli"})
+    target = ["127.0.0.1", port["result"]["address"][1]]  # bound, never listening: refused
+    refused = server.command(lab, {"op": "connect", "socket": "cli", "address": target}).json()
+    assert refused["error"]["errno"] == "ECONNREFUSED", refused
+    expect(page.get_by_test_id("state-cli")).to_have_text("connect failed")
+    page.wait_for_timeout(600)  # a probe or two
+    expect(page.get_by_test_id("outq-cli")).to_have_count(0)
