@@ -153,3 +153,21 @@ def test_step_buttons_wait_until_the_lesson_has_started(page: Page, server: Live
     expect(page.get_by_test_id("lesson-starting")).to_have_count(0)
     page.get_by_test_id("lesson-next").click()
     expect(page.get_by_test_id("lesson-progress")).to_have_text("step 2 of 16")
+
+
+def test_a_lesson_that_needs_ipv6_says_so_once(page: Page, server: LiveServer) -> None:
+    """Every step of the dual-stack lesson needs ::1: the panel says it once, at the top,
+    not again at each step; the lesson's UDP cousin says nothing of the kind."""
+    page.goto(server.url + "/")
+    page.get_by_test_id("start-dual-stack").click()
+    page.wait_for_url(re.compile(r"\?lesson=dual-stack$"))
+    expect(page.get_by_test_id("lesson-needs-all")).to_contain_text(
+        "IPv6 on this machine's loopback"
+    )
+    expect(page.get_by_test_id("lesson-step")).to_be_visible()
+    expect(page.get_by_test_id("lesson-needs")).to_have_count(0)
+    page.goto(server.url + "/")
+    page.get_by_test_id("start-datagrams").click()
+    page.wait_for_url(re.compile(r"\?lesson=datagrams$"))
+    expect(page.get_by_test_id("lesson-step")).to_be_visible()
+    expect(page.get_by_test_id("lesson-needs-all")).to_have_count(0)

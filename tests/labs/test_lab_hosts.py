@@ -142,7 +142,10 @@ def run_lesson(registry: LabRegistry, lesson_id: str) -> list[CheckOutcome]:
     return run_to_end(registry, lesson, lab)
 
 
-@pytest.mark.parametrize("lesson_id", ["server-sockets", "partial-send", "nonblocking-select"])
+# backlog: its "together" step crosses to the host as one message, run back to back there.
+@pytest.mark.parametrize(
+    "lesson_id", ["server-sockets", "partial-send", "nonblocking-select", "backlog"]
+)
 def test_a_lesson_runs_in_a_lab_host(lesson_id: str) -> None:
     registry = LabRegistry(LabPolicy(), max_labs=4, idle_timeout=600, lab_hosts=2)
     registry.start()

@@ -116,6 +116,18 @@ class LabEngine:
         self.post(lambda: self._execute(ticket))
         return ticket
 
+    def submit_together(self, commands: list[Command]) -> list[Ticket]:
+        """Queue commands that the lab thread runs back to back in one turn, nothing between
+        them (two connects whose SYNs must leave, and be retried, at the same moment)."""
+        tickets = [Ticket(command) for command in commands]
+
+        def run_all() -> None:
+            for ticket in tickets:
+                self._execute(ticket)
+
+        self.post(run_all)
+        return tickets
+
     def reject(self, op: str | None, error: CommandError) -> Ticket:
         """Record a refused command (so every viewer sees it) and answer with it."""
         ticket = Ticket(None)

@@ -85,6 +85,10 @@ async def _run(lab: Lab, raw: Any, wait: float, limited: bool, busy_wait: float 
     else:
         ticket = engine.submit(command)
     result = await _settle(lab, ticket, op, wait, BUSY_WAIT if busy_wait is None else busy_wait)
+    return _answer(ticket, result)
+
+
+def _answer(ticket: Ticket, result: CommandResult | None) -> Answer:
     if result is None:
         # The call goes on; its end comes as an event (no cancel: the future is shared).
         return Answer(
@@ -96,6 +100,20 @@ async def _run(lab: Lab, raw: Any, wait: float, limited: bool, busy_wait: float 
             blocked=True,
         )
     return Answer(result.status, result.ok, result.result, result.error, result.events)
+
+
+async def run_together(lab: Lab, raws: list[Any], wait: float) -> list[Answer]:
+    """Commands the lab thread runs back to back in one turn (a lesson's ``together``
+    step); each is answered as :func:`run_command` answers. A malformed one raises
+    CommandError before any runs."""
+    lab.touch()
+    lab.last_command = lab.last_active
+    commands = [parse_command(raw, lab.engine.policy) for raw in raws]
+    tickets = lab.engine.submit_together(commands)
+    return [
+        _answer(ticket, await _settle(lab, ticket, raw.get("op"), wait, BUSY_WAIT))
+        for raw, ticket in zip(raws, tickets, strict=True)
+    ]
 
 
 async def _settle(

@@ -23,6 +23,7 @@ process, one thread with its own select() loop; the host adds two threads of its
 The messages (:func:`send_message`: a 4-byte big-endian length, then a pickle; both ends
 are this program, never anyone else's). Web to host, tuples named by their first item:
 ``("create", lab, rid, policy, t0, started_at)``, ``("submit", lab, tid, command)``,
+``("together", lab, [tid...], [command...])`` (run back to back),
 ``("reject", lab, tid, op, error_class, field, message)``, ``("record", lab, rid, cls,
 fields)``, ``("snapshot", lab, rid)``, ``("reset", lab, rid, reason)``, ``("budget", lab,
 events_per_second)``, ``("close", lab, reason)`` and ``("stop",)``. Host to web:
@@ -223,6 +224,9 @@ class Host:
             return
         with self._lock:
             hosted = self._labs.get(lab_id)
+        if kind == "together":
+            self._together(lab_id, hosted, message[2], message[3])
+            return
         if kind in ("submit", "reject"):
             tid = message[2]
             try:
@@ -289,6 +293,22 @@ class Host:
         with self._lock:
             self._replies.append(reply)
         self._wake.set()
+
+    def _together(self, lab_id: str, hosted: Any, tids: list[int], commands: list[Any]) -> None:
+        """Commands to run back to back in one turn of the lab (a lesson's together step)."""
+        try:
+            if hosted is None:
+                raise LabClosed(None, "the lab closed")
+            tickets = hosted.engine.submit_together(commands)
+        except LabClosed:
+            for tid in tids:
+                self._orphan(lab_id, tid)
+            return
+        for tid, ticket in zip(tids, tickets, strict=True):
+            with self._lock:
+                hosted.tickets[tid] = _Tracked(ticket)
+            ticket.future.add_done_callback(lambda _: self._wake.set())
+            ticket.handed_off.add_done_callback(lambda _: self._wake.set())
 
     def _orphan(self, lab_id: str, tid: int) -> None:
         closed = CommandResult(False, None, dict(CLOSED_ANSWER), [], 410)

@@ -166,6 +166,21 @@ class RemoteEngine:
         self._send(("submit", self.id, tid, command), tid)
         return ticket
 
+    def submit_together(self, commands: list[Command]) -> list[Ticket]:
+        """As LabEngine.submit_together: one message, run back to back in the host."""
+        tickets = [Ticket(command) for command in commands]
+        tids = [self._track(ticket, keep=True) for ticket in tickets]
+        try:
+            self.host.send(("together", self.id, tids, commands))
+        except LabClosed:
+            for tid in tids:
+                with self._lock:
+                    ticket = self._tickets.pop(tid, None)
+                    if ticket is not None:
+                        self._forget(ticket)
+            raise
+        return tickets
+
     def reject(self, op: str | None, error: CommandError) -> Ticket:
         ticket = Ticket(None)
         tid = self._track(ticket, keep=False)

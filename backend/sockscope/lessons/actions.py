@@ -38,6 +38,8 @@ class LessonContext(Protocol):
 
     async def command(self, raw: dict[str, Any], wait: float = ...) -> Answer: ...
 
+    async def together(self, raws: list[dict[str, Any]], wait: float = ...) -> list[Answer]: ...
+
     async def figure(self, socket: str, figure: str) -> Any: ...
 
     async def wait_for(self, socket: str, test: Any, timeout: float, what: str) -> None: ...
@@ -107,9 +109,10 @@ async def wait(lesson: LessonContext, action: dict[str, Any]) -> Result:
 
 
 async def together(lesson: LessonContext, action: dict[str, Any]) -> Result:
-    """Several commands submitted at once: the lab runs them back to back, microseconds
-    apart (two connects whose SYNs must leave, and be retried, at the same moment)."""
-    answers = await asyncio.gather(*(lesson.command(c) for c in action["commands"]))
+    """Several commands run back to back in one turn of the lab, microseconds apart (two
+    connects whose SYNs must leave, and be retried, at the same moment). Submitted one by
+    one, they could be a GIL switch apart: enough for the first handshake to finish first."""
+    answers = await lesson.together(list(action["commands"]))
     said = []
     for answer in answers:
         calls = [e for e in answer.events if isinstance(e, CallEvent)]

@@ -18,7 +18,7 @@ from sockscope.contract.lessons import LessonState
 from sockscope.engine import machine, privnet
 from sockscope.engine.core.errors import CommandError
 from sockscope.events import CallEvent, CheckOutcome, LessonEvent, SocketEvent, to_wire
-from sockscope.labs.bridge import Answer, run_command
+from sockscope.labs.bridge import Answer, run_command, run_together
 from sockscope.labs.registry import Lab
 from sockscope.lessons import actions, checks
 from sockscope.lessons.model import Lesson, Step
@@ -178,6 +178,18 @@ class LessonRun:
             assert answer.error is not None
             raise LessonStepError(answer.error.get("field"), answer.error["message"])
         return answer
+
+    async def together(self, raws: list[dict[str, Any]], wait: float = STEP_WAIT) -> list[Answer]:
+        """Commands run back to back in one turn of the lab (see bridge.run_together)."""
+        try:
+            answers = await run_together(self.lab, raws, wait)
+        except CommandError as exc:
+            raise LessonStepError(exc.field, exc.message) from None
+        for answer in answers:
+            if answer.status >= 400:
+                assert answer.error is not None
+                raise LessonStepError(answer.error.get("field"), answer.error["message"])
+        return answers
 
     async def snapshot(self) -> dict[str, Any]:
         future = asyncio.wrap_future(self.lab.engine.snapshot())

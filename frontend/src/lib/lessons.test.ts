@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { agreeToClear, checkLabel, citation, isSkipped, takeAgreedClear } from "./lessons";
+import { agreeToClear, checkLabel, citation, isSkipped, takeAgreedClear, wholeNeeds } from "./lessons";
 
 describe("lesson labels", () => {
   it("asks its neutral question until the check is judged, then names the claim", () => {
@@ -30,5 +30,14 @@ describe("citation", () => {
   it("names the HOWTO's sections, or a lesson's own sources beyond it", () => {
     expect(citation({ howto_sections: ["Using a Socket", "Disconnecting"], sources: [] })).toBe("HOWTO: Using a Socket · Disconnecting");
     expect(citation({ howto_sections: [], sources: ["tcp(7)", "RFC 896"] })).toBe("Beyond the HOWTO: tcp(7) · RFC 896");
+  });
+});
+
+describe("wholeNeeds", () => {
+  it("names what every step needs, once, and nothing when only some steps need it", () => {
+    expect(wholeNeeds([{ needs: "ipv6" }, { needs: "ipv6" }])).toBe("ipv6");
+    expect(wholeNeeds([{ needs: null }, { needs: "private_network" }])).toBeNull();
+    expect(wholeNeeds([{ needs: "ipv6" }, { needs: null }])).toBeNull();
+    expect(wholeNeeds([])).toBeNull();
   });
 });

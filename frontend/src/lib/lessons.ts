@@ -10,6 +10,13 @@ export const NEEDS: Record<string, string> = {
 /** A check the runner did not evaluate, because the machine lacks what it needs. */
 export const isSkipped = (observed: string): boolean => observed.startsWith("not possible on this machine");
 
+/** What every step of a lesson needs of the machine, when they all need the same thing
+ * (the panel then says it once, at the top, instead of at each step); else null. */
+export function wholeNeeds(steps: { needs: string | null }[]): string | null {
+  const first = steps[0]?.needs ?? null;
+  return first !== null && steps.every((s) => s.needs === first) ? first : null;
+}
+
 /** What a lesson follows: the HOWTO's sections, or (beyond the HOWTO) its own sources. */
 export function citation(lesson: { howto_sections: string[]; sources: string[] }): string {
   return lesson.howto_sections.length
