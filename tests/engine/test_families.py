@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from engine.conftest import LabDriver
 
+from sockscope.engine import machine
 from sockscope.engine.core.commands import parse_command
 
 
@@ -33,16 +34,9 @@ def udp(lab: LabDriver, name: str, **options: Any) -> int:
     return port
 
 
-def has_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-needs_ipv6 = pytest.mark.skipif(not has_ipv6(), reason="this kernel has no IPv6 loopback (::1)")
+needs_ipv6 = pytest.mark.skipif(
+    machine.ipv6_missing() is not None, reason="this kernel has no IPv6 loopback (::1)"
+)
 
 
 # -- UDP -----------------------------------------------------------------------------------

@@ -173,11 +173,7 @@ class LessonRun:
         return StepReport(index, True, said, events=[to_wire(e) for e in answer.events])
 
     async def command(self, raw: dict[str, Any], wait: float = STEP_WAIT) -> Answer:
-        answer = await run_command(self.lab, raw, wait, limited=False)
-        if answer.status >= 400:
-            assert answer.error is not None
-            raise LessonStepError(answer.error.get("field"), answer.error["message"])
-        return answer
+        return refused_or(await run_command(self.lab, raw, wait, limited=False))
 
     async def together(self, raws: list[dict[str, Any]], wait: float = STEP_WAIT) -> list[Answer]:
         """Commands run back to back in one turn of the lab (see bridge.run_together)."""
@@ -185,11 +181,7 @@ class LessonRun:
             answers = await run_together(self.lab, raws, wait)
         except CommandError as exc:
             raise LessonStepError(exc.field, exc.message) from None
-        for answer in answers:
-            if answer.status >= 400:
-                assert answer.error is not None
-                raise LessonStepError(answer.error.get("field"), answer.error["message"])
-        return answers
+        return [refused_or(answer) for answer in answers]
 
     async def snapshot(self) -> dict[str, Any]:
         future = asyncio.wrap_future(self.lab.engine.snapshot())
@@ -283,6 +275,14 @@ async def missing_needs(lesson: Lesson) -> dict[str, str]:
         if lacking:
             missing["ipv6"] = f"this machine has no IPv6 loopback ({lacking})"
     return missing
+
+
+def refused_or(answer: Answer) -> Answer:
+    """``answer``, unless the lab refused the command: then the step fails, saying why."""
+    if answer.status >= 400:
+        assert answer.error is not None
+        raise LessonStepError(answer.error.get("field"), answer.error["message"])
+    return answer
 
 
 def outcome_of(answer: Answer) -> str:
