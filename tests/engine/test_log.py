@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from sockscope.engine.log import EventLog
-from sockscope.events import NoticeEvent
+import json
+from collections.abc import Callable
+
+import pytest
+
+from sockscope.engine import log as log_module
+from sockscope.engine.log import EventLog, encode
+from sockscope.events import BytesInfo, CallEvent, Event, NoticeEvent, SelectEvent, to_wire
 
 
 def notice(seq: int) -> NoticeEvent:
@@ -126,3 +132,90 @@ def test_removing_an_unknown_listener_is_harmless() -> None:
     log.remove_listener(lambda: None)
     log.append(notice(1))
     assert log.last_seq == 1
+
+
+def test_wire_text_is_what_json_dumps_makes_of_to_wire() -> None:
+    events: list[Event] = [
+        CallEvent(
+            seq=1,
+            t_ns=2,
+            call_id=3,
+            socket="cli",
+            op="recvfrom",
+            line="cli.recvfrom(3)",
+            via="loop",
+            asked=3,
+            done=3,
+            data=BytesInfo(len=3, offset=0, head="b'h\\xe9y'", truncated=False, hex="68e979"),
+            result={"address": ("::1", 5), "note": "é ☃"},
+            result_text="(b'h\\xe9y', ('::1', 5))",
+            errno=None,
+            error=None,
+            started_ns=4,
+            duration_ns=5,
+        ),
+        SelectEvent(
+            seq=2,
+            t_ns=3,
+            iteration=1,
+            readers=["a"],
+            writers=[],
+            errors=[],
+            timeout=0.25,
+            ready_readers=[],
+            ready_writers=[],
+            ready_errors=[],
+            blocked_ns=7,
+            woken=True,
+            idle_before=0,
+        ),
+        notice(3),
+    ]
+    for event in events:
+        expected = json.dumps(to_wire(event), separators=(",", ":"), ensure_ascii=False)
+        assert encode(event) == expected
+
+
+def counting_encoder(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The seqs the log encodes, in order, from now on."""
+    made: list[int] = []
+    real: Callable[[Event], str] = log_module.encode
+
+    def counting(event: Event) -> str:
+        made.append(event.seq)
+        return real(event)
+
+    monkeypatch.setattr(log_module, "encode", counting)
+    return made
+
+
+def test_wire_after_encodes_each_event_once_for_every_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = counting_encoder(monkeypatch)
+    log = filled(100, 10)
+    first = log.wire_after(0)
+    second = log.wire_after(0)
+    third = log.wire_after(5)
+    assert first.texts == second.texts and third.texts == first.texts[5:]
+    assert made == list(range(1, 11))  # the second and third reader got the kept texts
+    for seq in range(11, 140):  # trimming drops the texts with their events
+        log.append(notice(seq))
+    page = log.wire_after(0)
+    assert page.gap is not None and json_seqs(page.texts) == list(range(page.gap[1] + 1, 140))
+    assert len(log._texts) == len(log._events)
+
+
+def test_a_log_that_keeps_no_texts_encodes_for_each_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = counting_encoder(monkeypatch)
+    log = filled(100, 3)
+    log.keep_texts = False
+    log.wire_after(0)
+    log.wire_after(0)
+    assert made == [1, 2, 3, 1, 2, 3]
+
+
+def json_seqs(texts: list[str]) -> list[int]:
+    return [json.loads(t)["seq"] for t in texts]

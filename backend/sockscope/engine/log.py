@@ -13,21 +13,27 @@ text instead (:class:`sockscope.labs.remote.MirrorLog`). Both answer ``after`` (
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sockscope.events import Event, to_wire
+import msgspec
+
+from sockscope.events import Event
 
 T = TypeVar("T")
+
+# msgspec writes a dataclass as to_wire() + json.dumps(separators=(",", ":"),
+# ensure_ascii=False) do (fields in order, tuples as arrays, Unicode as is), at some
+# 0.6 us an event where those took 9 (bench 2; tests/engine/test_log.py compares them).
+_encoder = msgspec.json.Encoder()
 
 
 def encode(event: Event) -> str:
     """An event's JSON text, as a websocket viewer gets it (Starlette's send_json makes the
     same: no spaces, Unicode as is)."""
-    return json.dumps(to_wire(event), separators=(",", ":"), ensure_ascii=False)
+    return _encoder.encode(event).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +86,12 @@ class BoundedLog(Generic[T]):
             drop = len(self._events) - self.capacity
             del self._events[:drop]
             self._first_seq += drop
+            self._dropped(drop)
         return tuple(self._listeners)
+
+    def _dropped(self, count: int) -> None:
+        """Under the lock: the oldest ``count`` items were trimmed (what is kept beside them
+        goes too)."""
 
     def _slice(self, seq: int, limit: int) -> tuple[list[T], int, tuple[int, int] | None, int]:
         """(items above ``seq``, at most ``limit``; the seq of the first; the gap; last_seq)."""
@@ -106,12 +117,24 @@ class BoundedLog(Generic[T]):
 
 
 class EventLog(BoundedLog[Event]):
+    """Events as objects, and the JSON text of those a viewer was sent: encoded once, by the
+    first reader to ask (:meth:`wire_after`), for all viewers."""
+
+    def __init__(self, capacity: int, *, keep_texts: bool = True) -> None:
+        super().__init__(capacity)
+        self._texts: list[str | None] = []  # beside _events: its text once a reader made it
+        self.keep_texts = keep_texts  # a lab host's log has one reader: nothing to share
+
     def append(self, event: Event) -> None:
         with self._lock:  # this runs for every event a lab records: keep it short
             self._events.append(event)
+            self._texts.append(None)
             listeners = self._trimmed()
         for notify in listeners:
             notify()
+
+    def _dropped(self, count: int) -> None:
+        del self._texts[:count]
 
     def after(self, seq: int, limit: int = 1000) -> Page:
         """Events with a sequence number above ``seq``, oldest first, at most ``limit``."""
@@ -119,6 +142,19 @@ class EventLog(BoundedLog[Event]):
         return Page(events, gap, last)
 
     def wire_after(self, seq: int, limit: int = 1000) -> WirePage:
-        """The same events as JSON text (encoded now, for each reader)."""
+        """The same events as JSON text: what no reader encoded yet is encoded now, outside
+        the lock (the writer never waits for it), and kept for the next reader."""
         events, first, gap, last = self._slice(seq, limit)
-        return wire_page([encode(e) for e in events], first, seq, gap, last)
+        with self._lock:
+            at = first - self._first_seq
+            known = self._texts[at : at + len(events)] if at >= 0 else []
+        if len(known) != len(events):  # trimmed since the slice: encode them all
+            known = [None] * len(events)
+        texts = [k if k is not None else encode(e) for k, e in zip(known, events, strict=True)]
+        if self.keep_texts and None in known:
+            with self._lock:
+                at = first - self._first_seq
+                for i, text in enumerate(texts):
+                    if 0 <= at + i < len(self._texts):
+                        self._texts[at + i] = text
+        return wire_page(texts, first, seq, gap, last)

@@ -275,6 +275,7 @@ class Host:
         try:
             engine = LabEngine(lab_id, policy)
             engine.log.capacity = host_log_capacity(policy.max_events_per_second, policy)
+            engine.log.keep_texts = False  # read once, by this host; the web process keeps them
         except LabClosed as exc:
             self._reply(error_reply(rid, exc))
             return
