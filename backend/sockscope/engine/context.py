@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from sockscope.engine.core.policy import LabPolicy
+from sockscope.engine.packed import Strings
 from sockscope.engine.privnet import PrivateNetwork
 from sockscope.engine.sockets import LabSocket, Link
 from sockscope.engine.tickets import Kept, Ticket
@@ -40,6 +41,11 @@ class LabContext(Protocol):
     def now_ns(self) -> int: ...
 
     def emit(self, cls: type[Any], **fields: Any) -> Event: ...
+
+    def emit_packed(self, record: bytes) -> None: ...
+
+    @property
+    def strings(self) -> Strings: ...
 
     def emit_notice(self, socket_name: str | None, message: str) -> None: ...
 

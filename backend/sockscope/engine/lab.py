@@ -37,6 +37,7 @@ from sockscope.engine.handlers import dispatch
 from sockscope.engine.handlers.endings import clear_lab, close_all
 from sockscope.engine.handlers.network import close_private
 from sockscope.engine.log import EventLog
+from sockscope.engine.packed import Strings
 from sockscope.engine.privnet import PrivateNetwork
 from sockscope.engine.probes import ProbeClock, probe_now
 from sockscope.engine.record import SelectRecord
@@ -45,7 +46,6 @@ from sockscope.engine.sockets import (
     Link,
     free_name,
     local_peer,
-    same_info_but_progress,
     same_socket,
 )
 from sockscope.engine.throttle import EventRate
@@ -207,6 +207,16 @@ class LabEngine:
             self.ticket.events.append(event)
         return event
 
+    def emit_packed(self, record: bytes) -> None:
+        """Append a packed record (engine/packed.py): an event no ticket collects."""
+        self._seq += 1
+        self._rate.events += 1
+        self.log.append(record)
+
+    @property
+    def strings(self) -> Strings:
+        return self.log.strings
+
     def new_call_id(self) -> int:
         self._next_call += 1
         return self._next_call
@@ -215,10 +225,10 @@ class LabEngine:
         """Emit the socket's description if it changed (and probe it)."""
         if ls.name not in self.sockets:
             return
-        info = ls.info()
-        if info != ls.last_info and not same_info_but_progress(ls.last_info, info):
-            self.emit(SocketEvent, info=info)
-        ls.last_info = info
+        look = ls.signature()
+        if look != ls.last_look:
+            self.emit(SocketEvent, info=ls.info())
+            ls.last_look = look
         self.dirty.add(ls.name)
 
     def local_peer(self, ls: LabSocket) -> LabSocket | None:

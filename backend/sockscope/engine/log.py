@@ -20,6 +20,7 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from sockscope.engine import packed
 from sockscope.events import Event
 
 T = TypeVar("T")
@@ -116,16 +117,20 @@ class BoundedLog(Generic[T]):
                 self._listeners.remove(notify)
 
 
-class EventLog(BoundedLog[Event]):
-    """Events as objects, and the JSON text of those a viewer was sent: encoded once, by the
-    first reader to ask (:meth:`wire_after`), for all viewers."""
+class EventLog(BoundedLog["Event | bytes"]):
+    """A lab's events: objects, or packed records (:mod:`sockscope.engine.packed`: a flood's
+    loop calls and select() turns) made objects again when a reader asks; and the JSON text
+    of those a viewer was sent, encoded once, by the first reader to ask
+    (:meth:`wire_after`), for all viewers."""
 
     def __init__(self, capacity: int, *, keep_texts: bool = True) -> None:
         super().__init__(capacity)
+        self.strings = packed.Strings()  # what the packed records name by number
         self._texts: list[str | None] = []  # beside _events: its text once a reader made it
         self.keep_texts = keep_texts  # a lab host's log has one reader: nothing to share
 
-    def append(self, event: Event) -> None:
+    def append(self, event: Event | bytes) -> None:
+        """Add an event, or a packed record (its seq is the next: the writer numbers both)."""
         with self._lock:  # this runs for every event a lab records: keep it short
             self._events.append(event)
             self._texts.append(None)
@@ -136,21 +141,34 @@ class EventLog(BoundedLog[Event]):
     def _dropped(self, count: int) -> None:
         del self._texts[:count]
 
+    def _objects(self, items: list[Event | bytes], first: int) -> list[Event]:
+        strings = self.strings
+        return [
+            packed.unpack(item, first + i, strings) if isinstance(item, bytes) else item
+            for i, item in enumerate(items)
+        ]
+
     def after(self, seq: int, limit: int = 1000) -> Page:
         """Events with a sequence number above ``seq``, oldest first, at most ``limit``."""
-        events, _, gap, last = self._slice(seq, limit)
-        return Page(events, gap, last)
+        items, first, gap, last = self._slice(seq, limit)
+        return Page(self._objects(items, first), gap, last)
 
     def wire_after(self, seq: int, limit: int = 1000) -> WirePage:
         """The same events as JSON text: what no reader encoded yet is encoded now, outside
         the lock (the writer never waits for it), and kept for the next reader."""
-        events, first, gap, last = self._slice(seq, limit)
+        items, first, gap, last = self._slice(seq, limit)
         with self._lock:
             at = first - self._first_seq
-            known = self._texts[at : at + len(events)] if at >= 0 else []
-        if len(known) != len(events):  # trimmed since the slice: encode them all
-            known = [None] * len(events)
-        texts = [k if k is not None else encode(e) for k, e in zip(known, events, strict=True)]
+            known = self._texts[at : at + len(items)] if at >= 0 else []
+        if len(known) != len(items):  # trimmed since the slice: encode them all
+            known = [None] * len(items)
+        strings = self.strings
+        texts = [
+            k
+            if k is not None
+            else encode(packed.unpack(e, first + i, strings) if isinstance(e, bytes) else e)
+            for i, (k, e) in enumerate(zip(known, items, strict=True))
+        ]
         if self.keep_texts and None in known:
             with self._lock:
                 at = first - self._first_seq

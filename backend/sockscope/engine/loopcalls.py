@@ -95,7 +95,7 @@ def send_some(lab: LabContext, ls: LabSocket, *, via: str) -> None:
     box = ls.outbox[0]
     start = box.sent
     view = memoryview(box.data)[start:]
-    line = f"{ls.name}.send(view[{start}:])" if box.call_id else f"{ls.name}.send(echo[{start}:])"
+    line = (f"{ls.name}.send({'view' if box.call_id else 'echo'}[", start, ":])")
     outcome = perform(lambda: ls.sock.send(view, socket.MSG_DONTWAIT))
     done = record_send(lab, ls, line, outcome, view, via=via)  # a view: no copy
     if done:

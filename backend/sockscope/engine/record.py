@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sockscope.engine import packed
 from sockscope.engine.calls import Outcome
 from sockscope.engine.context import LabContext
 from sockscope.engine.core.calltext import address_text, errno_name, error_text
@@ -65,10 +66,51 @@ def bytes_info(data: bytes | memoryview, offset: int) -> BytesInfo:
     return BytesInfo(len=len(data), offset=offset, head=head, truncated=truncated, hex=full)
 
 
+def _packed_call(
+    lab: LabContext,
+    ls: LabSocket,
+    op: str,
+    line: tuple[str, int, str],
+    outcome: Outcome,
+    *,
+    asked: int,
+    data: bytes | memoryview | None,
+    offset: int,
+    note: int = packed.NOTE_BYTES,
+) -> bool:
+    """Record a loop call as a packed record (engine/packed.py) when nothing needs it as an
+    object (no ticket collects it); False when it must be made the usual way."""
+    if lab.ticket is not None or ls.datagram:
+        return False
+    error = None if outcome.ok else (errno_name(outcome.exc) or "", error_text(outcome.exc) or "")
+    record = packed.pack_call(
+        lab.strings,
+        t_ns=lab.now_ns(),
+        call_id=lab.new_call_id(),
+        socket=ls.name,
+        op=op,
+        line=line,
+        asked=asked,
+        done=None if data is None else len(data),
+        data=data,
+        offset=offset,
+        started_ns=outcome.started_ns - lab.t0,
+        duration_ns=outcome.duration_ns,
+        error=error,
+        note=note,
+        recv=op == "recv",
+    )
+    if record is None:
+        return False
+    lab.emit_packed(record)
+    lab.dirty.add(ls.name)
+    return True
+
+
 def record_send(
     lab: LabContext,
     ls: LabSocket,
-    line: str,
+    line: str | tuple[str, int, str],
     outcome: Outcome,
     offered: bytes | memoryview,
     *,
@@ -77,8 +119,23 @@ def record_send(
     op: str = "send",
 ) -> int | None:
     """Record one send() (or sendto()) of ``offered`` and move the socket's stream offset by
-    what it took."""
+    what it took. ``line`` may come in parts (head, number, tail), as the loop's sends do:
+    "cli.send(view[", 4096, ":])"."""
     done: int | None = outcome.value if outcome.ok else None
+    if isinstance(line, tuple):
+        sent = None if done is None else offered[:done]
+        if (
+            via == "loop"
+            and call_id is None
+            and op == "send"
+            and _packed_call(
+                lab, ls, op, line, outcome, asked=len(offered), data=sent, offset=ls.sent_total
+            )
+        ):
+            if done:
+                ls.sent_total += done
+            return done
+        line = f"{line[0]}{line[1]}{line[2]}"
     info = bytes_info(offered[:done], ls.sent_total) if done is not None else None
     record_call(lab, ls, op, line, outcome, via=via, call_id=call_id, asked=len(offered),
                 done=done, data=info, result=done, result_text=str(done))  # fmt: skip
@@ -98,10 +155,30 @@ def record_recv(
     call_id: int | None = None,
     op: str = "recv",
 ) -> dict[str, Any] | None:
-    """Record one recv() (or recvfrom(), whose value is ``(data, address)``).
+    """Record one recv() (or recvfrom(), whose value is ``(data, address)``): the answer a
+    command gets, None when the call failed (and for the loop's own calls, packed when
+    nothing collects them as objects: no one is answered).
 
     b'' ends a stream; on a datagram socket it is a datagram of no bytes.
     """
+    if via == "loop" and call_id is None and op == "recv" and not ls.datagram:
+        got: bytes | None = outcome.value if outcome.ok else None
+        ending = packed.NOTE_SHUT_DOWN if ls.shut_rd else packed.NOTE_PEER_CLOSED
+        if _packed_call(
+            lab,
+            ls,
+            op,
+            (line, packed.NO_ARG, ""),
+            outcome,
+            asked=bufsize,
+            data=got,
+            offset=ls.received_total,
+            note=ending if got == b"" else packed.NOTE_BYTES,
+        ):
+            if got is not None:
+                ls.eof = ls.eof or not got
+                ls.received_total += len(got)
+            return None  # the loop's own call: nobody is answered
     if not outcome.ok:
         record_call(lab, ls, op, line, outcome, via=via, call_id=call_id, asked=bufsize)
         return None
@@ -175,18 +252,35 @@ class SelectRecord:
         if not (record_always or busy or lists != self.last_lists or self.was_ready):
             self.idle += 1
             return
-        lab.emit(
-            SelectEvent,
-            iteration=iteration,
-            readers=lists[0],
-            writers=lists[1],
-            errors=[],
-            timeout=round(timeout, 4),
-            ready_readers=ready[0],
-            ready_writers=ready[1],
-            ready_errors=[],
-            blocked_ns=blocked_ns,
-            woken=woken,
-            idle_before=self.idle,
-        )
+        timeout = round(timeout, 4)
+        record = None
+        if lab.ticket is None:  # nothing collects it as an object: packed (engine/packed.py)
+            names = (tuple(lists[0]), tuple(lists[1]), tuple(ready[0]), tuple(ready[1]))
+            record = packed.pack_select(
+                lab.strings,
+                t_ns=lab.now_ns(),
+                iteration=iteration,
+                lists=names,
+                timeout=timeout,
+                blocked_ns=blocked_ns,
+                woken=woken,
+                idle_before=self.idle,
+            )
+        if record is not None:
+            lab.emit_packed(record)
+        else:
+            lab.emit(
+                SelectEvent,
+                iteration=iteration,
+                readers=lists[0],
+                writers=lists[1],
+                errors=[],
+                timeout=timeout,
+                ready_readers=ready[0],
+                ready_writers=ready[1],
+                ready_errors=[],
+                blocked_ns=blocked_ns,
+                woken=woken,
+                idle_before=self.idle,
+            )
         self.idle, self.last_lists, self.was_ready = 0, lists, busy

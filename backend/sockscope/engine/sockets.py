@@ -12,7 +12,7 @@ import os
 import random
 import socket
 from collections.abc import Container, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
 from sockscope.engine.core.schedule import Flow
@@ -84,7 +84,7 @@ class LabSocket:
     relay: Link | None = None  # the fault-injecting link this socket belongs to
     figures: Figures | None = None
     probed_ns: int = 0
-    last_info: SocketInfo | None = None
+    last_look: tuple[Any, ...] | None = None  # signature() when its last socket event was made
 
     @property
     def fd(self) -> int:
@@ -116,6 +116,30 @@ class LabSocket:
             if b is not None
         ]
         return entry
+
+    def signature(self) -> tuple[Any, ...]:
+        """What :meth:`info` says, but for ``pending_out``, of which only whether it is 0:
+        a flood changes pending_out on every send() and call events carry that, so the
+        socket event is made again only when this changes (cheap: no SocketInfo built)."""
+        return (
+            self.name,
+            self.sock.fileno(),
+            self.role,
+            self.local,
+            self.peer,
+            self.blocking,
+            self.sock.gettimeout(),
+            self.listener,
+            self.auto_accept,
+            self.auto_recv,
+            self.bufsize,
+            self.eof,
+            not self.outbox or self.pending_out == 0,
+            self.watch_read,
+            self.watch_write,
+            self.network,
+            self.dup_of,
+        )
 
     def info(self) -> SocketInfo:
         timeout = self.sock.gettimeout()
@@ -177,21 +201,6 @@ class Link:
             "up": {**self.up.faults.public(), "held": self.up.held, "moved": self.up.moved},
             "down": {**self.down.faults.public(), "held": self.down.held, "moved": self.down.moved},
         }
-
-
-def same_info_but_progress(a: SocketInfo | None, b: SocketInfo) -> bool:
-    """True when only ``pending_out`` moved, and neither side of the change is zero.
-
-    A flood changes pending_out on every send(); call events carry that, so the
-    socket record is re-sent only when it starts or stops having bytes to send.
-    """
-    if a is None or a.pending_out == 0 or b.pending_out == 0:
-        return False
-    return a == _with_pending(b, a.pending_out)
-
-
-def _with_pending(info: SocketInfo, pending: int) -> SocketInfo:
-    return replace(info, pending_out=pending)
 
 
 def local_peer(sockets: Iterable[LabSocket], ls: LabSocket) -> LabSocket | None:

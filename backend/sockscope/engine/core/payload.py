@@ -9,6 +9,8 @@ made by recv() can be located by eye.
 
 from __future__ import annotations
 
+import functools
+
 BLOCK = 8
 PREVIEW_BYTES = 48
 FULL_BYTES = 256  # payloads this small are recorded whole (in hex)
@@ -31,6 +33,23 @@ def pattern(offset: int, size: int) -> bytes:
     text = b"".join(_TEMPLATE.replace(_HOLE, b"%05x" % (page % _PAGES_WRAP)) for page in pages)
     start = offset - pages[0] * 256 * BLOCK
     return text[start : start + size]
+
+
+PAGE_BYTES = 256 * BLOCK  # the blocks that share their first five hex digits
+
+
+@functools.lru_cache(maxsize=64)
+def _page(page: int) -> bytes:
+    return _TEMPLATE.replace(_HOLE, b"%05x" % (page % _PAGES_WRAP))
+
+
+def pattern_matches(data: bytes | memoryview, offset: int) -> bool:
+    """Whether ``data`` is ``pattern(offset, len(data))``: cheap for a few hundred bytes
+    (the pages are kept), which is what a recorded event shows of a payload."""
+    start = offset % PAGE_BYTES
+    if start + len(data) <= PAGE_BYTES:
+        return _page(offset // PAGE_BYTES)[start : start + len(data)] == data
+    return pattern(offset, len(data)) == data
 
 
 def preview(data: bytes | memoryview, limit: int = PREVIEW_BYTES) -> tuple[str, bool]:

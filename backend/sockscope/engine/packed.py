@@ -1,0 +1,225 @@
+"""Packed events: a flood's loop calls and select() turns, kept as a few bytes each.
+
+A flooding lab records tens of thousands of events a second, nearly all of two shapes: a
+send() or recv() its loop made on a stream socket, and a select() turn. Made as event
+objects, they cost the lab thread a few microseconds each and the log some 900 bytes
+(bench 1 and 3). Here each is one ``bytes`` record instead:
+
+- its numbers packed with :mod:`struct`; its seq is its place in the log, not stored;
+- its strings (the socket's name, the call's line, the error; select()'s lists) interned
+  in the log's :class:`Strings`, bounded (a lab that makes too many distinct ones has the
+  rest recorded as objects, as before);
+- the payload's bytes kept only as far as the event shows them (all of them up to
+  ``FULL_BYTES``, else the first ``PREVIEW_BYTES``), and not at all when they are the
+  pattern (:func:`payload.pattern`) at their stream offset, which makes them again.
+
+:func:`unpack` makes the very event the object path makes (tests/engine/test_packed.py
+compares them field by field); it runs when a reader asks for objects. Nothing is
+sampled or dropped: every call is still recorded with what was asked and what the
+kernel returned.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from sockscope.engine.core.payload import (
+    FULL_BYTES,
+    PREVIEW_BYTES,
+    pattern,
+    pattern_matches,
+    preview,
+)
+from sockscope.events import BytesInfo, CallEvent, Event, SelectEvent
+
+CALL = 1
+SELECT = 2
+
+# kind, t_ns, call_id, site, line_arg, asked, done, offset, started_ns, duration_ns, error,
+# note, flags; then the kept bytes.
+_CALL = struct.Struct("<BqqIqqqqqqIBB")
+# kind, t_ns, iteration, lists, timeout, blocked_ns, woken, idle_before
+_SELECT = struct.Struct("<BqqIdqBq")
+
+NO_ARG = -1  # the line has no number in it
+NOTE_BYTES, NOTE_PEER_CLOSED, NOTE_SHUT_DOWN = 0, 1, 2
+PATTERN = 1  # flags: the payload is the pattern at its offset; no bytes kept
+RECV = 2  # flags: the result reads as a recv()'s (the bytes), not a send()'s (a count)
+STRINGS_MAX = 4096
+
+
+class Strings:
+    """A log's interned values: each distinct one stored once, named by a number (0: none).
+
+    Bounded: past ``limit`` values, :meth:`number` answers ``None`` and the event is kept as
+    an object. Only the lab thread adds; readers look up numbers they were given."""
+
+    def __init__(self, limit: int = STRINGS_MAX) -> None:
+        self.limit = limit
+        self._numbers: dict[Any, int] = {}
+        self.values: list[Any] = [None]
+
+    def number(self, value: Any) -> int | None:
+        found = self._numbers.get(value)
+        if found is not None:
+            return found
+        if len(self.values) >= self.limit:
+            return None
+        self._numbers[value] = n = len(self.values)
+        self.values.append(value)
+        return n
+
+
+def pack_call(
+    strings: Strings,
+    *,
+    t_ns: int,
+    call_id: int,
+    socket: str,
+    op: str,
+    line: tuple[str, int, str],
+    asked: int,
+    done: int | None,
+    data: bytes | memoryview | None,
+    offset: int,
+    started_ns: int,
+    duration_ns: int,
+    error: tuple[str, str] | None,
+    note: int,
+    recv: bool,
+) -> bytes | None:
+    """A loop call's record (``via="loop"``), or None when it must be an object.
+
+    ``line`` is (head, number, tail): "cli.send(view[", 4096, ":])"; NO_ARG for no number.
+    ``data`` is what was transferred (None for a failed call); ``error`` (errno name, the
+    exception as Python prints it) for a failed one."""
+    site = strings.number((socket, op, line[0], line[2]))
+    failed = 0 if error is None else strings.number(error)
+    if site is None or failed is None:
+        return None
+    flags = RECV if recv else 0
+    kept = b""
+    if data is not None:
+        size = len(data)
+        shown = data if size <= FULL_BYTES else data[:PREVIEW_BYTES]
+        if size and pattern_matches(shown, offset):
+            flags |= PATTERN
+        else:
+            kept = bytes(shown)
+    head = _CALL.pack(
+        CALL,
+        t_ns,
+        call_id,
+        site,
+        line[1],
+        asked,
+        -1 if done is None else done,
+        offset,
+        started_ns,
+        duration_ns,
+        failed,
+        note,
+        flags,
+    )
+    return head + kept if kept else head
+
+
+def pack_select(
+    strings: Strings,
+    *,
+    t_ns: int,
+    iteration: int,
+    lists: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+    timeout: float,
+    blocked_ns: int,
+    woken: bool,
+    idle_before: int,
+) -> bytes | None:
+    """A select() turn's record (readers, writers, ready readers, ready writers), or None."""
+    number = strings.number(lists)
+    if number is None:
+        return None
+    return _SELECT.pack(SELECT, t_ns, iteration, number, timeout, blocked_ns, woken, idle_before)
+
+
+def unpack(record: bytes, seq: int, strings: Strings) -> Event:
+    """The event ``record`` stands for, numbered ``seq``."""
+    values = strings.values
+    if record[0] == SELECT:
+        _, t_ns, iteration, number, timeout, blocked_ns, woken, idle = _SELECT.unpack(record)
+        readers, writers, ready_r, ready_w = values[number]
+        return SelectEvent(
+            seq=seq,
+            t_ns=t_ns,
+            iteration=iteration,
+            readers=list(readers),
+            writers=list(writers),
+            errors=[],
+            timeout=timeout,
+            ready_readers=list(ready_r),
+            ready_writers=list(ready_w),
+            ready_errors=[],
+            blocked_ns=blocked_ns,
+            woken=bool(woken),
+            idle_before=idle,
+        )
+    fields = _CALL.unpack_from(record)
+    _, t_ns, call_id, site, arg, asked, done, offset, started, duration, failed, note, flags = (
+        fields
+    )
+    socket, op, line_head, line_tail = values[site]
+    line = line_head if arg == NO_ARG else f"{line_head}{arg}{line_tail}"
+    common = {
+        "seq": seq,
+        "t_ns": t_ns,
+        "call_id": call_id,
+        "socket": socket,
+        "op": op,
+        "line": line,
+        "via": "loop",
+        "asked": asked,
+        "started_ns": started,
+        "duration_ns": duration,
+    }
+    if failed:
+        name, text = values[failed]
+        return CallEvent(
+            **common,
+            done=None,
+            data=None,
+            result=None,
+            result_text=name,
+            errno=name,
+            error=text,
+        )
+    if flags & PATTERN:
+        shown = pattern(offset, done if done <= FULL_BYTES else PREVIEW_BYTES)
+    else:
+        shown = record[_CALL.size :]
+    head, _ = preview(shown)
+    truncated = done > PREVIEW_BYTES
+    info = BytesInfo(
+        len=done,
+        offset=offset,
+        head=head,
+        truncated=truncated,
+        hex=shown.hex() if done <= FULL_BYTES else None,
+    )
+    if not flags & RECV:
+        text = str(done)
+    elif done:
+        text = f"{head}{'...' if truncated else ''} ({done} bytes)"
+    elif note == NOTE_SHUT_DOWN:
+        text = "b'' (this side was shut down)"
+    else:
+        text = "b'' (peer closed)"
+    return CallEvent(
+        **common,
+        done=done,
+        data=info,
+        result=done,
+        result_text=text,
+        errno=None,
+        error=None,
+    )

@@ -1,0 +1,227 @@
+"""Packed records (engine/packed.py) stand for the very events the object path makes.
+
+Each case records the same outcome twice through the real recorders: once with a ticket
+collecting (so as objects, the way every event used to be made) and once without (packed),
+then compares the two events field by field but for their seq, time and call id.
+"""
+
+from __future__ import annotations
+
+import errno
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from engine.conftest import LabDriver
+
+from sockscope.engine import packed
+from sockscope.engine.calls import Outcome
+from sockscope.engine.core.payload import pattern
+from sockscope.engine.core.policy import LabPolicy
+from sockscope.engine.lab import LabEngine
+from sockscope.engine.log import encode
+from sockscope.engine.record import SelectRecord, record_recv, record_send
+from sockscope.engine.sockets import LabSocket
+from sockscope.engine.tickets import Ticket
+from sockscope.events import CallEvent, Event, SelectEvent, to_wire
+
+SIZES = [0, 1, 47, 48, 49, 255, 256, 257, 3000]
+
+
+@pytest.fixture
+def idle() -> Iterator[LabEngine]:
+    engine = LabEngine(secrets.token_hex(8), LabPolicy())  # not started: this thread records
+    yield engine
+    engine._wake_r.close()  # never started: its thread would have closed them
+    engine._wake_w.close()
+
+
+@pytest.fixture
+def stream() -> Iterator[LabSocket]:
+    a, b = _tcp_pair()
+    with a, b:
+        yield LabSocket("cli", a, role="connected", local=("127.0.0.1", 1), peer=("127.0.0.1", 2))
+
+
+def _tcp_pair() -> tuple[socket.socket, socket.socket]:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        a = socket.create_connection(listener.getsockname()[:2], timeout=5)
+        b, _ = listener.accept()
+    return a, b
+
+
+def both_ways(idle: LabEngine, record: Any) -> tuple[Event, Event, bool]:
+    """(as an object, packed then unpacked, whether it was packed) of what ``record`` makes."""
+    idle.ticket = Ticket(None)
+    before = idle.log.last_seq
+    record()
+    idle.ticket = None
+    middle = idle.log.last_seq
+    record()
+    (made,) = idle.log.after(before, 10).events[: middle - before]
+    (unpacked,) = idle.log.after(middle, 10).events
+    with idle.log._lock:
+        was_packed = isinstance(idle.log._events[-1], bytes)
+    return made, unpacked, was_packed
+
+
+def same(made: Event, unpacked: Event) -> None:
+    ignore = {"seq", "t_ns", "call_id"}
+    a = {k: v for k, v in to_wire(made).items() if k not in ignore}
+    b = {k: v for k, v in to_wire(unpacked).items() if k not in ignore}
+    assert a == b
+    assert type(made) is type(unpacked)
+    text = encode(unpacked)  # what a viewer is sent is made from the object too
+    assert text == encode(type(unpacked)(**{**vars_of(unpacked)}))
+
+
+def vars_of(event: Event) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in event.__dataclass_fields__}
+
+
+def ok(value: Any) -> Outcome:
+    return Outcome(value, None, 1_000, 2_000)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("kind", ["pattern", "text"])
+def test_a_loop_send_packs_to_the_same_event(
+    idle: LabEngine, stream: LabSocket, size: int, kind: str
+) -> None:
+    stream.sent_total = 4096 + 5
+    offered = pattern(stream.sent_total, size + 10) if kind == "pattern" else b"\xe9'x\n" * size
+    done = min(size, len(offered))
+
+    def record() -> None:
+        record_send(idle, stream, ("cli.send(view[", 7, ":])"), ok(done), memoryview(offered),
+                    via="loop")  # fmt: skip
+        stream.sent_total -= done  # both records start at the same offset
+
+    made, unpacked, was_packed = both_ways(idle, record)
+    assert was_packed
+    assert isinstance(made, CallEvent) and made.line == "cli.send(view[7:])"
+    same(made, unpacked)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("kind", ["pattern", "text"])
+def test_a_loop_recv_packs_to_the_same_event(
+    idle: LabEngine, stream: LabSocket, size: int, kind: str
+) -> None:
+    stream.received_total = 2040
+    data = pattern(stream.received_total, size) if kind == "pattern" else bytes(range(256)) * 12
+    data = data[:size]
+
+    def record() -> None:
+        record_recv(idle, stream, "data = cli.recv(1024)", ok(data), 1024, via="loop")
+        stream.received_total -= len(data)
+
+    made, unpacked, was_packed = both_ways(idle, record)
+    assert was_packed
+    same(made, unpacked)
+    with idle.log._lock:
+        record_bytes = idle.log._events[-1]
+    assert isinstance(record_bytes, bytes)
+    if kind == "pattern":  # the pattern's bytes are made again, not kept
+        assert len(record_bytes) == packed._CALL.size
+
+
+@pytest.mark.parametrize("shut", [False, True])
+def test_an_empty_recv_says_why_it_is_empty(idle: LabEngine, stream: LabSocket, shut: bool) -> None:
+    stream.shut_rd = shut
+    made, unpacked, _ = both_ways(
+        idle, lambda: record_recv(idle, stream, "data = cli.recv(8)", ok(b""), 8, via="loop")
+    )
+    assert isinstance(unpacked, CallEvent)
+    assert unpacked.result_text == (
+        "b'' (this side was shut down)" if shut else "b'' (peer closed)"
+    )
+    same(made, unpacked)
+    assert stream.eof
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable"),
+        ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"),
+        BrokenPipeError(errno.EPIPE, "Broken pipe"),
+    ],
+)
+def test_a_failed_loop_call_packs_to_the_same_event(
+    idle: LabEngine, stream: LabSocket, exc: OSError
+) -> None:
+    failed = Outcome(None, exc, 10, 20)
+    made, unpacked, was_packed = both_ways(
+        idle, lambda: record_recv(idle, stream, "data = cli.recv(8)", failed, 8, via="loop")
+    )
+    assert was_packed
+    same(made, unpacked)
+    made, unpacked, was_packed = both_ways(
+        idle,
+        lambda: record_send(idle, stream, ("cli.send(view[", 0, ":])"), failed, b"abc", via="loop"),
+    )
+    assert was_packed
+    same(made, unpacked)
+
+
+def test_a_select_turn_packs_to_the_same_event(idle: LabEngine) -> None:
+    def record() -> None:
+        SelectRecord().turn(
+            idle,
+            iteration=12,
+            lists=(["srv", "conn"], ["cli"]),
+            ready=(["conn"], []),
+            timeout=0.123456,
+            blocked_ns=999,
+            woken=True,
+            record_always=False,
+        )
+
+    made, unpacked, was_packed = both_ways(idle, record)
+    assert was_packed
+    assert isinstance(unpacked, SelectEvent) and unpacked.ready_readers == ["conn"]
+    same(made, unpacked)
+
+
+def test_past_its_strings_limit_a_log_records_objects(idle: LabEngine, stream: LabSocket) -> None:
+    idle.log.strings.limit = len(idle.log.strings.values)  # full: no new string
+    record_recv(idle, stream, "data = cli.recv(3)", ok(b"abc"), 3, via="loop")
+    with idle.log._lock:
+        last = idle.log._events[-1]
+    assert isinstance(last, CallEvent) and last.result_text == "b'abc' (3 bytes)"
+
+
+def test_a_flood_reads_back_the_same_as_objects_and_as_text(
+    make_lab: Callable[[], LabDriver],
+) -> None:
+    """A real lab's flood: packed, every event reads back, seqs without holes; each recv
+    shows the bytes that arrived; what a viewer is sent is each event's text."""
+    driver = make_lab()
+    port = driver.server(auto_accept=True, auto_recv="discard", bufsize=256, blocking=False)
+    driver.ok({"op": "socket", "name": "cli", "options": {"blocking": False}})
+    driver.run({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+    deadline = time.monotonic() + 10
+    while driver.sock("cli")["role"] != "connected" or "conn" not in driver.engine.sockets:
+        assert time.monotonic() < deadline, "never connected"
+        time.sleep(0.01)
+    size = 200_000
+    driver.ok({"op": "sendall", "socket": "cli", "size": size})
+    while sum(c.done or 0 for c in driver.calls("conn", "recv")) < size:
+        assert time.monotonic() < deadline, "the flood never arrived"
+        time.sleep(0.01)
+    log = driver.engine.log
+    with log._lock:
+        packed_count = sum(isinstance(e, bytes) for e in log._events)
+    events = log.after(0, 1_000_000).events
+    assert packed_count > 700  # some 800 recv()s of 256 bytes, and their select() turns
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    recvs = [c for c in driver.calls("conn", "recv") if c.done]
+    assert sum(c.done or 0 for c in recvs) == size
+    for call in recvs:
+        assert call.data is not None and call.via == "loop"
+        assert call.data.hex == pattern(call.data.offset, call.data.len).hex()
+    assert log.wire_after(0, 1_000_000).texts == [encode(e) for e in events]
