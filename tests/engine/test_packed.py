@@ -173,8 +173,8 @@ def test_a_select_turn_packs_to_the_same_event(idle: LabEngine) -> None:
         SelectRecord().turn(
             idle,
             iteration=12,
-            lists=(["srv", "conn"], ["cli"]),
-            ready=(["conn"], []),
+            lists=(("srv", "conn"), ("cli",)),
+            ready=(("conn",), ()),
             timeout=0.123456,
             blocked_ns=999,
             woken=True,

@@ -7,7 +7,13 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sockscope.engine.core.payload import PREVIEW_BYTES, literal, pattern, preview
+from sockscope.engine.core.payload import (
+    PREVIEW_BYTES,
+    literal,
+    pattern,
+    pattern_matches,
+    preview,
+)
 
 PAGE = 256 * 8  # the generator builds the pattern 2048 bytes (256 blocks) at a time
 BLOCKS = 12 * 256 + 37  # twelve pages and a part
@@ -34,6 +40,23 @@ def spans(draw: st.DrawFn) -> tuple[int, int]:
 def test_pattern_is_a_slice_of_the_naive_reference(span: tuple[int, int]) -> None:
     offset, size = span
     assert pattern(offset, size) == REFERENCE[offset : offset + size]
+
+
+@given(spans(), st.integers(-3, 3), st.booleans())
+def test_pattern_matches_exactly_the_pattern_at_its_offset(
+    span: tuple[int, int], shift: int, as_view: bool
+) -> None:
+    """What a packed event relies on to keep no bytes: a match only where the bytes are the
+    pattern at that offset (the reference says so), across page edges too."""
+    offset, size = span
+    data = REFERENCE[offset : offset + size]
+    other = max(0, offset + shift)
+    expected = pattern(other, size) == data  # pattern() is the naive reference's, above
+    given_data = memoryview(data) if as_view else data
+    assert pattern_matches(given_data, other) == expected
+    if size:
+        changed = bytes([data[0] ^ 1]) + data[1:]
+        assert not pattern_matches(changed, offset)
 
 
 def test_pattern_across_each_page_edge() -> None:

@@ -103,6 +103,7 @@ class LabEngine:
         self.history_truncated = False
         self.worker_calls: set[int] = set()
         self._rate = EventRate(policy.max_events_per_second)
+        self._turn: _Lists | None = None  # select()'s lists of the last turn, kept while the same
         self._thread = threading.Thread(target=self._run, name=f"lab-{lab_id[:8]}", daemon=True)
 
     # -- called from any thread ----------------------------------------------------
@@ -349,37 +350,38 @@ class LabEngine:
     def _select_once(
         self, readers: list[LabSocket], writers: list[LabSocket], *, record_always: bool
     ) -> None:
-        by_sock = {ls.sock: ls for ls in readers + writers}
+        turn = self._turn
+        if turn is None or turn.readers != readers or turn.writers != writers:
+            turn = self._turn = _Lists(readers, writers, self._wake_r)  # the lists changed
         start = time.monotonic_ns()
         timeout = link.loop_timeout(self.links.values(), start, LOOP_TIMEOUT)
-        r, w, _ = select.select(
-            [self._wake_r, *(ls.sock for ls in readers)],
-            [ls.sock for ls in writers],
-            [],
-            timeout,
-        )
+        r, w, _ = select.select(turn.read_fds, turn.write_fds, [], timeout)
         blocked_ns = time.monotonic_ns() - start
         self._iteration += 1
+        by_sock = turn.by_sock
         woken = self._wake_r in r
         if woken:
             self._drain_wake()
-        ready_r = [by_sock[s] for s in r if s is not self._wake_r]
+            ready_r = [by_sock[s] for s in r if s is not self._wake_r]
+        else:
+            ready_r = [by_sock[s] for s in r]
         ready_w = [by_sock[s] for s in w]
         self._selects.turn(
             self,
             iteration=self._iteration,
-            lists=([ls.name for ls in readers], [ls.name for ls in writers]),
-            ready=([ls.name for ls in ready_r], [ls.name for ls in ready_w]),
+            lists=turn.names,
+            ready=(tuple([ls.name for ls in ready_r]), tuple([ls.name for ls in ready_w])),
             timeout=timeout,
             blocked_ns=blocked_ns,
             woken=woken,
             record_always=record_always,
         )
+        sockets = self.sockets
         for ls in ready_w:
-            if ls.name in self.sockets:
+            if ls.name in sockets:
                 loopcalls.on_writable(self, ls)
         for ls in ready_r:
-            if ls.name in self.sockets:
+            if ls.name in sockets:
                 loopcalls.on_readable(self, ls)
 
     def _probe_due(self) -> None:
@@ -437,3 +439,19 @@ class LabEngine:
             ticket.fail(dict(CLOSED_ANSWER), 410)
             ticket.publish()
         self.closed.set()
+
+
+class _Lists:
+    """What one set of readers and writers asks of select(), made once while it stays the
+    same (a flood's turns all have the same lists)."""
+
+    __slots__ = ("by_sock", "names", "read_fds", "readers", "write_fds", "writers")
+
+    def __init__(
+        self, readers: list[LabSocket], writers: list[LabSocket], wake: socket.socket
+    ) -> None:
+        self.readers, self.writers = readers, writers
+        self.read_fds = [wake, *(ls.sock for ls in readers)]
+        self.write_fds = [ls.sock for ls in writers]
+        self.by_sock = {ls.sock: ls for ls in readers + writers}
+        self.names = (tuple(ls.name for ls in readers), tuple(ls.name for ls in writers))

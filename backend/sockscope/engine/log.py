@@ -68,7 +68,7 @@ class BoundedLog(Generic[T]):
         self._events: list[T] = []
         self._first_seq = 1  # seq of self._events[0]
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: tuple[Callable[[], None], ...] = ()
 
     @property
     def last_seq(self) -> int:
@@ -88,7 +88,7 @@ class BoundedLog(Generic[T]):
             del self._events[:drop]
             self._first_seq += drop
             self._dropped(drop)
-        return tuple(self._listeners)
+        return self._listeners
 
     def _dropped(self, count: int) -> None:
         """Under the lock: the oldest ``count`` items were trimmed (what is kept beside them
@@ -109,12 +109,13 @@ class BoundedLog(Generic[T]):
     def add_listener(self, notify: Callable[[], None]) -> None:
         """``notify`` runs on the writer's thread after each append: keep it cheap."""
         with self._lock:
-            self._listeners.append(notify)
+            self._listeners = (*self._listeners, notify)
 
     def remove_listener(self, notify: Callable[[], None]) -> None:
         with self._lock:
             if notify in self._listeners:
-                self._listeners.remove(notify)
+                at = self._listeners.index(notify)
+                self._listeners = self._listeners[:at] + self._listeners[at + 1 :]
 
 
 class EventLog(BoundedLog["Event | bytes"]):

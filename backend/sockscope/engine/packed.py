@@ -73,14 +73,11 @@ class Strings:
 
 def pack_call(
     strings: Strings,
-    *,
     t_ns: int,
     call_id: int,
-    socket: str,
-    op: str,
-    line: tuple[str, int, str],
+    site: tuple[str, str, str, str],
+    arg: int,
     asked: int,
-    done: int | None,
     data: bytes | memoryview | None,
     offset: int,
     started_ns: int,
@@ -91,38 +88,25 @@ def pack_call(
 ) -> bytes | None:
     """A loop call's record (``via="loop"``), or None when it must be an object.
 
-    ``line`` is (head, number, tail): "cli.send(view[", 4096, ":])"; NO_ARG for no number.
+    ``site`` is (socket, op, line head, line tail) and ``arg`` the number between the two
+    parts of the line ("cli.send(view[", 4096, ":])"), or NO_ARG when the head is all of it.
     ``data`` is what was transferred (None for a failed call); ``error`` (errno name, the
-    exception as Python prints it) for a failed one."""
-    site = strings.number((socket, op, line[0], line[2]))
+    exception as Python prints it) for a failed one. Positional: it runs for every call."""
+    number = strings.number(site)
     failed = 0 if error is None else strings.number(error)
-    if site is None or failed is None:
+    if number is None or failed is None:
         return None
     flags = RECV if recv else 0
-    kept = b""
-    if data is not None:
-        size = len(data)
-        shown = data if size <= FULL_BYTES else data[:PREVIEW_BYTES]
-        if size and pattern_matches(shown, offset):
-            flags |= PATTERN
-        else:
-            kept = bytes(shown)
-    head = _CALL.pack(
-        CALL,
-        t_ns,
-        call_id,
-        site,
-        line[1],
-        asked,
-        -1 if done is None else done,
-        offset,
-        started_ns,
-        duration_ns,
-        failed,
-        note,
-        flags,
-    )
-    return head + kept if kept else head
+    if data is None:
+        return _CALL.pack(CALL, t_ns, call_id, number, arg, asked, -1, offset, started_ns,
+                          duration_ns, failed, note, flags)  # fmt: skip
+    size = len(data)
+    shown = data if size <= FULL_BYTES else data[:PREVIEW_BYTES]
+    if size and pattern_matches(shown, offset):
+        return _CALL.pack(CALL, t_ns, call_id, number, arg, asked, size, offset, started_ns,
+                          duration_ns, failed, note, flags | PATTERN)  # fmt: skip
+    return _CALL.pack(CALL, t_ns, call_id, number, arg, asked, size, offset, started_ns,
+                      duration_ns, failed, note, flags) + bytes(shown)  # fmt: skip
 
 
 def pack_select(

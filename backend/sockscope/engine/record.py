@@ -72,33 +72,30 @@ def _packed_call(
     op: str,
     line: tuple[str, int, str],
     outcome: Outcome,
-    *,
     asked: int,
     data: bytes | memoryview | None,
     offset: int,
-    note: int = packed.NOTE_BYTES,
+    note: int,
 ) -> bool:
     """Record a loop call as a packed record (engine/packed.py) when nothing needs it as an
     object (no ticket collects it); False when it must be made the usual way."""
     if lab.ticket is not None or ls.datagram:
         return False
-    error = None if outcome.ok else (errno_name(outcome.exc) or "", error_text(outcome.exc) or "")
+    exc = outcome.exc
     record = packed.pack_call(
         lab.strings,
-        t_ns=lab.now_ns(),
-        call_id=lab.new_call_id(),
-        socket=ls.name,
-        op=op,
-        line=line,
-        asked=asked,
-        done=None if data is None else len(data),
-        data=data,
-        offset=offset,
-        started_ns=outcome.started_ns - lab.t0,
-        duration_ns=outcome.duration_ns,
-        error=error,
-        note=note,
-        recv=op == "recv",
+        lab.now_ns(),
+        lab.new_call_id(),
+        (ls.name, op, line[0], line[2]),
+        line[1],
+        asked,
+        data,
+        offset,
+        outcome.started_ns - lab.t0,
+        outcome.duration_ns,
+        None if exc is None else (errno_name(exc) or "", error_text(exc) or ""),
+        note,
+        op == "recv",
     )
     if record is None:
         return False
@@ -129,7 +126,7 @@ def record_send(
             and call_id is None
             and op == "send"
             and _packed_call(
-                lab, ls, op, line, outcome, asked=len(offered), data=sent, offset=ls.sent_total
+                lab, ls, op, line, outcome, len(offered), sent, ls.sent_total, packed.NOTE_BYTES
             )
         ):
             if done:
@@ -170,10 +167,10 @@ def record_recv(
             op,
             (line, packed.NO_ARG, ""),
             outcome,
-            asked=bufsize,
-            data=got,
-            offset=ls.received_total,
-            note=ending if got == b"" else packed.NOTE_BYTES,
+            bufsize,
+            got,
+            ls.received_total,
+            ending if got == b"" else packed.NOTE_BYTES,
         ):
             if got is not None:
                 ls.eof = ls.eof or not got
@@ -233,7 +230,7 @@ class SelectRecord:
 
     def __init__(self) -> None:
         self.idle = 0
-        self.last_lists: tuple[list[str], list[str]] | None = None
+        self.last_lists: tuple[tuple[str, ...], tuple[str, ...]] | None = None
         self.was_ready = False
 
     def turn(
@@ -241,8 +238,8 @@ class SelectRecord:
         lab: LabContext,
         *,
         iteration: int,
-        lists: tuple[list[str], list[str]],
-        ready: tuple[list[str], list[str]],
+        lists: tuple[tuple[str, ...], tuple[str, ...]],
+        ready: tuple[tuple[str, ...], tuple[str, ...]],
         timeout: float,
         blocked_ns: int,
         woken: bool,
@@ -255,7 +252,7 @@ class SelectRecord:
         timeout = round(timeout, 4)
         record = None
         if lab.ticket is None:  # nothing collects it as an object: packed (engine/packed.py)
-            names = (tuple(lists[0]), tuple(lists[1]), tuple(ready[0]), tuple(ready[1]))
+            names = (*lists, *ready)
             record = packed.pack_select(
                 lab.strings,
                 t_ns=lab.now_ns(),
@@ -272,12 +269,12 @@ class SelectRecord:
             lab.emit(
                 SelectEvent,
                 iteration=iteration,
-                readers=lists[0],
-                writers=lists[1],
+                readers=list(lists[0]),
+                writers=list(lists[1]),
                 errors=[],
                 timeout=timeout,
-                ready_readers=ready[0],
-                ready_writers=ready[1],
+                ready_readers=list(ready[0]),
+                ready_writers=list(ready[1]),
                 ready_errors=[],
                 blocked_ns=blocked_ns,
                 woken=woken,

@@ -9,8 +9,6 @@ made by recv() can be located by eye.
 
 from __future__ import annotations
 
-import functools
-
 BLOCK = 8
 PREVIEW_BYTES = 48
 FULL_BYTES = 256  # payloads this small are recorded whole (in hex)
@@ -38,18 +36,30 @@ def pattern(offset: int, size: int) -> bytes:
 PAGE_BYTES = 256 * BLOCK  # the blocks that share their first five hex digits
 
 
-@functools.lru_cache(maxsize=64)
-def _page(page: int) -> bytes:
-    return _TEMPLATE.replace(_HOLE, b"%05x" % (page % _PAGES_WRAP))
+def _within_page(offset: int, size: int) -> bytes:
+    """``pattern(offset, size)`` for a span inside one page: only its own blocks of the
+    template are filled (a few, for what an event shows), not the page's 256."""
+    page, start = divmod(offset, PAGE_BYTES)
+    first = start - start % BLOCK
+    end = start + size
+    end += -end % BLOCK
+    blocks = _TEMPLATE[first:end].replace(_HOLE, b"%05x" % (page % _PAGES_WRAP))
+    return blocks[start - first : start - first + size]
 
 
 def pattern_matches(data: bytes | memoryview, offset: int) -> bool:
-    """Whether ``data`` is ``pattern(offset, len(data))``: cheap for a few hundred bytes
-    (the pages are kept), which is what a recorded event shows of a payload."""
-    start = offset % PAGE_BYTES
-    if start + len(data) <= PAGE_BYTES:
-        return _page(offset // PAGE_BYTES)[start : start + len(data)] == data
-    return pattern(offset, len(data)) == data
+    """Whether ``data`` is ``pattern(offset, len(data))``: cheap for a few hundred bytes,
+    which is what a recorded event shows of a payload."""
+    size = len(data)
+    cut = PAGE_BYTES - offset % PAGE_BYTES  # bytes left in this page
+    if size <= cut:
+        return _within_page(offset, size) == data
+    if size <= PAGE_BYTES:  # across two pages (a stream cut at odd offsets: most are)
+        return (
+            _within_page(offset, cut) == data[:cut]
+            and _within_page(offset + cut, size - cut) == data[cut:]
+        )
+    return pattern(offset, size) == data
 
 
 def preview(data: bytes | memoryview, limit: int = PREVIEW_BYTES) -> tuple[str, bool]:
