@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sockscope.engine.core.payload import (
     PREVIEW_BYTES,
+    SHEET_BYTES,
     literal,
     pattern,
     pattern_matches,
@@ -118,3 +120,25 @@ def test_literal_keeps_short_data_whole() -> None:
 def test_literal_shortens_long_data_and_says_how_long() -> None:
     assert literal(b"a" * 65) == repr(b"a" * 64) + "...  # 65 bytes"
     assert literal(bytearray(b"abcdef"), limit=2) == "b'ab'...  # 6 bytes"
+
+
+def naive(offset: int, size: int) -> bytes:
+    """The pattern by its definition: block k is k in seven hex digits and a bar."""
+    first, last = offset // 8, (offset + size + 7) // 8
+    text = b"".join(b"%07x|" % (k % 16**7) for k in range(first, last))
+    return text[offset - first * 8 : offset - first * 8 + size]
+
+
+@pytest.mark.parametrize(
+    ("offset", "size"),
+    [
+        (0, SHEET_BYTES),  # one whole sheet
+        (5, SHEET_BYTES),  # cut inside the first and the second
+        (SHEET_BYTES - 3, SHEET_BYTES + 10),  # three sheets, the first 3 bytes of one
+        (123_456_789, 3 * SHEET_BYTES + 77),
+        (4095 * SHEET_BYTES + 1, SHEET_BYTES + 5),  # where the sheets' three digits roll over
+        (2**31 - 1000, 2 * SHEET_BYTES),  # where the whole pattern wraps (2 GiB)
+    ],
+)
+def test_a_large_pattern_is_the_pattern_by_its_definition(offset: int, size: int) -> None:
+    assert pattern(offset, size) == naive(offset, size)
