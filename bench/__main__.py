@@ -1,7 +1,8 @@
 """Run every benchmark, print a table of medians and ratios; exit 1 if a check failed.
 
 ``python -m bench`` runs them all; ``python -m bench 1 3`` runs a selection (4: the lab page,
-5: the home page's first load, 6: the closed-connection watch, 7: a room of N participants).
+5: the home page's first load, 6: the closed-connection watch, 7: a room of N participants,
+8: the server's CPU per event, end to end).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import memory, page, room, stream, throughput, ui, watch
+from . import endtoend, memory, page, room, stream, throughput, ui, watch
 from .common import BenchTimeout, Check, Row, print_table
 
 BENCHES: dict[str, Callable[[], tuple[list[Row], list[Check]]]] = {
@@ -22,6 +23,7 @@ BENCHES: dict[str, Callable[[], tuple[list[Row], list[Check]]]] = {
     "5": page.run,
     "6": watch.run,
     "7": room.run,
+    "8": endtoend.run,
 }
 NAMES = {
     "1": "engine throughput",
@@ -31,6 +33,7 @@ NAMES = {
     "5": "home page load",
     "6": "closed-connection watch",
     "7": "a room of participants",
+    "8": "end to end",
 }
 
 
