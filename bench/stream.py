@@ -26,6 +26,7 @@ from fastapi import FastAPI
 
 from sockscope.api.app import create_app
 from sockscope.api.wire import events_message, events_message_text
+from sockscope.engine import packed
 from sockscope.engine.lab import LabEngine
 from sockscope.engine.log import encode
 from sockscope.labs.registry import LabRegistry
@@ -235,18 +236,27 @@ def viewed(report: dict[str, Any], f: Flood, offset_ns: int) -> Viewed:
 
 def serialize_costs(engine: LabEngine) -> tuple[list[float], list[float]]:
     """Per-event cost of making a viewer's batch text, on the last events of the last
-    flood: what ws.py sends (each event's text, engine.log.encode, joined), against the
-    way it was made before, in the same run: to_wire() then json.dumps of the message."""
-    events = engine.log.after(engine.log.last_seq - SAMPLE_EVENTS, SAMPLE_EVENTS).events
+    flood: what ws.py sends (log.wire_after's texts, made here again from what the log
+    holds: packed records straight to text, objects with log.encode), against the way it
+    was made before, in the same run: to_wire() then json.dumps of the message."""
+    log = engine.log
+    items, first, _, _ = log._slice(log.last_seq - SAMPLE_EVENTS, SAMPLE_EVENTS)
+    events = log.after(first - 1, SAMPLE_EVENTS).events
+    strings = log.strings
     encode_us: list[float] = []
     dumps_us: list[float] = []
     for _ in range(RUNS):
         t0 = time.perf_counter()
-        events_message_text([encode(e) for e in events])
+        events_message_text(
+            [
+                packed.wire_text(e, first + i, strings) if isinstance(e, bytes) else encode(e)
+                for i, e in enumerate(items)
+            ]
+        )
         t1 = time.perf_counter()
         json.dumps(events_message(events), separators=(",", ":"), ensure_ascii=False)
         t2 = time.perf_counter()
-        encode_us.append((t1 - t0) / len(events) * 1e6)
+        encode_us.append((t1 - t0) / len(items) * 1e6)
         dumps_us.append((t2 - t1) / len(events) * 1e6)
     return encode_us, dumps_us
 

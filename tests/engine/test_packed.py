@@ -65,6 +65,8 @@ def both_ways(idle: LabEngine, record: Any) -> tuple[Event, Event, bool]:
     (unpacked,) = idle.log.after(middle, 10).events
     with idle.log._lock:
         was_packed = isinstance(idle.log._events[-1], bytes)
+    (text,) = idle.log.wire_after(middle, 10).texts  # made from the record, not the object
+    assert text == encode(unpacked)
     return made, unpacked, was_packed
 
 

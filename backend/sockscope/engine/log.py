@@ -167,7 +167,9 @@ class EventLog(BoundedLog["Event | bytes"]):
         texts = [
             k
             if k is not None
-            else encode(packed.unpack(e, first + i, strings) if isinstance(e, bytes) else e)
+            else packed.wire_text(e, first + i, strings)
+            if isinstance(e, bytes)
+            else encode(e)
             for i, (k, e) in enumerate(zip(known, items, strict=True))
         ]
         if self.keep_texts and None in known:

@@ -21,6 +21,7 @@ _PAGES_WRAP = 16**5
 # with bytes.replace (C speed) instead of formatting two million blocks one by one.
 _HOLE = b"\0" * 5
 _TEMPLATE = b"".join(_HOLE + b"%02x|" % low for low in range(256))
+PAGE_BYTES = 256 * BLOCK  # the blocks that share their first five hex digits
 
 
 # A span of 256 pages (512 KiB) shares the first three hex digits of its blocks: one
@@ -58,15 +59,17 @@ def pattern(offset: int, size: int) -> bytes:
                 sheet[:end].translate(_sheet_table(last)),
             ]
         )
+    if size <= PAGE_BYTES:  # small (what an event shows): only its own blocks filled
+        cut = PAGE_BYTES - offset % PAGE_BYTES
+        if size <= cut:
+            return _within_page(offset, size)
+        return _within_page(offset, cut) + _within_page(offset + cut, size - cut)
     first = offset // BLOCK
     last = (offset + size - 1) // BLOCK
     pages = range(first // 256, last // 256 + 1)
     text = b"".join(_TEMPLATE.replace(_HOLE, b"%05x" % (page % _PAGES_WRAP)) for page in pages)
     start = offset - pages[0] * 256 * BLOCK
     return text[start : start + size]
-
-
-PAGE_BYTES = 256 * BLOCK  # the blocks that share their first five hex digits
 
 
 def _within_page(offset: int, size: int) -> bytes:
