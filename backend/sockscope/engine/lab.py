@@ -319,9 +319,12 @@ class LabEngine:
         return any(f.queue for link in self.links.values() for f in (link.up, link.down))
 
     def _iterate(self) -> None:
-        if self._rate.hold(
-            time.monotonic_ns(), self._wait_wake, lambda s: self.emit_notice(None, s)
-        ):
+        over = self._rate.over(time.monotonic_ns())  # cheap: hold() only when over
+        if over is not None:
+            seconds, first = over
+            if first:
+                self.emit_notice(None, self._rate.notice())
+            self._wait_wake(seconds)
             return
         stepping = self.paused and bool(self._steps)
         if self.paused and not stepping:

@@ -6,8 +6,6 @@ and so the flood of events it records, is slowed, so the server stays responsive
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 WINDOW_NS = 100_000_000
 
 
@@ -42,15 +40,3 @@ class EventRate:
             " is slowed down so the server stays responsive (the kernel's behaviour is"
             " unchanged)"
         )
-
-    def hold(self, now_ns: int, wait: Callable[[float], None], say: Callable[[str], None]) -> bool:
-        """True, after ``wait``-ing out the window, when it already had its share of events
-        (``say``-ing so the first time in a flood)."""
-        over = self.over(now_ns)
-        if over is None:
-            return False
-        seconds, first = over
-        if first:
-            say(self.notice())
-        wait(seconds)
-        return True
