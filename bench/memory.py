@@ -54,8 +54,18 @@ def deep_size(root: Any) -> int:
 
 
 def log_overhead(log: EventLog) -> int:
-    """What the log keeps beside its events: the packed records' strings, the texts list."""
-    return deep_size(log.strings.values) + sys.getsizeof(log._texts)
+    """What the log keeps beside its events: the packed records' strings, and the texts and
+    objects readers made of the newest (engine/log.py's KEPT_BESIDE)."""
+    return deep_size(log.strings.values) + deep_size(log._texts) + deep_size(log._made)
+
+
+def watched(log: EventLog) -> None:
+    """Read the log as a viewer that saw all of it does, and the room's flags (the newest
+    400 as objects)."""
+    cursor = log.first_seq - 1
+    while cursor < log.last_seq:
+        cursor = log.wire_after(cursor, 2000).last
+    log.after(log.last_seq - 400, 400)
 
 
 def typed_flood(lab: EngineLab, received: int) -> float:
@@ -127,6 +137,8 @@ def run() -> tuple[list[Row], list[Check]]:
         end_len = len(kept)
         total_events = lab.engine.log.last_seq - seq0
         log_bytes = deep_size(kept) + log_overhead(lab.engine.log)
+        watched(lab.engine.log)
+        watched_bytes = deep_size(kept) + log_overhead(lab.engine.log)
         typed_per_event = typed_flood(lab, floods * SIZE)
     finally:
         if tracemalloc.is_tracing():
@@ -155,6 +167,8 @@ def run() -> tuple[list[Row], list[Check]]:
             unbounded / MiB, "est. unbounded", (peak_growth,)),
         Row(name, "log size at end (deep sizeof)", log_bytes / MiB, "MiB", runs=(log_bytes,)),
         Row(name, "log bytes per event", per_event, "B", runs=(per_event,)),
+        Row(name, "... watched (texts of the newest kept)", watched_bytes / max(1, end_len), "B",
+            runs=(watched_bytes,)),
         Row(name, "... of typed bytes (256 kept each)", typed_per_event, "B",
             runs=(typed_per_event,)),
     ]  # fmt: skip

@@ -219,3 +219,19 @@ def test_a_log_that_keeps_no_texts_encodes_for_each_reader(
 
 def json_seqs(texts: list[str]) -> list[int]:
     return [json.loads(t)["seq"] for t in texts]
+
+
+def test_only_the_newest_texts_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watched log holds the texts of its newest KEPT_BESIDE events, not of them all."""
+    monkeypatch.setattr(log_module, "KEPT_BESIDE", 5)
+    made = counting_encoder(monkeypatch)
+    log = filled(100, 20)
+    log.wire_after(0, 100)
+    assert sum(t is not None for t in log._texts) == 5  # 16..20
+    made.clear()
+    log.wire_after(10, 100)  # 11..15 made again, 16..20 kept
+    assert made == [11, 12, 13, 14, 15]
+    for seq in range(21, 24):
+        log.append(notice(seq))
+    assert [i + 1 for i, t in enumerate(log._texts) if t is not None] == [19, 20]
+    assert len(log._texts) == len(log._made) == len(log._events)

@@ -227,3 +227,55 @@ def test_a_flood_reads_back_the_same_as_objects_and_as_text(
         assert call.data is not None and call.via == "loop"
         assert call.data.hex == pattern(call.data.offset, call.data.len).hex()
     assert log.wire_after(0, 1_000_000).texts == [encode(e) for e in events]
+
+
+def turn(
+    idle: LabEngine,
+    lists: tuple[tuple[str, ...], tuple[str, ...]],
+    ready: tuple[tuple[str, ...], tuple[str, ...]],
+    iteration: int = 1,
+) -> None:
+    """One recorded select() turn with these lists and these ready."""
+    SelectRecord().turn(idle, iteration=iteration, lists=lists, ready=ready, timeout=0.25,
+                        blocked_ns=1, woken=False, record_always=True)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("lists", "ready"),
+    [
+        ((("srv", "c1", "c2", "c3"), ("cli",)), (("c1", "c3"), ("cli",))),
+        ((("srv",), ()), ((), ())),
+        ((tuple(f"c{i}" for i in range(64)), ()), (("c0", "c63"), ())),
+    ],
+)
+def test_ready_sets_pack_as_masks_over_the_lists(
+    idle: LabEngine,
+    lists: tuple[tuple[str, ...], tuple[str, ...]],
+    ready: tuple[tuple[str, ...], tuple[str, ...]],
+) -> None:
+    made, unpacked, was_packed = both_ways(idle, lambda: turn(idle, lists, ready))
+    assert was_packed
+    same(made, unpacked)
+
+
+def test_many_ready_sets_take_one_string(idle: LabEngine) -> None:
+    """A busy lab's ready sets are masks, not strings: 2^N of them would fill the table."""
+    names = tuple(f"c{i}" for i in range(12))
+    before = len(idle.log.strings.values)
+    for bits in range(1, 300):
+        ready = tuple(n for i, n in enumerate(names) if bits >> i & 1)
+        turn(idle, (names, ()), (ready, ()), iteration=bits)
+    assert len(idle.log.strings.values) == before + 1
+    with idle.log._lock:
+        assert all(isinstance(e, bytes) for e in idle.log._events[-299:])
+
+
+def test_a_ready_set_out_of_order_or_unknown_is_recorded_as_an_object(idle: LabEngine) -> None:
+    for ready in (("c2", "c1"), ("nobody",)):
+        turn(idle, (("c1", "c2"), ()), (ready, ()))
+        (event,) = idle.log.after(idle.log.last_seq - 1, 1).events
+        assert isinstance(event, SelectEvent) and event.ready_readers == list(ready)
+    too_many = tuple(f"c{i}" for i in range(65))
+    turn(idle, (too_many, ()), (("c64",), ()))
+    with idle.log._lock:
+        assert isinstance(idle.log._events[-1], SelectEvent)

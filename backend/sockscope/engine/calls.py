@@ -15,7 +15,7 @@ from typing import Any
 class Outcome:
     """What one call returned (``value``) or raised (``exc``), and when. Made for every
     call a lab records, so a plain slotted class (a frozen dataclass costs 3.5x as much to
-    make); nothing changes one once made."""
+    make); nothing changes one once it is recorded."""
 
     __slots__ = ("duration_ns", "exc", "started_ns", "value")
 

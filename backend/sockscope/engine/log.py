@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -118,16 +118,24 @@ class BoundedLog(Generic[T]):
                 self._listeners = self._listeners[:at] + self._listeners[at + 1 :]
 
 
+KEPT_BESIDE = 2000  # the newest events whose text and object are kept once made
+
+
 class EventLog(BoundedLog["Event | bytes"]):
     """A lab's events: objects, or packed records (:mod:`sockscope.engine.packed`: a flood's
     loop calls and select() turns) made objects again when a reader asks; and the JSON text
     of those a viewer was sent, encoded once, by the first reader to ask
-    (:meth:`wire_after`), for all viewers."""
+    (:meth:`wire_after`), for all viewers.
+
+    What readers make (texts, objects) is kept beside the newest :data:`KEPT_BESIDE` events
+    only: live viewers and the room's flags read those, again and again; a reader further
+    back makes its own. So a watched log holds at most that many texts and objects more."""
 
     def __init__(self, capacity: int, *, keep_texts: bool = True) -> None:
         super().__init__(capacity)
         self.strings = packed.Strings()  # what the packed records name by number
         self._texts: list[str | None] = []  # beside _events: its text once a reader made it
+        self._made: list[Event | None] = []  # beside _events: its object once unpacked
         self.keep_texts = keep_texts  # a lab host's log has one reader: nothing to share
 
     def append(self, event: Event | bytes) -> None:
@@ -135,47 +143,60 @@ class EventLog(BoundedLog["Event | bytes"]):
         with self._lock:  # this runs for every event a lab records: keep it short
             self._events.append(event)
             self._texts.append(None)
+            self._made.append(None)
+            old = len(self._made) - KEPT_BESIDE - 1  # leaves the newest: forget what was made
+            if old >= 0:
+                self._texts[old] = self._made[old] = None
             listeners = self._trimmed()
         for notify in listeners:
             notify()
 
     def _dropped(self, count: int) -> None:
         del self._texts[:count]
+        del self._made[:count]
 
-    def _objects(self, items: list[Event | bytes], first: int) -> list[Event]:
-        strings = self.strings
-        return [
-            packed.unpack(item, first + i, strings) if isinstance(item, bytes) else item
-            for i, item in enumerate(items)
-        ]
+    def _cached(
+        self,
+        cache: list[Any],
+        items: list[Event | bytes],
+        first: int,
+        make: Callable[[Event | bytes, int], Any],
+        keep: bool,
+    ) -> list[Any]:
+        """What ``make`` makes of each item (numbered from ``first``), taking what ``cache``
+        holds: made outside the lock (the writer never waits for it), kept for the next
+        reader when among the newest."""
+        with self._lock:
+            at = first - self._first_seq
+            known = cache[at : at + len(items)] if at >= 0 else []
+        if len(known) != len(items):  # trimmed since the slice: make them all
+            known = [None] * len(items)
+        pairs = enumerate(zip(known, items, strict=True))
+        made = [k if k is not None else make(e, first + i) for i, (k, e) in pairs]
+        if keep and None in known:
+            with self._lock:
+                at = first - self._first_seq
+                low = max(0, -at, len(cache) - KEPT_BESIDE - at)  # the newest only
+                high = min(len(made), len(cache) - at)
+                if low < high:
+                    cache[at + low : at + high] = made[low:high]
+        return made
+
+    def _object(self, item: Event | bytes, seq: int) -> Event:
+        return packed.unpack(item, seq, self.strings) if isinstance(item, bytes) else item
+
+    def _text(self, item: Event | bytes, seq: int) -> str:
+        return (
+            packed.wire_text(item, seq, self.strings) if isinstance(item, bytes) else encode(item)
+        )
 
     def after(self, seq: int, limit: int = 1000) -> Page:
         """Events with a sequence number above ``seq``, oldest first, at most ``limit``."""
         items, first, gap, last = self._slice(seq, limit)
-        return Page(self._objects(items, first), gap, last)
+        return Page(self._cached(self._made, items, first, self._object, True), gap, last)
 
     def wire_after(self, seq: int, limit: int = 1000) -> WirePage:
-        """The same events as JSON text: what no reader encoded yet is encoded now, outside
-        the lock (the writer never waits for it), and kept for the next reader."""
+        """The same events as JSON text (packed records straight to text)."""
         items, first, gap, last = self._slice(seq, limit)
-        with self._lock:
-            at = first - self._first_seq
-            known = self._texts[at : at + len(items)] if at >= 0 else []
-        if len(known) != len(items):  # trimmed since the slice: encode them all
-            known = [None] * len(items)
-        strings = self.strings
-        texts = [
-            k
-            if k is not None
-            else packed.wire_text(e, first + i, strings)
-            if isinstance(e, bytes)
-            else encode(e)
-            for i, (k, e) in enumerate(zip(known, items, strict=True))
-        ]
-        if self.keep_texts and None in known:
-            with self._lock:
-                at = first - self._first_seq
-                for i, text in enumerate(texts):
-                    if 0 <= at + i < len(self._texts):
-                        self._texts[at + i] = text
+        texts = self._cached(self._texts, items, first, self._text, self.keep_texts)
         return wire_page(texts, first, seq, gap, last)

@@ -41,8 +41,10 @@ SELECT = 2
 # kind, t_ns, call_id, site, line_arg, asked, done, offset, started_ns, duration_ns, error,
 # note, flags; then the kept bytes.
 _CALL = struct.Struct("<BqqIqqqqqqIBB")
-# kind, t_ns, iteration, lists, timeout, blocked_ns, woken, idle_before
-_SELECT = struct.Struct("<BqqIdqBq")
+# kind, t_ns, iteration, lists, timeout, blocked_ns, woken, idle_before, and which of the
+# readers and of the writers were ready (bit i: the i-th name of the list)
+_SELECT = struct.Struct("<BqqIdqBqQQ")
+MASK_NAMES = 64  # a list longer than this is not packed (its ready sets need more bits)
 
 NO_ARG = -1  # the line has no number in it
 NOTE_BYTES, NOTE_PEER_CLOSED, NOTE_SHUT_DOWN = 0, 1, 2
@@ -117,25 +119,54 @@ def pack_select(
     *,
     t_ns: int,
     iteration: int,
-    lists: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+    lists: tuple[tuple[str, ...], tuple[str, ...]],
+    ready: tuple[tuple[str, ...], tuple[str, ...]],
     timeout: float,
     blocked_ns: int,
     woken: bool,
     idle_before: int,
 ) -> bytes | None:
-    """A select() turn's record (readers, writers, ready readers, ready writers), or None."""
+    """A select() turn's record, or None. ``lists`` (readers, writers) are interned; which
+    of them were ``ready`` is two bit masks, so the many ready sets of a busy lab take no
+    room in the strings."""
+    ready_r, ready_w = _mask(lists[0], ready[0]), _mask(lists[1], ready[1])
+    if ready_r is None or ready_w is None:
+        return None
     number = strings.number(lists)
     if number is None:
         return None
-    return _SELECT.pack(SELECT, t_ns, iteration, number, timeout, blocked_ns, woken, idle_before)
+    return _SELECT.pack(
+        SELECT, t_ns, iteration, number, timeout, blocked_ns, woken, idle_before, ready_r, ready_w
+    )
+
+
+def _mask(names: tuple[str, ...], subset: tuple[str, ...]) -> int | None:
+    """Bit i set for each of ``subset`` that is ``names[i]``; None when ``subset`` is not
+    some of ``names`` in their order (select() answers in the order it was asked)."""
+    if len(names) > MASK_NAMES:
+        return None
+    mask, last = 0, -1
+    for name in subset:
+        try:
+            at = names.index(name, last + 1)
+        except ValueError:
+            return None
+        mask, last = mask | 1 << at, at
+    return mask
+
+
+def _picked(names: tuple[str, ...], mask: int) -> list[str]:
+    return [name for i, name in enumerate(names) if mask >> i & 1]
 
 
 def unpack(record: bytes, seq: int, strings: Strings) -> Event:
     """The event ``record`` stands for, numbered ``seq``."""
     values = strings.values
     if record[0] == SELECT:
-        _, t_ns, iteration, number, timeout, blocked_ns, woken, idle = _SELECT.unpack(record)
-        readers, writers, ready_r, ready_w = values[number]
+        _, t_ns, iteration, number, timeout, blocked_ns, woken, idle, mask_r, mask_w = (
+            _SELECT.unpack(record)
+        )
+        readers, writers = values[number]
         return SelectEvent(
             seq=seq,
             t_ns=t_ns,
@@ -144,8 +175,8 @@ def unpack(record: bytes, seq: int, strings: Strings) -> Event:
             writers=list(writers),
             errors=[],
             timeout=timeout,
-            ready_readers=list(ready_r),
-            ready_writers=list(ready_w),
+            ready_readers=_picked(readers, mask_r),
+            ready_writers=_picked(writers, mask_w),
             ready_errors=[],
             blocked_ns=blocked_ns,
             woken=bool(woken),
@@ -248,8 +279,13 @@ def _fragments(strings: Strings, number: int) -> tuple[str, ...]:
 def wire_text(record: bytes, seq: int, strings: Strings) -> str:
     """The JSON text of the event ``record`` stands for, numbered ``seq``."""
     if record[0] == SELECT:
-        _, t_ns, iteration, number, timeout, blocked_ns, woken, idle = _SELECT.unpack(record)
-        readers, writers, ready_r, ready_w = _fragments(strings, number)
+        _, t_ns, iteration, number, timeout, blocked_ns, woken, idle, mask_r, mask_w = (
+            _SELECT.unpack(record)
+        )
+        readers, writers = _fragments(strings, number)
+        names = strings.values[number]
+        ready_r = _text(_picked(names[0], mask_r)) if mask_r else "[]"
+        ready_w = _text(_picked(names[1], mask_w)) if mask_w else "[]"
         return _SELECT_JSON % (seq, t_ns, iteration, readers, writers, _text(timeout), ready_r,
                                ready_w, blocked_ns, "true" if woken else "false", idle)  # fmt: skip
     fields = _CALL.unpack_from(record)

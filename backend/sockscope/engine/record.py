@@ -252,12 +252,12 @@ class SelectRecord:
         timeout = round(timeout, 4)
         record = None
         if lab.ticket is None:  # nothing collects it as an object: packed (engine/packed.py)
-            names = (*lists, *ready)
             record = packed.pack_select(
                 lab.strings,
                 t_ns=lab.now_ns(),
                 iteration=iteration,
-                lists=names,
+                lists=lists,
+                ready=ready,
                 timeout=timeout,
                 blocked_ns=blocked_ns,
                 woken=woken,

@@ -128,7 +128,7 @@ class LabSocket:
             self.local,
             self.peer,
             self.blocking,
-            self.sock.gettimeout(),
+            self.sock.gettimeout() or None,  # as info() has it: 0.0 and None read the same
             self.listener,
             self.auto_accept,
             self.auto_recv,
