@@ -12,6 +12,7 @@ from engine.conftest import LabDriver
 
 from sockscope.engine import machine
 from sockscope.engine.core.commands import parse_command
+from sockscope.events import SocketEvent
 
 
 def wait_until(test: Any, what: str, timeout: float = 5.0) -> None:
@@ -213,6 +214,8 @@ def test_a_copy_made_blocking_makes_the_original_block_too_in_a_worker(lab: LabD
     assert lab.sock("conn")["blocking"] is False
     lab.ok({"op": "setblocking", "socket": "copy", "flag": True})
     assert lab.sock("conn")["blocking"] is True  # its own timeout is still 0
+    told = [e.info for e in lab.events("socket") if isinstance(e, SocketEvent)]
+    assert [i.blocking for i in told if i.name == "conn"][-1] is True  # viewers were told
     waiting = lab.engine.submit(
         parse_command({"op": "recv", "socket": "conn", "bufsize": 64}, lab.policy)
     )

@@ -139,11 +139,14 @@ def auto_recv(lab: LabContext, ls: LabSocket) -> None:
     except (OSError, ValueError, OverflowError) as exc:
         outcome = Outcome(None, exc, started, 0)
     outcome.duration_ns = time.monotonic_ns() - started
+    eof = ls.eof
     record_recv(lab, ls, line, outcome, bufsize, via="loop")
     if outcome.ok and outcome.value and ls.auto_recv == "echo":
         ls.outbox.append(Outbox(outcome.value))
     elif not outcome.ok and not isinstance(outcome.exc, BlockingIOError):
         ls.eof = True  # ECONNRESET and the like: stop reading a dead connection
+    elif ls.eof == eof:
+        return  # bytes read (or EAGAIN): nothing the socket's description says has moved
     lab.sync(ls)
 
 

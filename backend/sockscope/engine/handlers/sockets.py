@@ -290,6 +290,7 @@ def op_setblocking(lab: LabContext, ls: LabSocket, cmd: SetBlocking, ticket: Tic
         pyline.setblocking(ls.name, flag),
         lambda: ls.sock.setblocking(flag),
     )
+    sync_references(lab, ls)
 
 
 def op_settimeout(lab: LabContext, ls: LabSocket, cmd: SetTimeout, ticket: Ticket) -> None:
@@ -302,6 +303,15 @@ def op_settimeout(lab: LabContext, ls: LabSocket, cmd: SetTimeout, ticket: Ticke
         pyline.settimeout(ls.name, timeout),
         lambda: ls.sock.settimeout(timeout),
     )
+    sync_references(lab, ls)
+
+
+def sync_references(lab: LabContext, ls: LabSocket) -> None:
+    """A dup()'s descriptors share O_NONBLOCK: the other references to the kernel socket
+    may have changed whether they block, and their viewers are told now."""
+    for other in list(lab.sockets.values()):
+        if other is not ls and other.kernel is ls.kernel:
+            lab.sync(other)
 
 
 def op_setsockopt(lab: LabContext, ls: LabSocket, cmd: SetSockOpt, ticket: Ticket) -> None:
