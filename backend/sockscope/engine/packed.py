@@ -159,6 +159,14 @@ def _picked(names: tuple[str, ...], mask: int) -> list[str]:
     return [name for i, name in enumerate(names) if mask >> i & 1]
 
 
+def _shown(record: bytes, done: int, offset: int, flags: int) -> bytes:
+    """The bytes a call event shows (all up to FULL_BYTES, else the first PREVIEW_BYTES):
+    made again when they are the pattern, else kept after the record's numbers."""
+    if flags & PATTERN:
+        return pattern(offset, done if done <= FULL_BYTES else PREVIEW_BYTES)
+    return record[_CALL.size :]
+
+
 def unpack(record: bytes, seq: int, strings: Strings) -> Event:
     """The event ``record`` stands for, numbered ``seq``."""
     values = strings.values
@@ -211,10 +219,7 @@ def unpack(record: bytes, seq: int, strings: Strings) -> Event:
             errno=name,
             error=text,
         )
-    if flags & PATTERN:
-        shown = pattern(offset, done if done <= FULL_BYTES else PREVIEW_BYTES)
-    else:
-        shown = record[_CALL.size :]
+    shown = _shown(record, done, offset, flags)
     head, _ = preview(shown)
     truncated = done > PREVIEW_BYTES
     info = BytesInfo(
@@ -298,11 +303,10 @@ def wire_text(record: bytes, seq: int, strings: Strings) -> str:
         name, text = _fragments(strings, failed)
         return _CALL_JSON % (seq, t_ns, call_id, socket, op, line, asked, "null", "null",
                              "null", name, name, text, started, duration)  # fmt: skip
+    shown = _shown(record, done, offset, flags)
     if flags & PATTERN:  # hex digits and bars: its repr and JSON need no escapes
-        shown = pattern(offset, done if done <= FULL_BYTES else PREVIEW_BYTES)
         head = f"\"b'{shown[:PREVIEW_BYTES].decode()}'\""
     else:
-        shown = record[_CALL.size :]
         head = _text(preview(shown)[0])
     truncated = done > PREVIEW_BYTES
     hex_text = f'"{shown.hex()}"' if done <= FULL_BYTES else "null"

@@ -85,17 +85,8 @@ def _within_page(offset: int, size: int) -> bytes:
 
 def pattern_matches(data: bytes | memoryview, offset: int) -> bool:
     """Whether ``data`` is ``pattern(offset, len(data))``: cheap for a few hundred bytes,
-    which is what a recorded event shows of a payload."""
-    size = len(data)
-    cut = PAGE_BYTES - offset % PAGE_BYTES  # bytes left in this page
-    if size <= cut:
-        return _within_page(offset, size) == data
-    if size <= PAGE_BYTES:  # across two pages (a stream cut at odd offsets: most are)
-        return (
-            _within_page(offset, cut) == data[:cut]
-            and _within_page(offset + cut, size - cut) == data[cut:]
-        )
-    return pattern(offset, size) == data
+    which is what a recorded event shows of a payload (pattern() fills only their blocks)."""
+    return pattern(offset, len(data)) == data
 
 
 def preview(data: bytes | memoryview, limit: int = PREVIEW_BYTES) -> tuple[str, bool]:
