@@ -23,7 +23,7 @@ from sockscope.engine.core.payload import pattern
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.lab import LabEngine
 from sockscope.engine.log import encode
-from sockscope.engine.record import SelectRecord, record_recv, record_send
+from sockscope.engine.record import SelectRecord, record_loop_recv, record_send
 from sockscope.engine.sockets import LabSocket
 from sockscope.engine.tickets import Ticket
 from sockscope.events import CallEvent, Event, SelectEvent, to_wire
@@ -84,6 +84,12 @@ def vars_of(event: Event) -> dict[str, Any]:
     return {name: getattr(event, name) for name in event.__dataclass_fields__}
 
 
+def loop_recv(lab: LabEngine, ls: LabSocket, outcome: Outcome, bufsize: int) -> None:
+    """The loop's recv() of ``bufsize`` as auto_recv() records it."""
+    ls.bufsize = bufsize
+    record_loop_recv(lab, ls, outcome.value, outcome.exc, outcome.started_ns, outcome.duration_ns)
+
+
 def ok(value: Any) -> Outcome:
     return Outcome(value, None, 1_000, 2_000)
 
@@ -118,7 +124,7 @@ def test_a_loop_recv_packs_to_the_same_event(
     data = data[:size]
 
     def record() -> None:
-        record_recv(idle, stream, "data = cli.recv(1024)", ok(data), 1024, via="loop")
+        loop_recv(idle, stream, ok(data), 1024)
         stream.received_total -= len(data)
 
     made, unpacked, was_packed = both_ways(idle, record)
@@ -134,9 +140,7 @@ def test_a_loop_recv_packs_to_the_same_event(
 @pytest.mark.parametrize("shut", [False, True])
 def test_an_empty_recv_says_why_it_is_empty(idle: LabEngine, stream: LabSocket, shut: bool) -> None:
     stream.shut_rd = shut
-    made, unpacked, _ = both_ways(
-        idle, lambda: record_recv(idle, stream, "data = cli.recv(8)", ok(b""), 8, via="loop")
-    )
+    made, unpacked, _ = both_ways(idle, lambda: loop_recv(idle, stream, ok(b""), 8))
     assert isinstance(unpacked, CallEvent)
     assert unpacked.result_text == (
         "b'' (this side was shut down)" if shut else "b'' (peer closed)"
@@ -157,9 +161,7 @@ def test_a_failed_loop_call_packs_to_the_same_event(
     idle: LabEngine, stream: LabSocket, exc: OSError
 ) -> None:
     failed = Outcome(None, exc, 10, 20)
-    made, unpacked, was_packed = both_ways(
-        idle, lambda: record_recv(idle, stream, "data = cli.recv(8)", failed, 8, via="loop")
-    )
+    made, unpacked, was_packed = both_ways(idle, lambda: loop_recv(idle, stream, failed, 8))
     assert was_packed
     same(made, unpacked)
     made, unpacked, was_packed = both_ways(
@@ -191,10 +193,28 @@ def test_a_select_turn_packs_to_the_same_event(idle: LabEngine) -> None:
 
 def test_past_its_strings_limit_a_log_records_objects(idle: LabEngine, stream: LabSocket) -> None:
     idle.log.strings.limit = len(idle.log.strings.values)  # full: no new string
-    record_recv(idle, stream, "data = cli.recv(3)", ok(b"abc"), 3, via="loop")
+    loop_recv(idle, stream, ok(b"abc"), 3)
     with idle.log._lock:
         last = idle.log._events[-1]
     assert isinstance(last, CallEvent) and last.result_text == "b'abc' (3 bytes)"
+
+
+def test_a_loop_recv_says_the_bufsize_and_name_it_was_called_with(
+    idle: LabEngine, stream: LabSocket
+) -> None:
+    """The loop keeps its recv()'s interned line on the socket: a new bufsize or a new
+    name must give a new line, not the kept one."""
+    loop_recv(idle, stream, ok(b"ab"), 1024)
+    loop_recv(idle, stream, ok(b"cd"), 8)
+    stream.name = "other"
+    loop_recv(idle, stream, ok(b"ef"), 8)
+    events = idle.log.after(idle.log.last_seq - 3, 3).events
+    assert [e.line for e in events if isinstance(e, CallEvent)] == [
+        "data = cli.recv(1024)",
+        "data = cli.recv(8)",
+        "data = other.recv(8)",
+    ]
+    assert [e.socket for e in events if isinstance(e, CallEvent)] == ["cli", "cli", "other"]
 
 
 def test_a_flood_reads_back_the_same_as_objects_and_as_text(

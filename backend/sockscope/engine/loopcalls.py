@@ -20,7 +20,7 @@ from sockscope.engine.core import pyline
 from sockscope.engine.core.calltext import address_text
 from sockscope.engine.core.errors import CommandError
 from sockscope.engine.probes import probe_now
-from sockscope.engine.record import record_call, record_recv, record_send
+from sockscope.engine.record import record_call, record_loop_recv, record_recv, record_send
 from sockscope.engine.sockets import FD_SETSIZE, LabSocket, Outbox, host_port
 
 
@@ -131,19 +131,20 @@ def auto_recv(lab: LabContext, ls: LabSocket) -> None:
         auto_recvfrom(lab, ls)
         return
     bufsize = ls.bufsize
-    line = f"data = {ls.name}.recv({bufsize})"
     # perform(), inlined: this runs once per recv() of a flood
+    exc: Exception | None = None
+    got: bytes | None = None
     started = time.monotonic_ns()
     try:
-        outcome = Outcome(ls.sock.recv(bufsize, socket.MSG_DONTWAIT), None, started, 0)
-    except (OSError, ValueError, OverflowError) as exc:
-        outcome = Outcome(None, exc, started, 0)
-    outcome.duration_ns = time.monotonic_ns() - started
+        got = ls.sock.recv(bufsize, socket.MSG_DONTWAIT)
+    except (OSError, ValueError, OverflowError) as error:
+        exc = error
+    duration = time.monotonic_ns() - started
     eof = ls.eof
-    record_recv(lab, ls, line, outcome, bufsize, via="loop")
-    if outcome.ok and outcome.value and ls.auto_recv == "echo":
-        ls.outbox.append(Outbox(outcome.value))
-    elif not outcome.ok and not isinstance(outcome.exc, BlockingIOError):
+    record_loop_recv(lab, ls, got, exc, started, duration)
+    if got and ls.auto_recv == "echo":
+        ls.outbox.append(Outbox(got))
+    elif exc is not None and not isinstance(exc, BlockingIOError):
         ls.eof = True  # ECONNRESET and the like: stop reading a dead connection
     elif ls.eof == eof:
         return  # bytes read (or EAGAIN): nothing the socket's description says has moved

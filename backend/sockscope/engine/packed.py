@@ -80,7 +80,7 @@ def pack_call(
     strings: Strings,
     t_ns: int,
     call_id: int,
-    site: tuple[str, str, str, str],
+    number: int,
     arg: int,
     asked: int,
     data: bytes | memoryview | None,
@@ -93,13 +93,13 @@ def pack_call(
 ) -> bytes | None:
     """A loop call's record (``via="loop"``), or None when it must be an object.
 
-    ``site`` is (socket, op, line head, line tail) and ``arg`` the number between the two
-    parts of the line ("cli.send(view[", 4096, ":])"), or NO_ARG when the head is all of it.
-    ``data`` is what was transferred (None for a failed call); ``error`` (errno name, the
-    exception as Python prints it) for a failed one. Positional: it runs for every call."""
-    number = strings.number(site)
+    ``number`` is its site (socket, op, line head, line tail) as interned in ``strings``,
+    and ``arg`` the number between the two parts of the line ("cli.send(view[", 4096,
+    ":])"), or NO_ARG when the head is all of it. ``data`` is what was transferred (None
+    for a failed call); ``error`` (errno name, the exception as Python prints it) for a
+    failed one. Positional: it runs for every call."""
     failed = 0 if error is None else strings.number(error)
-    if number is None or failed is None:
+    if failed is None:
         return None
     flags = RECV if recv else 0
     if data is None:

@@ -82,11 +82,14 @@ def _packed_call(
     if lab.ticket is not None or ls.datagram:
         return False
     exc = outcome.exc
+    number = lab.strings.number((ls.name, op, line[0], line[2]))
+    if number is None:
+        return False
     record = packed.pack_call(
         lab.strings,
         lab.now_ns(),
         lab.new_call_id(),
-        (ls.name, op, line[0], line[2]),
+        number,
         line[1],
         asked,
         data,
@@ -102,6 +105,67 @@ def _packed_call(
     lab.emit_packed(record)
     lab.dirty.add(ls.name)
     return True
+
+
+def record_loop_recv(
+    lab: LabContext,
+    ls: LabSocket,
+    got: bytes | None,
+    exc: Exception | None,
+    started_ns: int,
+    duration_ns: int,
+) -> bool:
+    """Record the loop's own recv() on a stream socket (``got``, or the ``exc`` it raised),
+    of ``ls.bufsize``: packed when no ticket collects it as an object, else (or when the
+    strings are full) as :func:`record_recv` makes it. Moves the socket's stream offset and
+    eof. True when it was packed."""
+    number = None if lab.ticket is not None else _recv_site(lab.strings, ls)
+    record = None
+    if number is not None:
+        if got == b"":
+            note = packed.NOTE_SHUT_DOWN if ls.shut_rd else packed.NOTE_PEER_CLOSED
+        else:
+            note = packed.NOTE_BYTES
+        record = packed.pack_call(
+            lab.strings,
+            lab.now_ns(),
+            lab.new_call_id(),
+            number,
+            packed.NO_ARG,
+            ls.bufsize,
+            got,
+            ls.received_total,
+            started_ns - lab.t0,
+            duration_ns,
+            None if exc is None else (errno_name(exc) or "", error_text(exc) or ""),
+            note,
+            True,
+        )
+    if record is None:
+        line = f"data = {ls.name}.recv({ls.bufsize})"
+        outcome = Outcome(got, exc, started_ns, duration_ns)
+        record_recv(lab, ls, line, outcome, ls.bufsize, via="loop")
+        return False
+    lab.emit_packed(record)
+    lab.dirty.add(ls.name)
+    if got is not None:
+        ls.eof = ls.eof or not got
+        ls.received_total += len(got)
+    return True
+
+
+def _recv_site(strings: packed.Strings, ls: LabSocket) -> int | None:
+    """The loop recv()'s site (socket, op, line) as interned in ``strings``, kept on the
+    socket until its name or bufsize changes; None when the strings are full."""
+    site = ls.recv_site
+    if site is None or site[1] != ls.bufsize or site[2] is not strings or site[0] != ls.name:
+        line = f"data = {ls.name}.recv({ls.bufsize})"
+        number = strings.number((ls.name, "recv", line, ""))
+        if number is None:
+            return None
+        site = ls.recv_site = (ls.name, ls.bufsize, strings, number)
+    number_kept: int = site[3]
+    return number_kept
 
 
 def record_send(
@@ -153,29 +217,11 @@ def record_recv(
     op: str = "recv",
 ) -> dict[str, Any] | None:
     """Record one recv() (or recvfrom(), whose value is ``(data, address)``): the answer a
-    command gets, None when the call failed (and for the loop's own calls, packed when
-    nothing collects them as objects: no one is answered).
+    command gets, None when the call failed (the loop's own calls are packed by
+    :func:`record_loop_recv` when nothing collects them as objects).
 
     b'' ends a stream; on a datagram socket it is a datagram of no bytes.
     """
-    if via == "loop" and call_id is None and op == "recv" and not ls.datagram:
-        got: bytes | None = outcome.value if outcome.ok else None
-        ending = packed.NOTE_SHUT_DOWN if ls.shut_rd else packed.NOTE_PEER_CLOSED
-        if _packed_call(
-            lab,
-            ls,
-            op,
-            (line, packed.NO_ARG, ""),
-            outcome,
-            bufsize,
-            got,
-            ls.received_total,
-            ending if got == b"" else packed.NOTE_BYTES,
-        ):
-            if got is not None:
-                ls.eof = ls.eof or not got
-                ls.received_total += len(got)
-            return None  # the loop's own call: nobody is answered
     if not outcome.ok:
         record_call(lab, ls, op, line, outcome, via=via, call_id=call_id, asked=bufsize)
         return None

@@ -85,6 +85,8 @@ class LabSocket:
     figures: Figures | None = None
     probed_ns: int = 0
     last_look: tuple[Any, ...] | None = None  # signature() when its last socket event was made
+    # (name, bufsize, strings, number): the loop recv()'s line as interned in the log's strings
+    recv_site: tuple[Any, ...] | None = None
 
     @property
     def fd(self) -> int:

@@ -36,7 +36,10 @@ def _the_sheet() -> bytes:
     return b"".join(_TEMPLATE.replace(_HOLE, b"\1\2\3%02x" % page) for page in range(256))
 
 
+@functools.lru_cache(maxsize=64)
 def _sheet_table(span: int) -> bytes:
+    """The translation that makes sheet ``span % 4096`` of the pattern (its blocks' first
+    three hex digits); kept for the spans in use (a stream's events show a few at a time)."""
     table = bytearray(range(256))
     table[1:4] = b"%03x" % (span % 4096)
     return bytes(table)
@@ -59,11 +62,12 @@ def pattern(offset: int, size: int) -> bytes:
                 sheet[:end].translate(_sheet_table(last)),
             ]
         )
-    if size <= PAGE_BYTES:  # small (what an event shows): only its own blocks filled
-        cut = PAGE_BYTES - offset % PAGE_BYTES
-        if size <= cut:
-            return _within_page(offset, size)
-        return _within_page(offset, cut) + _within_page(offset + cut, size - cut)
+    if size <= PAGE_BYTES:  # small (what an event shows): a slice of the sheet, translated
+        span, start = divmod(offset, SHEET_BYTES)
+        if start + size <= SHEET_BYTES:
+            return _the_sheet()[start : start + size].translate(_sheet_table(span))
+        cut = SHEET_BYTES - start
+        return pattern(offset, cut) + pattern(offset + cut, size - cut)
     first = offset // BLOCK
     last = (offset + size - 1) // BLOCK
     pages = range(first // 256, last // 256 + 1)
@@ -72,20 +76,9 @@ def pattern(offset: int, size: int) -> bytes:
     return text[start : start + size]
 
 
-def _within_page(offset: int, size: int) -> bytes:
-    """``pattern(offset, size)`` for a span inside one page: only its own blocks of the
-    template are filled (a few, for what an event shows), not the page's 256."""
-    page, start = divmod(offset, PAGE_BYTES)
-    first = start - start % BLOCK
-    end = start + size
-    end += -end % BLOCK
-    blocks = _TEMPLATE[first:end].replace(_HOLE, b"%05x" % (page % _PAGES_WRAP))
-    return blocks[start - first : start - first + size]
-
-
 def pattern_matches(data: bytes | memoryview, offset: int) -> bool:
     """Whether ``data`` is ``pattern(offset, len(data))``: cheap for a few hundred bytes,
-    which is what a recorded event shows of a payload (pattern() fills only their blocks)."""
+    what a recorded event shows of a payload (pattern() slices and translates the sheet)."""
     return pattern(offset, len(data)) == data
 
 
