@@ -11,6 +11,7 @@ from typing import Any
 from sockscope.engine import packed
 from sockscope.engine.calls import Outcome
 from sockscope.engine.context import LabContext
+from sockscope.engine.core import pyline
 from sockscope.engine.core.calltext import address_text, errno_name, error_text
 from sockscope.engine.core.payload import FULL_BYTES, preview
 from sockscope.engine.sockets import LabSocket, host_port
@@ -142,9 +143,8 @@ def record_loop_recv(
             True,
         )
     if record is None:
-        line = f"data = {ls.name}.recv({ls.bufsize})"
         outcome = Outcome(got, exc, started_ns, duration_ns)
-        record_recv(lab, ls, line, outcome, ls.bufsize, via="loop")
+        record_recv(lab, ls, loop_recv_line(ls), outcome, ls.bufsize, via="loop")
         return False
     lab.emit_packed(record)
     lab.dirty.add(ls.name)
@@ -154,13 +154,17 @@ def record_loop_recv(
     return True
 
 
+def loop_recv_line(ls: LabSocket) -> str:
+    """The loop's recv() as the program it models writes it: ``data = cli.recv(1024)``."""
+    return f"data = {pyline.recv(ls.name, ls.bufsize)}"
+
+
 def _recv_site(strings: packed.Strings, ls: LabSocket) -> int | None:
     """The loop recv()'s site (socket, op, line) as interned in ``strings``, kept on the
     socket until its name or bufsize changes; None when the strings are full."""
     site = ls.recv_site
     if site is None or site[1] != ls.bufsize or site[2] is not strings or site[0] != ls.name:
-        line = f"data = {ls.name}.recv({ls.bufsize})"
-        number = strings.number((ls.name, "recv", line, ""))
+        number = strings.number((ls.name, "recv", loop_recv_line(ls), ""))
         if number is None:
             return None
         site = ls.recv_site = (ls.name, ls.bufsize, strings, number)
