@@ -34,6 +34,7 @@ def test_flood_partial_sends_queues_close_wait_and_reload(page: Page, server: Li
     expect(page.get_by_test_id("sendq-cli")).not_to_have_text(re.compile(r"^0 B /"))
     expect(page.get_by_test_id("recvq-conn")).not_to_have_text(re.compile(r"^0 B /"))
     shot(page, "lab-flood")
+    pick_the_newest_mark(page)
 
     page.get_by_test_id("close").click()
     expect(page.get_by_test_id("map-cli")).to_have_count(0)
@@ -49,6 +50,27 @@ def test_flood_partial_sends_queues_close_wait_and_reload(page: Page, server: Li
     expect(page.get_by_test_id("map-srv")).to_be_visible()
     expect(page.get_by_test_id("event-log")).to_contain_text("b'' (peer closed)")
     assert page.console.problems == []  # type: ignore[attr-defined]
+
+
+def pick_the_newest_mark(page: Page) -> None:
+    """The transfers timeline is a canvas: the pointer finds a mark, names its call, and a
+    click selects that call in the log."""
+    timeline = page.get_by_test_id("transfers-timeline")
+    timeline.scroll_into_view_if_needed()
+    box = timeline.bounding_box()
+    assert box is not None and box["width"] > 0
+    scale = box["width"] / 760  # the timeline's own width (lib/marks.ts)
+    y = box["y"] + (4 + 56 / 2) * scale  # the first row: cli, the sender
+    tip = page.get_by_role("tooltip")
+    x = box["x"] + box["width"] - 4
+    while x > box["x"] + 120 * scale and tip.count() == 0:  # bounded: the row's width
+        page.mouse.move(x, y)
+        x -= 2
+    expect(tip).to_contain_text("cli.send")
+    line = tip.inner_text().split(" → ")[0]
+    page.mouse.click(x + 2, y)
+    expect(page.locator('[data-testid="event-log"] li.selected')).to_contain_text(line)
+    shot(page, "lab-flood-picked")
 
 
 def test_pause_and_step_the_select_loop(page: Page, server: LiveServer) -> None:

@@ -43,6 +43,8 @@ export class Series {
   private cols: Float64Array[];
   private size = 0;
   private head = 0;
+  /** Rows pushed since the series began (a view redraws only when it has moved). */
+  pushed = 0;
 
   constructor(
     readonly capacity: number,
@@ -57,6 +59,7 @@ export class Series {
     }
     this.head = (this.head + 1) % this.capacity;
     this.size = Math.min(this.size + 1, this.capacity);
+    this.pushed += 1;
   }
 
   get length(): number {
