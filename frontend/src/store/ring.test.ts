@@ -59,6 +59,13 @@ describe("Ring", () => {
 });
 
 describe("Series", () => {
+  it("counts every row pushed, past its capacity too (a chart redraws only when it moved)", () => {
+    const series = new Series(2, 1);
+    expect(series.pushed).toBe(0);
+    for (let i = 0; i < 5; i++) series.push([i]);
+    expect([series.pushed, series.length]).toEqual([5, 2]);
+  });
+
   it("keeps its columns aligned, row by row", () => {
     const series = new Series(10, 3);
     series.push([1, 10, 100]);
