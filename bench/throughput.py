@@ -18,7 +18,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from sockscope.engine.core.payload import pattern
+from sockscope.engine.core.payload import SHEET_BYTES, PatternStream, pattern
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.events import CallEvent, Event, SelectEvent
 
@@ -47,6 +47,16 @@ UNCAPPED = 10**9  # events a second: no cap
 SENDALL_RATIO = 0.8  # sendall through the lab, submit -> done, against the bare loop
 PATTERN_MS = 20.0  # making the 64 MiB payload
 PER_EVENT_US = 2.0  # engine time per event over the bare loop's per syscall
+
+
+def make_streamed(total: int, sndbuf: int = 4 * MiB) -> None:
+    """Make ``total`` bytes of the pattern the way the lab sends a large payload: windows
+    of a PatternStream, twice the send buffer and a sheet each, the sender taking a send
+    buffer's worth at a time (each sheet is made once, as in a sendall)."""
+    stream, sent = PatternStream(0, total), 0
+    while sent < total:
+        views = stream.window(sent, 2 * sndbuf + SHEET_BYTES)
+        sent += min(sndbuf, sum(len(view) for view in views))
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +219,7 @@ def run() -> tuple[list[Row], list[Check]]:
     bares_all: list[BareRun] = []
     engines: list[EngineRun] = []
     pattern_s: list[float] = []
+    stream_s: list[float] = []
     try:
         lab.discard_pair(CHUNK)
         for i in range(1, RUNS + 1):
@@ -218,6 +229,9 @@ def run() -> tuple[list[Row], list[Check]]:
             t0 = time.perf_counter()
             pattern(0, TOTAL)
             pattern_s.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            make_streamed(TOTAL)
+            stream_s.append(time.perf_counter() - t0)
     finally:
         lab.close()
     flood_us, flood_bare_us, flood_events = per_event(policy, data)
@@ -263,6 +277,8 @@ def run() -> tuple[list[Row], list[Check]]:
             median(bare_calls), "bare syscalls/s", tuple(ev_rate)),
         Row(name, "lab loop stalled before 1st send", median(setup_ms), "ms",
             median([s * 1e3 for s in pattern_s]), "pattern() alone", tuple(setup_ms)),
+        Row(name, "64 MiB payload made as the lab sends it", median(stream_s) * 1e3, "ms",
+            median(pattern_s) * 1e3, "pattern() whole", tuple(s * 1e3 for s in stream_s)),
         Row(name, "engine time over bare per event", per_event_us, "us"),
         Row(name, "1 KiB flood: lab time per event", median(flood_us), "us",
             median(flood_bare_us), "bare per syscall", tuple(flood_us)),
@@ -278,9 +294,10 @@ def run() -> tuple[list[Row], list[Check]]:
             f"{sendall_ratio:.2f}x ({median(wall):,.0f} vs {median(bare_sent):,.0f} MB/s)",
         ),
         Check(
-            f"1 engine: pattern(64 MiB) <= {PATTERN_MS:g} ms (issue 12)",
-            median(pattern_s) * 1e3 <= PATTERN_MS,
-            f"{median(pattern_s) * 1e3:.0f} ms",
+            f"1 engine: making the 64 MiB payload <= {PATTERN_MS:g} ms (issue 12)",
+            median(stream_s) * 1e3 <= PATTERN_MS,
+            f"{median(stream_s) * 1e3:.1f} ms as the lab sends it (PatternStream);"
+            f" pattern(0, 64 MiB) whole: {median(pattern_s) * 1e3:.0f} ms",
         ),
         Check(
             f"1 engine: engine time per event over bare <= {PER_EVENT_US:g} us (issue 12)",

@@ -9,8 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sockscope.engine.core.payload import (
+    FULL_BYTES,
     PREVIEW_BYTES,
     SHEET_BYTES,
+    PatternSpan,
+    PatternStream,
     literal,
     pattern,
     pattern_matches,
@@ -142,3 +145,74 @@ def naive(offset: int, size: int) -> bytes:
 )
 def test_a_large_pattern_is_the_pattern_by_its_definition(offset: int, size: int) -> None:
     assert pattern(offset, size) == naive(offset, size)
+
+
+# A stream's offsets: anywhere, at a sheet's edge, where the sheets' three digits roll over
+# (sheet 4095 -> 4096) and where the whole pattern wraps (2 GiB).
+stream_offsets = st.one_of(
+    st.integers(0, 40 * SHEET_BYTES),
+    st.builds(lambda k, d: max(k * SHEET_BYTES + d, 0), st.integers(0, 40), st.integers(-9, 9)),
+    st.integers(4094 * SHEET_BYTES, 4097 * SHEET_BYTES),
+    st.integers(2**31 - 3 * SHEET_BYTES, 2**31 + SHEET_BYTES),
+)
+
+
+@given(
+    offset=stream_offsets,
+    size=st.integers(0, 6 * SHEET_BYTES),
+    steps=st.lists(
+        st.tuples(st.integers(0, 3 * SHEET_BYTES), st.floats(0, 1)), min_size=1, max_size=40
+    ),
+)
+def test_a_streams_windows_are_the_pattern_whatever_the_sender_takes(
+    offset: int, size: int, steps: list[tuple[int, float]]
+) -> None:
+    """A sender that takes any part of each window, as a kernel does, gets the pattern; the
+    buffers a stream rewrites in place for later sheets never show a stale byte."""
+    stream = PatternStream(offset, size)
+    got = bytearray()
+    for reach, share in steps * 50:
+        views = stream.window(len(got), reach)
+        offered = b"".join(views)
+        if len(got) == size:
+            assert views == []
+            break
+        assert offered, "a window with bytes left offered none"
+        assert len(offered) >= min(max(reach, 1), size - len(got))
+        assert all(len(v) <= SHEET_BYTES for v in views)
+        got += offered[: max(1, int(len(offered) * share))]
+    assert bytes(got) == pattern(offset, len(got))
+    assert bytes(got) == naive(offset, len(got))
+
+
+def test_a_64_mib_stream_holds_a_few_sheets_not_the_payload() -> None:
+    stream = PatternStream(12_345, 64 * 1024 * 1024)
+    sent, buffers = 0, set()
+    while sent < stream.size:
+        views = stream.window(sent, 4 * 1024 * 1024)
+        buffers.update(id(view.obj) for view in views)
+        sent += sum(map(len, views)) * 3 // 4 or 1
+    assert len(buffers) <= 12, f"{len(buffers)} sheet buffers for a 4 MiB window"
+
+
+@given(offset=stream_offsets, size=st.integers(0, 3 * SHEET_BYTES), data=st.data())
+def test_a_pattern_span_is_the_pattern_it_stands_for(
+    offset: int, size: int, data: st.DataObject
+) -> None:
+    span = PatternSpan(offset, size)
+    assert len(span) == size
+    start = data.draw(st.integers(0, size))
+    stop = data.draw(st.integers(start, size))
+    cut = span[start:stop]
+    if stop - start <= FULL_BYTES:
+        assert isinstance(cut, bytes)  # what an event shows is made, a few hundred bytes
+    else:
+        assert isinstance(cut, PatternSpan)
+    assert bytes(cut) == pattern(offset + start, stop - start)
+    assert preview(span) == preview(pattern(offset, min(size, PREVIEW_BYTES + 1)))
+
+
+def test_a_pattern_span_is_cut_in_one_piece() -> None:
+    with pytest.raises(ValueError, match="one piece"):
+        PatternSpan(0, 100)[::2]
+    assert len(PatternSpan(0, -5)) == 0

@@ -29,6 +29,7 @@ import msgspec
 from sockscope.engine.core.payload import (
     FULL_BYTES,
     PREVIEW_BYTES,
+    PatternSpan,
     pattern,
     pattern_matches,
     preview,
@@ -83,7 +84,7 @@ def pack_call(
     number: int,
     arg: int,
     asked: int,
-    data: bytes | memoryview | None,
+    data: bytes | memoryview | PatternSpan | None,
     offset: int,
     started_ns: int,
     duration_ns: int,
@@ -107,6 +108,8 @@ def pack_call(
                           duration_ns, failed, note, flags)  # fmt: skip
     size = len(data)
     shown = data if size <= FULL_BYTES else data[:PREVIEW_BYTES]
+    if isinstance(shown, PatternSpan):  # a streamed send's bytes: the pattern by making
+        shown = bytes(shown)
     if size and pattern_matches(shown, offset):
         return _CALL.pack(CALL, t_ns, call_id, number, arg, asked, size, offset, started_ns,
                           duration_ns, failed, note, flags | PATTERN)  # fmt: skip

@@ -13,7 +13,7 @@ from sockscope.engine.calls import Outcome
 from sockscope.engine.context import LabContext
 from sockscope.engine.core import pyline
 from sockscope.engine.core.calltext import address_text, errno_name, error_text
-from sockscope.engine.core.payload import FULL_BYTES, preview
+from sockscope.engine.core.payload import FULL_BYTES, PatternSpan, preview
 from sockscope.engine.sockets import LabSocket, host_port
 from sockscope.events import BytesInfo, CallEvent, SelectEvent
 
@@ -61,7 +61,7 @@ def record_call(
     return event  # type: ignore[return-value]
 
 
-def bytes_info(data: bytes | memoryview, offset: int) -> BytesInfo:
+def bytes_info(data: bytes | memoryview | PatternSpan, offset: int) -> BytesInfo:
     head, truncated = preview(data)
     full = bytes(data).hex() if len(data) <= FULL_BYTES else None
     return BytesInfo(len=len(data), offset=offset, head=head, truncated=truncated, hex=full)
@@ -74,7 +74,7 @@ def _packed_call(
     line: tuple[str, int, str],
     outcome: Outcome,
     asked: int,
-    data: bytes | memoryview | None,
+    data: bytes | memoryview | PatternSpan | None,
     offset: int,
     note: int,
 ) -> bool:
@@ -177,7 +177,7 @@ def record_send(
     ls: LabSocket,
     line: str | tuple[str, int, str],
     outcome: Outcome,
-    offered: bytes | memoryview,
+    offered: bytes | memoryview | PatternSpan,
     *,
     via: str = "command",
     call_id: int | None = None,

@@ -15,6 +15,7 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
+from sockscope.engine.core.payload import PatternStream
 from sockscope.engine.core.schedule import Flow
 from sockscope.events import Address, Figures, SocketInfo, to_wire
 
@@ -25,17 +26,23 @@ FD_SETSIZE = 1024  # select() cannot watch a descriptor at or above this
 
 @dataclass(slots=True)
 class Outbox:
-    """Bytes a loop-driven ``sendall`` (or an echo) still has to send."""
+    """Bytes a loop-driven ``sendall`` (or an echo) still has to send: ``data``, or for a
+    large pattern payload a ``stream`` that makes them as they are sent (``data`` empty)."""
 
     data: bytes
     sent: int = 0
     call_id: int = 0  # the sendall command's call id; 0 for echo
     line: str = ""
     started_ns: int = 0
+    stream: PatternStream | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.stream is None else self.stream.size
 
     @property
     def remaining(self) -> int:
-        return len(self.data) - self.sent
+        return self.size - self.sent
 
 
 @dataclass(slots=True)

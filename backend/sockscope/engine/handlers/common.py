@@ -119,6 +119,13 @@ def call(
     probe_now(lab, ls, *filter(None, [lab.local_peer(ls)]))
 
 
+def payload_size(cmd: Send | SendAll | SendTo | Write) -> tuple[int, str]:
+    """How many bytes a command sends, and how its line writes them (nothing made yet)."""
+    if cmd.payload.literal is not None:
+        return len(cmd.payload.literal), literal(cmd.payload.literal)
+    return cmd.payload.size, f"pattern({cmd.payload.size})"
+
+
 def payload_bytes(ls: LabSocket, cmd: Send | SendAll | SendTo | Write) -> tuple[bytes, str]:
     if cmd.payload.literal is not None:
         return cmd.payload.literal, literal(cmd.payload.literal)

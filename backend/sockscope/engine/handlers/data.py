@@ -22,12 +22,14 @@ from sockscope.engine.core.commands import (
     Write,
 )
 from sockscope.engine.core.errors import Conflict, TooLarge
+from sockscope.engine.core.payload import STREAM_ABOVE, PatternSpan, PatternStream, pattern
 from sockscope.engine.handlers.common import (
     answer,
     busy,
     call,
     check_room,
     payload_bytes,
+    payload_size,
     simple_call,
 )
 from sockscope.engine.record import bytes_info, record_call, record_recv, record_send
@@ -68,19 +70,23 @@ def op_sendto(lab: LabContext, ls: LabSocket, cmd: SendTo, ticket: Ticket) -> No
 
 def op_sendall(lab: LabContext, ls: LabSocket, cmd: SendAll, ticket: Ticket) -> None:
     busy(ls, "out")
-    data, text = payload_bytes(ls, cmd)
+    size, text = payload_size(cmd)
     line = pyline.sendall(ls.name, text)
-    if lab.in_flight() + len(data) > lab.policy.max_in_flight:
+    if lab.in_flight() + size > lab.policy.max_in_flight:
         raise TooLarge(
             "size",
             f"this lab already has {lab.in_flight()} bytes waiting to be sent; another"
-            f" {len(data)} would pass its limit of {lab.policy.max_in_flight}",
+            f" {size} would pass its limit of {lab.policy.max_in_flight}",
         )
+    streamed = cmd.payload.literal is None and size > STREAM_ABOVE
     if ls.blocking:
+        offset = ls.sent_total
+        literal_bytes = cmd.payload.literal
 
         def finish(outcome: Outcome, call_id: int) -> CommandResult:
-            done = len(data) if outcome.ok else None
-            info = bytes_info(data, ls.sent_total) if outcome.ok else None
+            done = size if outcome.ok else None
+            sent = literal_bytes if literal_bytes is not None else PatternSpan(offset, size)
+            info = bytes_info(sent, offset) if outcome.ok else None
             record_call(
                 lab,
                 ls,
@@ -88,7 +94,7 @@ def op_sendall(lab: LabContext, ls: LabSocket, cmd: SendAll, ticket: Ticket) -> 
                 line,
                 outcome,
                 call_id=call_id,
-                asked=len(data),
+                asked=size,
                 done=done,
                 data=info,
             )
@@ -96,14 +102,21 @@ def op_sendall(lab: LabContext, ls: LabSocket, cmd: SendAll, ticket: Ticket) -> 
                 ls.sent_total += done
             return answer(ticket, outcome.ok, None, outcome)
 
-        run_blocking(lab, ticket, ls, "out", "sendall", line, lambda: ls.sock.sendall(data), finish)
+        def send_all() -> None:  # on the worker: a large payload is made there, not here
+            ls.sock.sendall(literal_bytes if literal_bytes is not None else pattern(offset, size))
+
+        run_blocking(lab, ticket, ls, "out", "sendall", line, send_all, finish)
         return
     # Non-blocking: the loop sends what the kernel takes, one send() per writable turn.
-    box = Outbox(data, call_id=lab.new_call_id(), line=line, started_ns=time.monotonic_ns())
+    if streamed:
+        box = Outbox(b"", stream=PatternStream(ls.sent_total, size))
+    else:
+        box = Outbox(payload_bytes(ls, cmd)[0])
+    box.call_id, box.line, box.started_ns = lab.new_call_id(), line, time.monotonic_ns()
     ls.outbox.append(box)
     lab.sync(ls)
     loopcalls.send_some(lab, ls, via="command")
-    ticket.succeed({"queued": len(data), "sent": box.sent, "pending": ls.pending_out})
+    ticket.succeed({"queued": size, "sent": box.sent, "pending": ls.pending_out})
 
 
 def op_recv(lab: LabContext, ls: LabSocket, cmd: Recv, ticket: Ticket) -> None:
