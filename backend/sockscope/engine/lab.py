@@ -29,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from sockscope.engine import link, loopcalls
+from sockscope.engine import link, loopcalls, packed
 from sockscope.engine.core.commands import Command
 from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
@@ -361,24 +361,36 @@ class LabEngine:
         r, w, _ = select.select(turn.read_fds, turn.write_fds, [], timeout)
         blocked_ns = time.monotonic_ns() - start
         self._iteration += 1
-        by_sock = turn.by_sock
-        woken = self._wake_r in r
+        wake = self._wake_r
+        woken = False
+        ready_r: list[LabSocket] = []
+        ready_w: list[LabSocket] = []
+        mask_r = mask_w = 0
+        bits_r, bits_w = turn.bits_r, turn.bits_w
+        for s in r:  # in the order asked: select() keeps it
+            if s is wake:
+                woken = True
+                continue
+            ls, bit = bits_r[s]
+            ready_r.append(ls)
+            mask_r |= bit
+        for s in w:
+            ls, bit = bits_w[s]
+            ready_w.append(ls)
+            mask_w |= bit
         if woken:
             self._drain_wake()
-            ready_r = [by_sock[s] for s in r if s is not self._wake_r]
+        strings = self.log.strings
+        if turn.strings is not strings:
+            turn.strings, turn.number = strings, strings.number(turn.names)
+        if turn.packable:
+            self._selects.turn_masks(self, self._iteration, turn.names, turn.number,
+                                     (mask_r, mask_w), None, timeout, blocked_ns, woken,
+                                     record_always)  # fmt: skip
         else:
-            ready_r = [by_sock[s] for s in r]
-        ready_w = [by_sock[s] for s in w]
-        self._selects.turn(
-            self,
-            iteration=self._iteration,
-            lists=turn.names,
-            ready=(tuple([ls.name for ls in ready_r]), tuple([ls.name for ls in ready_w])),
-            timeout=timeout,
-            blocked_ns=blocked_ns,
-            woken=woken,
-            record_always=record_always,
-        )
+            ready = (tuple([ls.name for ls in ready_r]), tuple([ls.name for ls in ready_w]))
+            self._selects.turn_masks(self, self._iteration, turn.names, None, None, ready,
+                                     timeout, blocked_ns, woken, record_always)  # fmt: skip
         sockets = self.sockets
         for ls in ready_w:
             if ls.name in sockets:
@@ -389,8 +401,11 @@ class LabEngine:
 
     def _probe_due(self) -> None:
         now = time.monotonic_ns()
-        if not self._probes.all_due(now):
-            self._probes.probe_dirty(self, now)
+        probes = self._probes
+        if now < probes.next_look:  # the common case in a flood: nothing can be due yet
+            return
+        if not probes.all_due(now):
+            probes.probe_dirty(self, now)
             return
         probe_now(self, *self.sockets.values())
         for each in self.links.values():
@@ -448,7 +463,8 @@ class _Lists:
     """What one set of readers and writers asks of select(), made once while it stays the
     same (a flood's turns all have the same lists)."""
 
-    __slots__ = ("by_sock", "names", "read_fds", "readers", "write_fds", "writers")
+    __slots__ = ("bits_r", "bits_w", "names", "number", "packable", "read_fds", "readers",
+                 "strings", "write_fds", "writers")  # fmt: skip
 
     def __init__(
         self, readers: list[LabSocket], writers: list[LabSocket], wake: socket.socket
@@ -456,5 +472,10 @@ class _Lists:
         self.readers, self.writers = readers, writers
         self.read_fds = [wake, *(ls.sock for ls in readers)]
         self.write_fds = [ls.sock for ls in writers]
-        self.by_sock = {ls.sock: ls for ls in readers + writers}
+        # a ready socket's LabSocket and its bit in the turn's ready masks (packed.mask)
+        self.bits_r = {ls.sock: (ls, 1 << i) for i, ls in enumerate(readers)}
+        self.bits_w = {ls.sock: (ls, 1 << i) for i, ls in enumerate(writers)}
         self.names = (tuple(ls.name for ls in readers), tuple(ls.name for ls in writers))
+        self.packable = max(len(readers), len(writers)) <= packed.MASK_NAMES
+        self.strings: packed.Strings | None = None  # the strings ``number`` is in
+        self.number: int | None = None  # ``names`` as interned there (None: full)

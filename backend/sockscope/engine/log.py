@@ -134,30 +134,33 @@ class EventLog(BoundedLog["Event | bytes"]):
     def __init__(self, capacity: int, *, keep_texts: bool = True) -> None:
         super().__init__(capacity)
         self.strings = packed.Strings()  # what the packed records name by number
-        self._texts: list[str | None] = []  # beside _events: its text once a reader made it
-        self._made: list[Event | None] = []  # beside _events: its object once unpacked
+        self._texts: dict[int, str] = {}  # seq -> its text, once a reader made it
+        self._made: dict[int, Event] = {}  # seq -> its object, once unpacked
         self.keep_texts = keep_texts  # a lab host's log has one reader: nothing to share
 
     def append(self, event: Event | bytes) -> None:
         """Add an event, or a packed record (its seq is the next: the writer numbers both)."""
         with self._lock:  # this runs for every event a lab records: keep it short
-            self._events.append(event)
-            self._texts.append(None)
-            self._made.append(None)
-            old = len(self._made) - KEPT_BESIDE - 1  # leaves the newest: forget what was made
-            if old >= 0:
-                self._texts[old] = self._made[old] = None
+            events = self._events
+            events.append(event)
+            if self._texts or self._made:  # the event that leaves the newest: forget it
+                old = self._first_seq + len(events) - 1 - KEPT_BESIDE
+                self._texts.pop(old, None)
+                self._made.pop(old, None)
             listeners = self._trimmed()
         for notify in listeners:
             notify()
 
     def _dropped(self, count: int) -> None:
-        del self._texts[:count]
-        del self._made[:count]
+        # Only the newest KEPT_BESIDE are ever kept, so what is trimmed has nothing beside
+        # it, unless the capacity is smaller than that (tests): then drop what went.
+        for cache in (self._texts, self._made):
+            for seq in [seq for seq in cache if seq < self._first_seq]:
+                del cache[seq]
 
     def _cached(
         self,
-        cache: list[Any],
+        cache: dict[int, Any],
         items: list[Event | bytes],
         first: int,
         make: Callable[[Event | bytes, int], Any],
@@ -166,20 +169,17 @@ class EventLog(BoundedLog["Event | bytes"]):
         """What ``make`` makes of each item (numbered from ``first``), taking what ``cache``
         holds: made outside the lock (the writer never waits for it), kept for the next
         reader when among the newest."""
+        seqs = range(first, first + len(items))
         with self._lock:
-            at = first - self._first_seq
-            known = cache[at : at + len(items)] if at >= 0 else []
-        if len(known) != len(items):  # trimmed since the slice: make them all
-            known = [None] * len(items)
-        pairs = enumerate(zip(known, items, strict=True))
-        made = [k if k is not None else make(e, first + i) for i, (k, e) in pairs]
+            known = list(map(cache.get, seqs)) if cache else [None] * len(items)
+        pairs = zip(seqs, known, items, strict=True)
+        made = [k if k is not None else make(e, seq) for seq, k, e in pairs]
         if keep and None in known:
             with self._lock:
-                at = first - self._first_seq
-                low = max(0, -at, len(cache) - KEPT_BESIDE - at)  # the newest only
-                high = min(len(made), len(cache) - at)
-                if low < high:
-                    cache[at + low : at + high] = made[low:high]
+                newest = self._first_seq + len(self._events) - KEPT_BESIDE
+                low = max(first, newest, self._first_seq)
+                if low < seqs.stop:
+                    cache.update(zip(range(low, seqs.stop), made[low - first :], strict=True))
         return made
 
     def _object(self, item: Event | bytes, seq: int) -> Event:

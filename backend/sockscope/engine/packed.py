@@ -132,34 +132,52 @@ def pack_select(
     """A select() turn's record, or None. ``lists`` (readers, writers) are interned; which
     of them were ``ready`` is two bit masks, so the many ready sets of a busy lab take no
     room in the strings."""
-    ready_r, ready_w = _mask(lists[0], ready[0]), _mask(lists[1], ready[1])
+    ready_r, ready_w = mask(lists[0], ready[0]), mask(lists[1], ready[1])
     if ready_r is None or ready_w is None:
         return None
     number = strings.number(lists)
     if number is None:
         return None
+    return pack_select_masks(
+        t_ns, iteration, number, timeout, blocked_ns, woken, idle_before, ready_r, ready_w
+    )
+
+
+def pack_select_masks(
+    t_ns: int,
+    iteration: int,
+    number: int,
+    timeout: float,
+    blocked_ns: int,
+    woken: bool,
+    idle_before: int,
+    ready_r: int,
+    ready_w: int,
+) -> bytes:
+    """A select() turn's record from its interned lists' ``number`` and its ready masks."""
     return _SELECT.pack(
         SELECT, t_ns, iteration, number, timeout, blocked_ns, woken, idle_before, ready_r, ready_w
     )
 
 
-def _mask(names: tuple[str, ...], subset: tuple[str, ...]) -> int | None:
+def mask(names: tuple[str, ...], subset: tuple[str, ...]) -> int | None:
     """Bit i set for each of ``subset`` that is ``names[i]``; None when ``subset`` is not
     some of ``names`` in their order (select() answers in the order it was asked)."""
     if len(names) > MASK_NAMES:
         return None
-    mask, last = 0, -1
+    found, last = 0, -1
     for name in subset:
         try:
             at = names.index(name, last + 1)
         except ValueError:
             return None
-        mask, last = mask | 1 << at, at
-    return mask
+        found, last = found | 1 << at, at
+    return found
 
 
-def _picked(names: tuple[str, ...], mask: int) -> list[str]:
-    return [name for i, name in enumerate(names) if mask >> i & 1]
+def picked(names: tuple[str, ...], bits: int) -> list[str]:
+    """The names whose bits are set in ``bits``."""
+    return [name for i, name in enumerate(names) if bits >> i & 1]
 
 
 def _shown(record: bytes, done: int, offset: int, flags: int) -> bytes:
@@ -186,8 +204,8 @@ def unpack(record: bytes, seq: int, strings: Strings) -> Event:
             writers=list(writers),
             errors=[],
             timeout=timeout,
-            ready_readers=_picked(readers, mask_r),
-            ready_writers=_picked(writers, mask_w),
+            ready_readers=picked(readers, mask_r),
+            ready_writers=picked(writers, mask_w),
             ready_errors=[],
             blocked_ns=blocked_ns,
             woken=bool(woken),
@@ -292,8 +310,8 @@ def wire_text(record: bytes, seq: int, strings: Strings) -> str:
         )
         readers, writers = _fragments(strings, number)
         names = strings.values[number]
-        ready_r = _text(_picked(names[0], mask_r)) if mask_r else "[]"
-        ready_w = _text(_picked(names[1], mask_w)) if mask_w else "[]"
+        ready_r = _text(picked(names[0], mask_r)) if mask_r else "[]"
+        ready_w = _text(picked(names[1], mask_w)) if mask_w else "[]"
         return _SELECT_JSON % (seq, t_ns, iteration, readers, writers, _text(timeout), ready_r,
                                ready_w, blocked_ns, "true" if woken else "false", idle)  # fmt: skip
     fields = _CALL.unpack_from(record)

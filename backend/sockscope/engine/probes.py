@@ -112,9 +112,12 @@ class ProbeClock:
     """When the lab probes: every socket (and link, and the closed-connection watch) each
     ``period_ns``; in between, the sockets a call changed, at most every ``min_ns`` each."""
 
+    LOOK_NS = 1_000_000  # the dirty sockets are looked at at most every 1 ms
+
     def __init__(self, period_ns: int, min_ns: int) -> None:
         self.period_ns, self.min_ns = period_ns, min_ns
         self.last_all = 0
+        self.next_look = 0  # before this, nothing can be due: a turn checks one number
 
     def all_due(self, now_ns: int) -> bool:
         """True (and the clock restarted) when a probe of everything is due."""
@@ -124,9 +127,16 @@ class ProbeClock:
         return True
 
     def probe_dirty(self, lab: LabContext, now_ns: int) -> None:
+        """Probe the sockets a call changed that were not probed for ``min_ns``; then wait
+        LOOK_NS (or until the next probe of everything) before looking again: a flood's
+        turns (tens of thousands a second) look at the clock, not at the sockets."""
+        self.next_look = min(now_ns + self.LOOK_NS, self.last_all + self.period_ns)
+        if not lab.dirty:
+            return
         due = [
             lab.sockets[name]
             for name in lab.dirty
             if name in lab.sockets and now_ns - lab.sockets[name].probed_ns >= self.min_ns
         ]
-        probe_now(lab, *due)
+        if due:
+            probe_now(lab, *due)

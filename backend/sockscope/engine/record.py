@@ -295,27 +295,51 @@ class SelectRecord:
         woken: bool,
         record_always: bool,
     ) -> None:
-        busy = bool(ready[0] or ready[1])
+        """One select() turn, its ready sockets by name."""
+        mask_r, mask_w = packed.mask(lists[0], ready[0]), packed.mask(lists[1], ready[1])
+        masks = None if mask_r is None or mask_w is None else (mask_r, mask_w)
+        self.turn_masks(lab, iteration, lists, None, masks, ready, timeout, blocked_ns, woken,
+                        record_always)  # fmt: skip
+
+    def turn_masks(
+        self,
+        lab: LabContext,
+        iteration: int,
+        lists: tuple[tuple[str, ...], tuple[str, ...]],
+        number: int | None,
+        masks: tuple[int, int] | None,
+        ready: tuple[tuple[str, ...], tuple[str, ...]] | None,
+        timeout: float,
+        blocked_ns: int,
+        woken: bool,
+        record_always: bool,
+    ) -> None:
+        """One select() turn, as the lab loop gives it (positional: it runs every turn).
+
+        ``masks`` says which of ``lists`` were ready (bit i: the i-th name; None when the
+        lists are too long for masks, and then ``ready`` names them). ``number`` is
+        ``lists`` as interned in the lab's strings when the caller kept it, else None."""
+        busy = bool(masks[0] or masks[1]) if masks is not None else bool(ready and any(ready))
         if not (record_always or busy or lists != self.last_lists or self.was_ready):
             self.idle += 1
             return
         timeout = round(timeout, 4)
         record = None
-        if lab.ticket is None:  # nothing collects it as an object: packed (engine/packed.py)
-            record = packed.pack_select(
-                lab.strings,
-                t_ns=lab.now_ns(),
-                iteration=iteration,
-                lists=lists,
-                ready=ready,
-                timeout=timeout,
-                blocked_ns=blocked_ns,
-                woken=woken,
-                idle_before=self.idle,
-            )
+        if lab.ticket is None and masks is not None:  # nothing collects it as an object
+            if number is None:
+                number = lab.strings.number(lists)
+            if number is not None:
+                record = packed.pack_select_masks(
+                    lab.now_ns(), iteration, number, timeout, blocked_ns, woken, self.idle,
+                    masks[0], masks[1],
+                )  # fmt: skip
         if record is not None:
             lab.emit_packed(record)
         else:
+            if ready is None:
+                assert masks is not None
+                ready = (tuple(packed.picked(lists[0], masks[0])),
+                         tuple(packed.picked(lists[1], masks[1])))  # fmt: skip
             lab.emit(
                 SelectEvent,
                 iteration=iteration,
