@@ -127,7 +127,8 @@ def payload_size(cmd: Send | SendAll | SendTo | Write) -> tuple[int, str]:
 
 
 def payload_bytes(ls: LabSocket, cmd: Send | SendAll | SendTo | Write) -> tuple[bytes, str]:
-    if cmd.payload.literal is not None:
-        return cmd.payload.literal, literal(cmd.payload.literal)
-    size = cmd.payload.size
-    return pattern(ls.sent_total, size), f"pattern({size})"
+    """The bytes a command sends (a pattern from where the socket's stream stands), and how
+    its line writes them."""
+    size, text = payload_size(cmd)
+    typed = cmd.payload.literal
+    return (typed if typed is not None else pattern(ls.sent_total, size)), text
