@@ -119,7 +119,9 @@ def run() -> tuple[list[Row], list[Check]]:
                 page = browser.new_page(viewport={"width": 1280, "height": 720})
                 page.goto(f"{server.url}/labs/{lab}")
                 page.wait_for_function(LIVE_JS, timeout=15_000)
-                viewer = ViewerProcess(server.url.replace("http", "ws") + f"/api/labs/{lab}/ws")
+                viewer = ViewerProcess(
+                    server.url.replace("http", "ws") + f"/api/labs/{lab}/ws?rows=1"
+                )
                 try:
                     viewer.ready()
                     for _ in range(RUNS):

@@ -294,7 +294,7 @@ class Room:
     async def open_viewer(self, p: Participant) -> None:
         try:
             p.ws = await connect(
-                f"{self.ws_url}/api/labs/{p.lab}/ws",
+                f"{self.ws_url}/api/labs/{p.lab}/ws?rows=1",  # as the lab page asks
                 additional_headers={"Authorization": f"Bearer {p.token}"},
                 max_size=None,
                 compression=None,
@@ -318,8 +318,9 @@ class Room:
                 if self.hostile:
                     continue  # a flood's viewer: read it, as a browser must, but not parse it
                 message = json.loads(raw)
-                if message["type"] == "events/batch":
-                    p.tracker.batch([int(e["seq"]) for e in message["events"]], t_ns)
+                if message["type"] == "events/rows":
+                    first = int(message["first"])
+                    p.tracker.batch(list(range(first, first + len(message["events"]))), t_ns)
                 elif message["type"] == "lab/snapshot":
                     gap = message.get("gap")
                     p.tracker.snapshot(

@@ -25,7 +25,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from sockscope.api.app import create_app
-from sockscope.api.wire import events_message, events_message_text
+from sockscope.api.wire import events_message, events_message_text, rows_message_text
 from sockscope.engine import packed
 from sockscope.engine.lab import LabEngine
 from sockscope.engine.log import encode
@@ -234,31 +234,37 @@ def viewed(report: dict[str, Any], f: Flood, offset_ns: int) -> Viewed:
     )
 
 
-def serialize_costs(engine: LabEngine) -> tuple[list[float], list[float]]:
+def serialize_costs(engine: LabEngine) -> tuple[list[float], list[float], list[float]]:
     """Per-event cost of making a viewer's batch text, on the last events of the last
-    flood: what ws.py sends (log.wire_after's texts, made here again from what the log
-    holds: packed records straight to text, objects with log.encode), against the way it
-    was made before, in the same run: to_wire() then json.dumps of the message."""
+    flood: what ws.py sends the lab page (an ``events/rows`` message of log.rows_after's
+    texts, made here again from what the log holds: each packed record's row, objects with
+    log.encode), against the way it was made before, in the same run: to_wire() then
+    json.dumps of the message; and, for the record, the object form a viewer that did not
+    ask for rows gets (``events/batch`` of log.wire_after's texts)."""
     log = engine.log
     items, first, _, _ = log._slice(log.last_seq - SAMPLE_EVENTS, SAMPLE_EVENTS)
     events = log.after(first - 1, SAMPLE_EVENTS).events
     strings = log.strings
-    encode_us: list[float] = []
+    rows_us: list[float] = []
+    objects_us: list[float] = []
     dumps_us: list[float] = []
     for _ in range(RUNS):
         t0 = time.perf_counter()
+        rows_message_text(first, len(strings.values), [], [log._row(e, 0) for e in items])
+        t1 = time.perf_counter()
         events_message_text(
             [
                 packed.wire_text(e, first + i, strings) if isinstance(e, bytes) else encode(e)
                 for i, e in enumerate(items)
             ]
         )
-        t1 = time.perf_counter()
-        json.dumps(events_message(events), separators=(",", ":"), ensure_ascii=False)
         t2 = time.perf_counter()
-        encode_us.append((t1 - t0) / len(items) * 1e6)
-        dumps_us.append((t2 - t1) / len(events) * 1e6)
-    return encode_us, dumps_us
+        json.dumps(events_message(events), separators=(",", ":"), ensure_ascii=False)
+        t3 = time.perf_counter()
+        rows_us.append((t1 - t0) / len(items) * 1e6)
+        objects_us.append((t2 - t1) / len(items) * 1e6)
+        dumps_us.append((t3 - t2) / len(events) * 1e6)
+    return rows_us, objects_us, dumps_us
 
 
 def run() -> tuple[list[Row], list[Check]]:
@@ -272,7 +278,7 @@ def run() -> tuple[list[Row], list[Check]]:
     with LiveServer() as live:
         lab_id = live.new_flood_lab()
         engine = live.engine(lab_id)
-        url = f"ws://127.0.0.1:{live.port}/api/labs/{lab_id}/ws"
+        url = f"ws://127.0.0.1:{live.port}/api/labs/{lab_id}/ws?rows=1"
         k = 0
         for _ in range(RUNS):
             k += 1
@@ -288,7 +294,7 @@ def run() -> tuple[list[Row], list[Check]]:
                 viewer.stop()
             watched.append(f)
             views.append(viewed(report, f, offset_ns))
-        encode_us, dumps_us = serialize_costs(engine)
+        encode_us, objects_us, dumps_us = serialize_costs(engine)
         live.http().delete(f"/api/labs/{lab_id}")
 
     rec_alone = [f.recorded_per_s for f in alone]
@@ -301,8 +307,9 @@ def run() -> tuple[list[Row], list[Check]]:
     print(f"    delivered ev/s:           {runs_text(delivered)}")
     print(f"    lag at flood end (events): {runs_text(lag)}   catch-up ms: {runs_text(catch_up)}")
     print(
-        f"    encode us/event: {runs_text(encode_us, digits=2)}"
-        f"   to_wire + json.dumps us/event: {runs_text(dumps_us, digits=2)}"
+        f"    encode us/event, rows: {runs_text(encode_us, digits=2)}"
+        f"   objects: {runs_text(objects_us, digits=2)}"
+        f"   to_wire + json.dumps: {runs_text(dumps_us, digits=2)}"
     )
     name = "2 stream"
     rows = [
@@ -314,8 +321,10 @@ def run() -> tuple[list[Row], list[Check]]:
             median([float(f.events) for f in watched]), "flood events", tuple(lag)),
         Row(name, "viewer catch-up after the flood", median(catch_up), "ms",
             runs=tuple(catch_up)),
-        Row(name, "server: encode per event (batch text)", median(encode_us), "us",
+        Row(name, "server: encode per event (the page's rows)", median(encode_us), "us",
             median(dumps_us), "to_wire+json.dumps", tuple(encode_us)),
+        Row(name, "server: encode per event (object form)", median(objects_us), "us",
+            median(dumps_us), "to_wire+json.dumps", tuple(objects_us)),
         Row(name, "1 core encodes at most", 1e6 / median(encode_us), "ev/s"),
     ]  # fmt: skip
     checks = [

@@ -1,5 +1,7 @@
 """A websocket viewer in its own process (as a browser would be): ``python -m bench.viewer URL``.
 
+Like the lab page, it asks for rows (URL ``...?rows=1``: ``events/rows`` messages).
+
 It connects, prints one JSON line ``{"ready": snapshot_seq}``, then records when each
 message arrives (CLOCK_MONOTONIC, shared by all processes) and which seqs it held.
 The parent writes a target seq on stdin; the viewer stops once it has received that
@@ -55,10 +57,10 @@ def main(url: str) -> int:
                 continue
             t_ns = time.monotonic_ns()
             message: dict[str, Any] = json.loads(raw)
-            if message["type"] == "events/batch" and message["events"]:
-                events = message["events"]
-                last_seq = int(events[-1]["seq"])
-                arrivals.append([t_ns, int(events[0]["seq"]), last_seq, len(events)])
+            if message["type"] == "events/rows" and message["events"]:
+                count = len(message["events"])  # rows in seq order from "first", no holes
+                last_seq = int(message["first"]) + count - 1
+                arrivals.append([t_ns, int(message["first"]), last_seq, count])
             elif message["type"] == "lab/snapshot":
                 gap = message.get("gap") or {"from": 0, "to": -1}
                 last_seq = int(message["snapshot"]["seq"])

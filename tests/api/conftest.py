@@ -16,6 +16,7 @@ __all__ = ["LiveServer", "serve"]
 WITH_LAB_HOSTS = {
     "test_rest",
     "test_ws",
+    "test_rows",
     "test_resume",
     "test_room_votes",
     "test_room_labs",

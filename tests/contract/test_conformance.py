@@ -19,6 +19,7 @@ from sockscope.contract.schema import wire_schema
 from sockscope.settings import Settings
 
 from live import LiveServer, serve
+from rowskit import flood_lab, messages_until
 
 LESSON = "partial-send"  # quick, and needs no private network
 # A lesson with action steps -> the definition its steps' data takes (each item, for a list).
@@ -148,6 +149,17 @@ def test_websocket_messages(live: LiveServer, contract: Contract) -> None:
     assert {m["id"] for m in seen["command/result"]} == {"a", 7}
     contract.check("EventsMessage", seen["events/batch"][0])
     contract.check("ErrorMessage", seen["error"][0])
+
+
+def test_rows_messages(live: LiveServer, contract: Contract) -> None:
+    lab = flood_lab(live)
+    last = live.client.get(f"/api/labs/{lab}/events?limit=1").json()["last_seq"]
+    messages = messages_until(f"{live.ws_url}/api/labs/{lab}/ws?after=0&rows=1", last)
+    for message in messages:
+        contract.check("ServerMessage", message)
+        contract.check("EventsRowsMessage", message)
+    assert any(isinstance(row, list) for m in messages for row in m["events"])
+    assert any(isinstance(row, dict) for m in messages for row in m["events"])
 
 
 def test_workbench_answers(live: LiveServer, contract: Contract) -> None:

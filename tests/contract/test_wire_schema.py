@@ -198,7 +198,7 @@ def test_the_server_messages_are_told_apart_by_type(defs: dict[str, Any]) -> Non
     union = defs["ServerMessage"]
     assert union["discriminator"]["propertyName"] == "type"
     assert set(union["discriminator"]["mapping"]) == {
-        "lab/snapshot", "events/batch", "command/result", "error"
+        "lab/snapshot", "events/batch", "events/rows", "command/result", "error"
     }  # fmt: skip
 
 

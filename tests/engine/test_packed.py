@@ -8,6 +8,7 @@ then compares the two events field by field but for their seq, time and call id.
 from __future__ import annotations
 
 import errno
+import json
 import secrets
 import socket
 import time
@@ -26,7 +27,8 @@ from sockscope.engine.log import encode
 from sockscope.engine.record import SelectRecord, record_loop_recv, record_send
 from sockscope.engine.sockets import LabSocket
 from sockscope.engine.tickets import Ticket
-from sockscope.events import CallEvent, Event, SelectEvent, to_wire
+from sockscope.events import CallEvent, Event, SelectEvent, from_wire, to_wire
+from sockscope.labs.remote import MirrorLog
 
 SIZES = [0, 1, 47, 48, 49, 255, 256, 257, 3000]
 
@@ -67,7 +69,31 @@ def both_ways(idle: LabEngine, record: Any) -> tuple[Event, Event, bool]:
         was_packed = isinstance(idle.log._events[-1], bytes)
     (text,) = idle.log.wire_after(middle, 10).texts  # made from the record, not the object
     assert text == encode(unpacked)
+    (row,) = idle.log.rows_after(middle, 10).texts
+    assert row == read_row(row, middle + 1, idle.log.strings.values)
+    assert encode(from_rows(row, middle + 1, idle.log.strings.values)) == text
     return made, unpacked, was_packed
+
+
+def read_row(row: str, seq: int, values: list[Any]) -> str:
+    """A row read back and made again (what a lab host's mirror does): the same text."""
+    if row.startswith("{"):
+        return row
+    strings = packed.Strings()
+    strings.values[:] = values
+    record = packed.from_row(json.loads(row))
+    again = packed.row_text(record)
+    assert again is not None
+    return again
+
+
+def from_rows(row: str, seq: int, values: list[Any]) -> Event:
+    """The event a row stands for, read with the strings it names."""
+    if row.startswith("{"):
+        return from_wire(json.loads(row))
+    strings = packed.Strings()
+    strings.values[:] = values
+    return packed.unpack(packed.from_row(json.loads(row)), seq, strings)
 
 
 def same(made: Event, unpacked: Event) -> None:
@@ -247,6 +273,13 @@ def test_a_flood_reads_back_the_same_as_objects_and_as_text(
         assert call.data is not None and call.via == "loop"
         assert call.data.hex == pattern(call.data.offset, call.data.len).hex()
     assert log.wire_after(0, 1_000_000).texts == [encode(e) for e in events]
+    rows = log.rows_after(0, 1_000_000).texts
+    assert sum(row.startswith("[") for row in rows) == packed_count
+    mirror = MirrorLog(len(rows) + 10)  # what a lab host's web process keeps and reads
+    mirror.extend(tuple(rows), None, tuple(log.strings_from(1)))
+    assert mirror.rows_after(0, 1_000_000).texts == rows
+    assert mirror.wire_after(0, 1_000_000).texts == [encode(e) for e in events]
+    assert [encode(e) for e in mirror.after(0, 1_000_000).events] == [encode(e) for e in events]
 
 
 def turn(

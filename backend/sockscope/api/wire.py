@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, cast, get_type_hints
 from urllib.parse import urlsplit
 
+import msgspec
 from pydantic import BaseModel, create_model
 
 from sockscope.contract import api
@@ -188,6 +189,17 @@ def events_message_text(texts: list[str]) -> str:
     """:func:`events_message` as the text a viewer is sent, made of each event's JSON text
     (engine.log.encode) without parsing it: the same text send_json makes of the message."""
     return '{"type":"events/batch","events":[' + ",".join(texts) + "]}"
+
+
+def rows_message_text(first: int, known: int, fresh: list[Any], rows: list[str]) -> str:
+    """An ``events/rows`` message: ``rows`` (engine.log.rows_after's texts, the first
+    numbered ``first``) and the interned values numbered ``known`` and up, which the viewer
+    had not been sent."""
+    values = msgspec.json.encode(fresh).decode()
+    return (
+        f'{{"type":"events/rows","first":{first},"strings":{{"from":{known},'
+        f'"values":{values}}},"events":[{",".join(rows)}]}}'
+    )
 
 
 def snapshot_message(snapshot: dict[str, Any], gap: tuple[int, int] | None) -> SnapshotMessage:

@@ -6,6 +6,9 @@ Protocol (JSON text messages):
   after SEQ; sent again (with ``gap``) if the viewer fell so far behind that
   the log dropped events it had not seen.
 - server -> client ``events/batch``: ``{"events": [...]}``, in seq order, no holes.
+- or, for a viewer that connected with ``?rows=1`` (the lab page), ``events/rows``:
+  ``{"first", "strings": {"from", "values"}, "events": [...]}``, the same events in the
+  compact form of docs/api.md (a flood's calls and turns as arrays of numbers).
 - client -> server: a command (the same JSON as REST), optionally with ``"id"``;
   answered by ``command/result`` ``{"id", "ok", "result", "error", "status", "seqs",
   "blocked"}`` (``status`` is the HTTP status REST would have answered).
@@ -47,6 +50,7 @@ from sockscope.api.wire import (
     loads,
     origin_allowed,
     quote,
+    rows_message_text,
     snapshot_message,
 )
 from sockscope.engine.core.errors import CommandError, ForbiddenError
@@ -64,7 +68,9 @@ IDLE_CHECK = 5.0
 
 
 @router.websocket("/api/labs/{lab_id}/ws")
-async def lab_socket(websocket: WebSocket, lab_id: str, after: int | None = None) -> None:
+async def lab_socket(
+    websocket: WebSocket, lab_id: str, after: int | None = None, rows: bool = False
+) -> None:
     settings = websocket.app.state.settings
     if not origin_allowed(
         websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origins
@@ -86,7 +92,7 @@ async def lab_socket(websocket: WebSocket, lab_id: str, after: int | None = None
     lab.viewers += 1
     commands = asyncio.create_task(_receive_commands(websocket, lab, settings.command_wait, caller))
     try:
-        await _stream(websocket, lab, after, commands)
+        await _stream(websocket, lab, after, commands, rows)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -98,9 +104,10 @@ async def lab_socket(websocket: WebSocket, lab_id: str, after: int | None = None
 
 
 async def _stream(
-    websocket: WebSocket, lab: Lab, after: int | None, reader: asyncio.Task[None]
+    websocket: WebSocket, lab: Lab, after: int | None, reader: asyncio.Task[None], rows: bool
 ) -> None:
     log = lab.engine.log
+    known = 0  # the interned strings this viewer was sent (rows)
     subscription = Subscription(log)
     # A viewer that leaves ends the wait at once, not IDLE_CHECK later: its lab stops
     # counting it as a viewer (the reaper looks), and a server stopping waits for no one.
@@ -108,7 +115,7 @@ async def _stream(
     try:
         cursor = await _resume_or_snapshot(websocket, lab, after)
         while not reader.done():
-            page = log.wire_after(cursor, BATCH_MAX)
+            page = log.rows_after(cursor, BATCH_MAX) if rows else log.wire_after(cursor, BATCH_MAX)
             if page.gap is not None:
                 # Fell behind the log: a snapshot instead of the events up to its seq, and a
                 # gap naming all of them (the log still holds those after page.gap, but they
@@ -116,8 +123,14 @@ async def _stream(
                 snapshot = await snapshot_of(lab)
                 cursor = await _send_snapshot(websocket, snapshot, cursor)
                 continue
-            if page.texts:
+            if page.texts and rows:
+                fresh = log.strings_from(known)  # after the rows: all they name, and more
+                first = page.last - len(page.texts) + 1
+                await websocket.send_text(rows_message_text(first, known, fresh, page.texts))
+                known += len(fresh)
+            elif page.texts:
                 await websocket.send_text(events_message_text(page.texts))
+            if page.texts:
                 cursor = page.last
                 if len(page.texts) == BATCH_MAX:
                     await asyncio.sleep(0)  # let other viewers and commands run

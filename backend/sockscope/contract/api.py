@@ -59,6 +59,26 @@ class EventsMessage(TypedDict):
     events: list[Event]
 
 
+StringsFrom = TypedDict("StringsFrom", {"from": int, "values": list[JSONValue]})
+StringsFrom.__doc__ = (
+    "Interned values a viewer of rows had not been sent: ``values[i]`` is number ``from + i``"
+    " (0 is none). A call row's site is [socket, op, line head, line tail], its error"
+    " [errno name, message]; a select row's lists are [readers, writers]."
+)
+
+
+class EventsRowsMessage(TypedDict):
+    """The events of an ``events/batch``, for a viewer that connected with ``?rows=1``
+    (the lab page): event ``first + i`` is ``events[i]``, in seq order, with no holes. A
+    flood's loop calls and select() turns are arrays of numbers (docs/api.md, "Rows");
+    every other event is its object, as in ``events/batch``."""
+
+    type: Literal["events/rows"]
+    first: int
+    strings: StringsFrom
+    events: list[list[JSONValue] | Event]
+
+
 class CommandResultMessage(TypedDict):
     """The answer to a command sent on the websocket, with the ``id`` it came with."""
 
@@ -79,7 +99,9 @@ class ErrorMessage(TypedDict):
     message: str
 
 
-ServerMessage: TypeAlias = SnapshotMessage | EventsMessage | CommandResultMessage | ErrorMessage
+ServerMessage: TypeAlias = (
+    SnapshotMessage | EventsMessage | EventsRowsMessage | CommandResultMessage | ErrorMessage
+)
 
 
 class EventsPage(TypedDict):

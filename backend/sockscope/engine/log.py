@@ -136,6 +136,8 @@ class EventLog(BoundedLog["Event | bytes"]):
         self.strings = packed.Strings()  # what the packed records name by number
         self._texts: dict[int, str] = {}  # seq -> its text, once a reader made it
         self._made: dict[int, Event] = {}  # seq -> its object, once unpacked
+        self._rows: dict[int, str] = {}  # seq -> its row text (rows_after), once made
+        self._keeping = False  # something is kept beside the events
         self.keep_texts = keep_texts  # a lab host's log has one reader: nothing to share
 
     def append(self, event: Event | bytes) -> None:
@@ -143,10 +145,11 @@ class EventLog(BoundedLog["Event | bytes"]):
         with self._lock:  # this runs for every event a lab records: keep it short
             events = self._events
             events.append(event)
-            if self._texts or self._made:  # the event that leaves the newest: forget it
+            if self._keeping:  # the event that leaves the newest: forget what it had
                 old = self._first_seq + len(events) - 1 - KEPT_BESIDE
                 self._texts.pop(old, None)
                 self._made.pop(old, None)
+                self._rows.pop(old, None)
             listeners = self._trimmed()
         for notify in listeners:
             notify()
@@ -154,7 +157,7 @@ class EventLog(BoundedLog["Event | bytes"]):
     def _dropped(self, count: int) -> None:
         # Only the newest KEPT_BESIDE are ever kept, so what is trimmed has nothing beside
         # it, unless the capacity is smaller than that (tests): then drop what went.
-        for cache in (self._texts, self._made):
+        for cache in (self._texts, self._made, self._rows):
             for seq in [seq for seq in cache if seq < self._first_seq]:
                 del cache[seq]
 
@@ -179,6 +182,7 @@ class EventLog(BoundedLog["Event | bytes"]):
                 newest = self._first_seq + len(self._events) - KEPT_BESIDE
                 low = max(first, newest, self._first_seq)
                 if low < seqs.stop:
+                    self._keeping = True
                     cache.update(zip(range(low, seqs.stop), made[low - first :], strict=True))
         return made
 
@@ -200,3 +204,21 @@ class EventLog(BoundedLog["Event | bytes"]):
         items, first, gap, last = self._slice(seq, limit)
         texts = self._cached(self._texts, items, first, self._text, self.keep_texts)
         return wire_page(texts, first, seq, gap, last)
+
+    def _row(self, item: Event | bytes, seq: int) -> str:
+        if isinstance(item, bytes):
+            return packed.row_text(item) or packed.wire_text(item, seq, self.strings)
+        return encode(item)
+
+    def rows_after(self, seq: int, limit: int = 1000) -> WirePage:
+        """The same events in the rows form (packed.row_text; an event with no row, its
+        object text): the numbers of each, read with the strings they name
+        (:meth:`strings_from`, asked for after this)."""
+        items, first, gap, last = self._slice(seq, limit)
+        texts = self._cached(self._rows, items, first, self._row, self.keep_texts)
+        return wire_page(texts, first, seq, gap, last)
+
+    def strings_from(self, known: int) -> list[Any]:
+        """The interned values numbered ``known`` and up (numbers only grow: asked after a
+        page of rows, they cover every number the rows hold)."""
+        return self.strings.values[known:]

@@ -342,3 +342,39 @@ def wire_text(record: bytes, seq: int, strings: Strings) -> str:
         result_text = "\"b'' (peer closed)\""
     return _CALL_JSON % (seq, t_ns, call_id, socket, op, line, asked, done, data, done,
                          result_text, "null", "null", started, duration)  # fmt: skip
+
+
+# -- rows: the compact wire form ----------------------------------------------------------
+# A viewer that asks for rows (ws.py, ``?rows=1``: the lab page) is sent a packed event as
+# its record's numbers, a JSON array, and the interned strings those numbers name once per
+# connection; docs/api.md spells the form out and frontend/src/protocol/rows.ts reads it.
+# A row is the record's fields in order (kind first: 1 a call, 2 a select() turn); a call
+# whose bytes are kept (not the pattern) has two more: their repr (the event's head) and
+# their hex. The pattern's bytes are made again by the reader from the offset.
+
+SAFE_MASK = 1 << 53  # a mask from here up is no exact JSON number for a browser
+_CALL_FIELDS = 13  # a call row's numbers; then, if its bytes are kept, their repr and hex
+
+
+def row_text(record: bytes) -> str | None:
+    """The row of ``record`` as JSON text, or None when it has no row (a ready mask past
+    what a browser's numbers hold exactly: its reader is sent the event's object text)."""
+    if record[0] == SELECT:
+        fields = _SELECT.unpack(record)
+        if fields[8] >= SAFE_MASK or fields[9] >= SAFE_MASK:
+            return None
+        return _json.encode(fields).decode()
+    if len(record) == _CALL.size:
+        return _json.encode(_CALL.unpack(record)).decode()
+    kept = record[_CALL.size :]
+    row = (*_CALL.unpack_from(record), repr(kept[:PREVIEW_BYTES]), kept.hex())
+    return _json.encode(row).decode()
+
+
+def from_row(row: list[Any]) -> bytes:
+    """The record a row was made of (the reader of a lab host's rows, in the web process)."""
+    if row[0] == SELECT:
+        return _SELECT.pack(*row)
+    if len(row) > _CALL_FIELDS:
+        return _CALL.pack(*row[:_CALL_FIELDS]) + bytes.fromhex(row[_CALL_FIELDS + 1])
+    return _CALL.pack(*row)

@@ -13,8 +13,9 @@ process, one thread with its own select() loop; the host adds two threads of its
   lab, so one busy lab does not hold the others' commands;
 * the pump wakes every ``PUMP_EVERY`` s, or at once when a command's answer is ready or
   a request is answered, and sends one batch for every lab with something new: its events
-  since its cursor (``engine.log.wire_after``: their JSON text, encoded here once, which
-  the web process forwards to viewers as it is), the news of its commands in flight (their new
+  since its cursor (``engine.log.rows_after``: their rows, encoded here once, which the
+  web process forwards to the lab page as they are, with the interned strings the rows
+  name, each sent once), the news of its commands in flight (their new
   events, the call id once a call went to a worker thread, the answer), its sockets' states
   (``glance``), whether it closed. Answers are read before the events, so every event an
   answer or a reply refers to is in the same batch or an earlier one, and the web process
@@ -132,7 +133,8 @@ class TicketNews:
 @dataclass(frozen=True, slots=True)
 class LabNews:
     lab_id: str
-    texts: tuple[str, ...]  # each new event's JSON text (engine.log.encode): encoded here, once
+    texts: tuple[str, ...]  # each new event's row text (engine.log.rows_after): made here, once
+    strings: tuple[Any, ...]  # the log's interned values the web process has not had yet
     gap: tuple[int, int] | None
     glance: tuple[tuple[str, str], ...] | None
     history_truncated: bool
@@ -167,6 +169,7 @@ class _Tracked:
 class _Hosted:
     engine: LabEngine
     cursor: int = 0
+    strings_sent: int = 1  # the interned values the web process has (0, none, it made)
     tickets: dict[int, _Tracked] = field(default_factory=dict)
 
 
@@ -315,7 +318,7 @@ class Host:
         closed = CommandResult(False, None, dict(CLOSED_ANSWER), [], 410)
         news = TicketNews(tid, (), None, closed, False)
         with self._lock:
-            self._orphans.append(LabNews(lab_id, (), None, None, False, (news,), False))
+            self._orphans.append(LabNews(lab_id, (), (), None, None, False, (news,), False))
         self._wake.set()
 
     # -- the pump ---------------------------------------------------------------------------
@@ -366,8 +369,10 @@ class Host:
         engine = hosted.engine
         # Answers first, events next: an answer seen now had its events logged already.
         done = {tid for tid, t in tracked if t.ticket.future.done()}
-        page = engine.log.wire_after(hosted.cursor, 1 << 30)
+        page = engine.log.rows_after(hosted.cursor, 1 << 30)
         hosted.cursor = page.last
+        strings = tuple(engine.log.strings_from(hosted.strings_sent))  # all the rows name
+        hosted.strings_sent += len(strings)
         tickets: list[TicketNews] = []
         for tid, t in tracked:
             fresh = t.ticket.events[t.sent :]
@@ -392,6 +397,7 @@ class Host:
         return LabNews(
             lab_id,
             tuple(page.texts),
+            strings,
             page.gap,
             tuple(engine.glance()),
             engine.history_truncated,

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from sockscope.engine import packed
 from sockscope.engine.core.commands import Command
 from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
@@ -57,23 +58,29 @@ KEPT_OBJECTS = 512  # events a mirror keeps as objects (the room's flags read th
 
 
 class MirrorLog(BoundedLog[str]):
-    """A lab's event log as the web process keeps it: each event's JSON text, as the host
-    encoded it (once: every viewer is sent that text, and the REST pages and the trace are
-    made of it), written in batches by the host's reader thread.
+    """A lab's event log as the web process keeps it: each event's row text, as the host
+    made it (engine.log.rows_after: once; the lab page is sent that text), and the interned
+    strings the rows name, written in batches by the host's reader thread.
 
-    The text is not parsed to be forwarded. Events as objects, for what reads them here (the
-    room's flags, a lesson's checks), are made back from it when asked for
-    (:func:`sockscope.events.from_wire`) and the newest :data:`KEPT_OBJECTS` kept; a command's
-    own events come with its answer as objects and are kept as they are. A text is some 300
-    bytes the garbage collector never walks, where the event it stands for is 5-10 objects
+    A row is not parsed to be forwarded to the lab page. The object form (a viewer that did
+    not ask for rows, the REST pages, the trace) is made of it when asked for: a row is its
+    packed record again (packed.from_row), an event with no row is its object's text.
+    Events as objects, for what reads them here (the room's flags, a lesson's checks), are
+    made back the same way and the newest :data:`KEPT_OBJECTS` kept; a command's own events
+    come with its answer as objects and are kept as they are. A text is some 60-300 bytes
+    the garbage collector never walks, where the event it stands for is 5-10 objects
     (heap.py: that walk was the room of 300's p99).
     """
 
     def __init__(self, capacity: int) -> None:
         super().__init__(capacity)
         self._objects: dict[int, Event] = {}
+        self.strings = packed.Strings()  # the host's, as far as it sent them
 
-    def extend(self, texts: tuple[str, ...], gap: tuple[int, int] | None) -> None:
+    def extend(
+        self, texts: tuple[str, ...], gap: tuple[int, int] | None, strings: tuple[Any, ...] = ()
+    ) -> None:
+        self.strings.values.extend(strings)  # before the rows that name them
         if not texts and gap is None:
             return
         with self._lock:
@@ -114,17 +121,35 @@ class MirrorLog(BoundedLog[str]):
         with self._lock:
             known = [self._objects.get(first + i) for i in range(len(texts))]
         events = [
-            each if each is not None else from_wire(json.loads(text))
-            for each, text in zip(known, texts, strict=True)
+            each if each is not None else self._object(text, first + i)
+            for i, (each, text) in enumerate(zip(known, texts, strict=True))
         ]
         made = [e for e, k in zip(events, known, strict=True) if k is None]
         if made:
             self.keep(made)
         return Page(events, gap, last)
 
+    def _object(self, text: str, seq: int) -> Event:
+        if text[0] == "[":
+            return packed.unpack(packed.from_row(json.loads(text)), seq, self.strings)
+        return from_wire(json.loads(text))
+
     def wire_after(self, seq: int, limit: int = 1000) -> WirePage:
+        rows, first, gap, last = self._slice(seq, limit)
+        texts = [
+            text
+            if text[0] != "["
+            else packed.wire_text(packed.from_row(json.loads(text)), first + i, self.strings)
+            for i, text in enumerate(rows)
+        ]
+        return wire_page(texts, first, seq, gap, last)
+
+    def rows_after(self, seq: int, limit: int = 1000) -> WirePage:
         texts, first, gap, last = self._slice(seq, limit)
         return wire_page(texts, first, seq, gap, last)
+
+    def strings_from(self, known: int) -> list[Any]:
+        return self.strings.values[known:]
 
 
 class RemoteEngine:
@@ -250,7 +275,7 @@ class RemoteEngine:
         objects = [event for each in news.tickets for event in each.events]
         if objects:
             self.log.keep(objects)
-        self.log.extend(news.texts, news.gap)
+        self.log.extend(news.texts, news.gap, news.strings)
         if news.glance is not None:
             self._glance = news.glance
         self.history_truncated = self.history_truncated or news.history_truncated

@@ -146,7 +146,7 @@ describe("LabChannel stream", () => {
   it("first connects with ?after=0, asking for the whole log (a reload shows the history)", () => {
     const { channel, sockets, statuses } = setup();
     channel.start();
-    expect(sockets.map((s) => s.url)).toEqual(["ws://lab.test/api/labs/lab-1/ws?after=0"]);
+    expect(sockets.map((s) => s.url)).toEqual(["ws://lab.test/api/labs/lab-1/ws?after=0&rows=1"]);
     expect(channel.status).toBe("connecting");
     expect(statuses).toEqual([["connecting", ""]]);
   });
@@ -154,7 +154,7 @@ describe("LabChannel stream", () => {
   it("uses wss for an https base and escapes the lab id", () => {
     const { channel, latest } = setup("https://lab.test", "a b/c");
     channel.start();
-    expect(latest().url).toBe("wss://lab.test/api/labs/a%20b%2Fc/ws?after=0");
+    expect(latest().url).toBe("wss://lab.test/api/labs/a%20b%2Fc/ws?after=0&rows=1");
   });
 
   it("goes live on open; a snapshot then batches fill the store", () => {
@@ -189,7 +189,7 @@ describe("LabChannel stream", () => {
 
     timers.runAll();
     expect(sockets).toHaveLength(2);
-    expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=12");
+    expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=12&rows=1");
     expect(channel.status).toBe("reconnecting");
     latest().opened();
     expect(channel.status).toBe("live");
@@ -211,7 +211,7 @@ describe("LabChannel stream", () => {
     latest().opened();
     latest().closed(1006);
     timers.runAll();
-    expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=0");
+    expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=0&rows=1");
   });
 
   it("takes a fresh snapshot with a gap when the server could not resume", () => {
@@ -278,7 +278,7 @@ describe("LabChannel stream", () => {
   it("an observer's token goes on the websocket's address", () => {
     const { channel, latest } = setup("http://lab.test", "lab-1", "tok/en");
     channel.start();
-    expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=0&observe=tok%2Fen");
+    expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=0&rows=1&observe=tok%2Fen");
   });
 
   it("close code 4404 without a reason still says why", () => {
@@ -305,10 +305,35 @@ describe("LabChannel stream", () => {
     first.closed(1005); // the browser reports the close the channel asked for
     timers.runAll();
     expect(sockets).toHaveLength(2);
-    expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=10");
+    expect(latest().url).toBe("ws://lab.test/api/labs/lab-1/ws?after=10&rows=1");
     latest().opened();
     latest().deliver(batch(11, 15));
     expect(seqsOf(store)).toEqual(range(6, 15));
+  });
+
+  it("reads rows with the strings its connection was sent; a new connection starts a new table", () => {
+    const { store, channel, sockets, timers, latest } = setup();
+    channel.start();
+    latest().opened();
+    latest().deliver(snapshotMessage(5));
+    const site = ["cli", "send", "cli.send(view[", ":])"];
+    const sendRow = (offset: number) => [1, 1, 2, 1, offset, 10, 10, offset, 1, 1, 0, 0, 1];
+    latest().deliver({ type: "events/rows", first: 6, strings: { from: 0, values: [null, site] }, events: [sendRow(0), sendRow(10)] });
+    expect(seqsOf(store)).toEqual([6, 7]);
+    expect(store.calls.toArray()[1]?.line).toBe("cli.send(view[10:])");
+    latest().deliver({ type: "events/rows", first: 8, strings: { from: 2, values: [] }, events: [sendRow(20)] });
+    expect(seqsOf(store)).toEqual([6, 7, 8]);
+
+    latest().deliver({ type: "events/rows", first: 10, strings: { from: 2, values: [] }, events: [sendRow(30)] });
+    expect(latest().closeCalls).toBe(1); // 9 went missing: nothing applied, resume from 8
+    latest().closed(1005);
+    timers.runAll();
+    latest().opened();
+    // The new connection's table is empty: a row naming string 1 before it was sent is unreadable.
+    latest().deliver({ type: "events/rows", first: 9, strings: { from: 0, values: [null] }, events: [sendRow(30)] });
+    expect(latest().closeCalls).toBe(1);
+    expect(seqsOf(store)).toEqual([6, 7, 8]);
+    expect(sockets).toHaveLength(2);
   });
 
   it("stop() closes the socket and never reconnects, even with a retry pending", () => {

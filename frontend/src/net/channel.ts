@@ -7,7 +7,8 @@
  * (A "link", in this code base, is the lab's fault-injecting relay; this is the page's channel.)
  */
 import { SCHEMA_VERSION } from "../protocol/events";
-import type { Command, CommandAnswer, ServerMessage } from "../protocol/events";
+import type { Command, CommandAnswer, LabEvent, ServerMessage } from "../protocol/events";
+import { RowStrings, eventsOfRows } from "../protocol/rows";
 import type { LabStore } from "../store/lab";
 
 export type ChannelStatus = "connecting" | "live" | "reconnecting" | "gone" | "refused" | "closed";
@@ -41,6 +42,7 @@ export class LabChannel {
   private socket: SocketLike | null = null;
   private attempts = 0;
   private stopped = false;
+  private strings = new RowStrings();
   private readonly opts: Required<Omit<ChannelOptions, "observe">>;
   private readonly observe: string | null;
 
@@ -100,7 +102,9 @@ export class LabChannel {
     // From 0 the first time: the server replays the whole log when it still holds it
     // (so a reload shows the lab's history), else sends a snapshot and the gap.
     const observe = this.observe ? `&observe=${encodeURIComponent(this.observe)}` : "";
-    return `${wsBase}/api/labs/${encodeURIComponent(this.labId)}/ws?after=${this.store.seq}${observe}`;
+    // rows=1: a flood's events come as arrays of numbers (protocol/rows.ts), a fraction of
+    // the objects' bytes and of the server's time to make them.
+    return `${wsBase}/api/labs/${encodeURIComponent(this.labId)}/ws?after=${this.store.seq}&rows=1${observe}`;
   }
 
   private open(): void {
@@ -108,6 +112,7 @@ export class LabChannel {
     this.setStatus(this.attempts ? "reconnecting" : "connecting", "");
     const socket = this.opts.openSocket(this.url());
     this.socket = socket;
+    this.strings = new RowStrings(); // a connection's rows name the strings it was sent
     socket.onopen = () => {
       this.attempts = 0;
       this.setStatus("live", "");
@@ -153,6 +158,17 @@ export class LabChannel {
           this.socket?.close();
         }
         break;
+      case "events/rows": {
+        let events: LabEvent[];
+        try {
+          events = eventsOfRows(message, this.strings);
+        } catch {
+          this.socket?.close(); // rows this page cannot read: start over from the cursor
+          return;
+        }
+        if (!this.store.applyEvents(events)) this.socket?.close(); // a hole, as above
+        break;
+      }
       case "command/result":
       case "error":
         break;

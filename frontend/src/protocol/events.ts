@@ -28,7 +28,8 @@ export type LessonStepData =
   | FdLimitReport
   | StepSkipped
   | null;
-export type ServerMessage = SnapshotMessage | EventsMessage | CommandResultMessage | ErrorMessage;
+export type ServerMessage =
+  SnapshotMessage | EventsMessage | EventsRowsMessage | CommandResultMessage | ErrorMessage;
 export type Command =
   | NewSocket
   | Pause
@@ -645,6 +646,41 @@ export interface Gap {
 export interface EventsMessage {
   type: "events/batch";
   events: LabEvent[];
+}
+/**
+ * The events of an `events/batch`, for a viewer that connected with `?rows=1`
+ * (the lab page): event `first + i` is `events[i]`, in seq order, with no holes. A
+ * flood's loop calls and select() turns are arrays of numbers (docs/api.md, "Rows");
+ * every other event is its object, as in `events/batch`.
+ */
+export interface EventsRowsMessage {
+  type: "events/rows";
+  first: number;
+  strings: StringsFrom;
+  events: (
+    | unknown[]
+    | CallEvent
+    | CallStartedEvent
+    | SelectEvent
+    | SocketEvent
+    | SocketClosedEvent
+    | ProbeEvent
+    | LoopEvent
+    | CommandErrorEvent
+    | NoticeEvent
+    | LingerEvent
+    | LinkEvent
+    | NetworkEvent
+    | LessonEvent
+    | LabClosedEvent
+  )[];
+}
+/**
+ * Interned values a viewer of rows had not been sent: `values[i]` is number `from + i` (0 is none). A call row's site is [socket, op, line head, line tail], its error [errno name, message]; a select row's lists are [readers, writers].
+ */
+export interface StringsFrom {
+  from: number;
+  values: unknown[];
 }
 /**
  * The answer to a command sent on the websocket, with the `id` it came with.
