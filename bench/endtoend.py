@@ -26,7 +26,7 @@ from playwright.sync_api import sync_playwright
 from sockscope.engine.core.payload import pattern
 
 from .common import RUNS, BenchTimeout, Check, MiB, Row, median, ratio, runs_text, wait_until
-from .room import Server, family_cpu
+from .room import Server, family_cpu, own_cpu
 from .stream import ViewerProcess
 from .throughput import bare_once
 from .ui import CHROMIUM_ARGS, LIVE_JS, page_prerequisites
@@ -68,10 +68,12 @@ def seq_of(client: httpx.Client, lab: str) -> int:
     return value
 
 
-def window(server: Server, client: httpx.Client, lab: str) -> tuple[float, int]:
-    """Flood for WINDOW_S: (server CPU seconds, events recorded)."""
+def window(server: Server, client: httpx.Client, lab: str) -> tuple[float, float, int]:
+    """Flood for WINDOW_S: (server CPU seconds, of which the web process's own, events
+    recorded)."""
+    pid = server.proc.pid
     seq0 = seq_of(client, lab)
-    cpu0 = family_cpu(server.proc.pid)
+    cpu0, web0 = family_cpu(pid), own_cpu([pid])[pid]
     end = time.monotonic() + WINDOW_S
     while time.monotonic() < end:
         answer = post(client, lab, {"op": "sendall", "socket": "cli", "size": SIZE})
@@ -79,8 +81,8 @@ def window(server: Server, client: httpx.Client, lab: str) -> tuple[float, int]:
         if answer.get("ok") is False and "still sending" not in refused:
             raise BenchTimeout(f"the flood's sendall was refused: {refused}")
         time.sleep(0.2)
-    cpu = family_cpu(server.proc.pid) - cpu0
-    return cpu, seq_of(client, lab) - seq0
+    cpu, web = family_cpu(pid) - cpu0, own_cpu([pid])[pid] - web0
+    return cpu, web, seq_of(client, lab) - seq0
 
 
 def bare_cpu_per_syscall(data: bytes) -> float:
@@ -101,6 +103,7 @@ def run() -> tuple[list[Row], list[Check]]:
         return [], missing
     data = pattern(0, SIZE)
     per_event: list[float] = []
+    web_per_event: list[float] = []  # the web process's part (the rest: the lab hosts)
     bare: list[float] = []
     rates: list[float] = []
     reached = True
@@ -126,8 +129,9 @@ def run() -> tuple[list[Row], list[Check]]:
                     viewer.ready()
                     for _ in range(RUNS):
                         bare.append(bare_cpu_per_syscall(data))
-                        cpu, events = window(server, client, lab)
+                        cpu, web, events = window(server, client, lab)
                         per_event.append(cpu / max(1, events))
+                        web_per_event.append(web / max(1, events))
                         rates.append(events / WINDOW_S)
                     report = viewer.finish(seq_of(client, lab))
                     reached = bool(report["reached"])
@@ -138,12 +142,20 @@ def run() -> tuple[list[Row], list[Check]]:
             server.stop()
     us = [v * 1e6 for v in per_event]
     bare_us = [v * 1e6 for v in bare]
+    web_us = [v * 1e6 for v in web_per_event]
+    hosts_us = [a - b for a, b in zip(us, web_us, strict=True)]
     print(f"    server CPU us/event: {runs_text(us, digits=2)}; events/s {runs_text(rates)}")
+    print(
+        f"      web process: {runs_text(web_us, digits=2)};"
+        f" lab hosts: {runs_text(hosts_us, digits=2)}"
+    )
     print(f"    bare loop CPU us/syscall: {runs_text(bare_us, digits=2)}")
     times = ratio(median(us), median(bare_us))
     rows = [
         Row(name, "server CPU per event delivered", median(us), "us", median(bare_us),
             "bare CPU per syscall", tuple(us)),
+        Row(name, "  of which the web process", median(web_us), "us", runs=tuple(web_us)),
+        Row(name, "  of which the lab hosts", median(hosts_us), "us", runs=tuple(hosts_us)),
         Row(name, "events/s recorded in the window", median(rates), "ev/s", runs=tuple(rates)),
     ]  # fmt: skip
     checks = [
