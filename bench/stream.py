@@ -250,7 +250,9 @@ def serialize_costs(engine: LabEngine) -> tuple[list[float], list[float], list[f
     dumps_us: list[float] = []
     for _ in range(RUNS):
         t0 = time.perf_counter()
-        rows_message_text(first, len(strings.values), [], [log._row(e, 0) for e in items])
+        rows_message_text(
+            first, len(strings.values), [], packed.row_texts(items, first, strings, encode)
+        )
         t1 = time.perf_counter()
         events_message_text(
             [

@@ -275,6 +275,9 @@ def test_a_flood_reads_back_the_same_as_objects_and_as_text(
     assert log.wire_after(0, 1_000_000).texts == [encode(e) for e in events]
     rows = log.rows_after(0, 1_000_000).texts
     assert sum(row.startswith("[") for row in rows) == packed_count
+    with log._lock:
+        items = list(log._events)
+    assert [log._row(e, seq) for seq, e in enumerate(items, start=1)] == rows  # one at a time
     mirror = MirrorLog(len(rows) + 10)  # what a lab host's web process keeps and reads
     mirror.extend(tuple(rows), None, tuple(log.strings_from(1)))
     assert mirror.rows_after(0, 1_000_000).texts == rows

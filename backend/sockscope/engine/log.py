@@ -168,15 +168,20 @@ class EventLog(BoundedLog["Event | bytes"]):
         first: int,
         make: Callable[[Event | bytes, int], Any],
         keep: bool,
+        make_all: Callable[[list[Event | bytes], int], list[Any]] | None = None,
     ) -> list[Any]:
         """What ``make`` makes of each item (numbered from ``first``), taking what ``cache``
-        holds: made outside the lock (the writer never waits for it), kept for the next
-        reader when among the newest."""
+        holds (``make_all`` makes them all at once, when the cache holds none of them): made
+        outside the lock (the writer never waits for it), kept for the next reader when
+        among the newest."""
         seqs = range(first, first + len(items))
         with self._lock:
             known = list(map(cache.get, seqs)) if cache else [None] * len(items)
-        pairs = zip(seqs, known, items, strict=True)
-        made = [k if k is not None else make(e, seq) for seq, k, e in pairs]
+        if make_all is not None and (not cache or known.count(None) == len(known)):
+            made = make_all(items, first)
+        else:
+            pairs = zip(seqs, known, items, strict=True)
+            made = [k if k is not None else make(e, seq) for seq, k, e in pairs]
         if keep and None in known:
             with self._lock:
                 newest = self._first_seq + len(self._events) - KEPT_BESIDE
@@ -215,8 +220,14 @@ class EventLog(BoundedLog["Event | bytes"]):
         object text): the numbers of each, read with the strings they name
         (:meth:`strings_from`, asked for after this)."""
         items, first, gap, last = self._slice(seq, limit)
-        texts = self._cached(self._rows, items, first, self._row, self.keep_texts)
+        if not self.keep_texts:  # one reader (a lab host): nothing kept, all made at once
+            texts = packed.row_texts(items, first, self.strings, encode)
+        else:
+            texts = self._cached(self._rows, items, first, self._row, True, self._rows_of)
         return wire_page(texts, first, seq, gap, last)
+
+    def _rows_of(self, items: list[Event | bytes], first: int) -> list[str]:
+        return packed.row_texts(items, first, self.strings, encode)
 
     def strings_from(self, known: int) -> list[Any]:
         """The interned values numbered ``known`` and up (numbers only grow: asked after a

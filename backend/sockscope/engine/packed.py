@@ -22,6 +22,7 @@ kernel returned.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -369,6 +370,33 @@ def row_text(record: bytes) -> str | None:
     kept = record[_CALL.size :]
     row = (*_CALL.unpack_from(record), repr(kept[:PREVIEW_BYTES]), kept.hex())
     return _json.encode(row).decode()
+
+
+def row_texts(
+    items: list[Any], first: int, strings: Strings, encode_object: Callable[[Any], str]
+) -> list[str]:
+    """:func:`row_text` of each packed record of ``items`` (the first numbered ``first``),
+    its object's text for the rest: one loop, no call per event but msgspec's (a viewer's
+    batch; a lab host's news)."""
+    out: list[str] = []
+    encode = _json.encode
+    unpack_select, unpack_call, size = _SELECT.unpack, _CALL.unpack_from, _CALL.size
+    for i, item in enumerate(items):
+        if item.__class__ is not bytes:
+            out.append(encode_object(item))
+        elif item[0] == SELECT:
+            fields = unpack_select(item)
+            if fields[8] >= SAFE_MASK or fields[9] >= SAFE_MASK:
+                out.append(wire_text(item, first + i, strings))
+            else:
+                out.append(encode(fields).decode())
+        elif len(item) == size:
+            out.append(encode(unpack_call(item)).decode())
+        else:
+            kept = item[size:]
+            row = (*unpack_call(item), repr(kept[:PREVIEW_BYTES]), kept.hex())
+            out.append(encode(row).decode())
+    return out
 
 
 def from_row(row: list[Any]) -> bytes:
