@@ -82,8 +82,7 @@ def read_row(row: str, seq: int, values: list[Any]) -> str:
     strings = packed.Strings()
     strings.values[:] = values
     record = packed.from_row(json.loads(row))
-    again = packed.row_text(record)
-    assert again is not None
+    (again,) = packed.row_texts([record], seq, strings, encode)
     return again
 
 

@@ -211,12 +211,10 @@ class EventLog(BoundedLog["Event | bytes"]):
         return wire_page(texts, first, seq, gap, last)
 
     def _row(self, item: Event | bytes, seq: int) -> str:
-        if isinstance(item, bytes):
-            return packed.row_text(item) or packed.wire_text(item, seq, self.strings)
-        return encode(item)
+        return packed.row_texts([item], seq, self.strings, encode)[0]
 
     def rows_after(self, seq: int, limit: int = 1000) -> WirePage:
-        """The same events in the rows form (packed.row_text; an event with no row, its
+        """The same events in the rows form (packed.row_texts; an event with no row, its
         object text): the numbers of each, read with the strings they name
         (:meth:`strings_from`, asked for after this)."""
         items, first, gap, last = self._slice(seq, limit)

@@ -357,27 +357,13 @@ SAFE_MASK = 1 << 53  # a mask from here up is no exact JSON number for a browser
 _CALL_FIELDS = 13  # a call row's numbers; then, if its bytes are kept, their repr and hex
 
 
-def row_text(record: bytes) -> str | None:
-    """The row of ``record`` as JSON text, or None when it has no row (a ready mask past
-    what a browser's numbers hold exactly: its reader is sent the event's object text)."""
-    if record[0] == SELECT:
-        fields = _SELECT.unpack(record)
-        if fields[8] >= SAFE_MASK or fields[9] >= SAFE_MASK:
-            return None
-        return _json.encode(fields).decode()
-    if len(record) == _CALL.size:
-        return _json.encode(_CALL.unpack(record)).decode()
-    kept = record[_CALL.size :]
-    row = (*_CALL.unpack_from(record), repr(kept[:PREVIEW_BYTES]), kept.hex())
-    return _json.encode(row).decode()
-
-
 def row_texts(
     items: list[Any], first: int, strings: Strings, encode_object: Callable[[Any], str]
 ) -> list[str]:
-    """:func:`row_text` of each packed record of ``items`` (the first numbered ``first``),
-    its object's text for the rest: one loop, no call per event but msgspec's (a viewer's
-    batch; a lab host's news)."""
+    """The row of each packed record of ``items`` (the first numbered ``first``) as JSON
+    text; for the rest, and for a record with no row (a ready mask past what a browser's
+    numbers hold exactly), the object's text. One loop, no call per event but msgspec's
+    (a viewer's batch; a lab host's news)."""
     out: list[str] = []
     encode = _json.encode
     unpack_select, unpack_call, size = _SELECT.unpack, _CALL.unpack_from, _CALL.size
