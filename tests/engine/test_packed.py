@@ -160,6 +160,23 @@ def test_a_loop_recv_packs_to_the_same_event(
     assert isinstance(record_bytes, bytes)
     if kind == "pattern":  # the pattern's bytes are made again, not kept
         assert len(record_bytes) == packed._CALL.size
+    # Again, now that the socket keeps its recv() site (the flood's shorter path): the same.
+    assert stream.recv_site is not None
+    made_again, again, packed_again = both_ways(idle, record)
+    assert packed_again and record_bytes == idle_record(idle, record_bytes)
+    same(made_again, again)
+    same(made, again)
+
+
+def idle_record(idle: LabEngine, before: bytes) -> bytes:
+    """The newest record, with the numbers that differ from ``before`` by time (t_ns, call
+    id) made equal to it, so two records of one outcome compare."""
+    with idle.log._lock:
+        newest = idle.log._events[-1]
+    assert isinstance(newest, bytes)
+    fields = list(packed._CALL.unpack_from(newest))
+    fields[1:3] = packed._CALL.unpack_from(before)[1:3]
+    return packed._CALL.pack(*fields) + newest[packed._CALL.size :]
 
 
 @pytest.mark.parametrize("shut", [False, True])
