@@ -38,6 +38,10 @@ WIRE_TYPES: list[tuple[str, Any]] = [
     ("CommandAnswer", api.CommandAnswer),
     ("ErrorBody", api.ErrorBody),
     ("ServerMessage", Annotated[api.ServerMessage, Field(discriminator="type")]),
+    (
+        "RowsEvents",
+        list[list[events.JSONValue] | Annotated[events.Event, Field(discriminator="kind")]],
+    ),
     ("EventsPage", api.EventsPage),
     ("LabCreated", api.LabCreated),
     ("ServerInfo", api.ServerInfo),
@@ -94,6 +98,7 @@ CLIENT_TYPES: list[tuple[str, Any]] = [
 REFINED: dict[tuple[str, str], str] = {
     ("LinkEvent", "link"): "LinkState",
     ("LessonEvent", "data"): "LessonStepData",
+    ("EventsRowsMessage", "events"): "RowsEvents",  # rows, or events as LabEvent names them
 }
 
 

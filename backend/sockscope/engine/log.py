@@ -219,7 +219,7 @@ class EventLog(BoundedLog["Event | bytes"]):
         (:meth:`strings_from`, asked for after this)."""
         items, first, gap, last = self._slice(seq, limit)
         if not self.keep_texts:  # one reader (a lab host): nothing kept, all made at once
-            texts = packed.row_texts(items, first, self.strings, encode)
+            texts = self._rows_of(items, first)
         else:
             texts = self._cached(self._rows, items, first, self._row, True, self._rows_of)
         return wire_page(texts, first, seq, gap, last)

@@ -131,15 +131,13 @@ class MirrorLog(BoundedLog[str]):
 
     def _object(self, text: str, seq: int) -> Event:
         if text[0] == "[":
-            return packed.unpack(packed.from_row(json.loads(text)), seq, self.strings)
+            return packed.unpack(_record(text), seq, self.strings)
         return from_wire(json.loads(text))
 
     def wire_after(self, seq: int, limit: int = 1000) -> WirePage:
         rows, first, gap, last = self._slice(seq, limit)
         texts = [
-            text
-            if text[0] != "["
-            else packed.wire_text(packed.from_row(json.loads(text)), first + i, self.strings)
+            text if text[0] != "[" else packed.wire_text(_record(text), first + i, self.strings)
             for i, text in enumerate(rows)
         ]
         return wire_page(texts, first, seq, gap, last)
@@ -150,6 +148,11 @@ class MirrorLog(BoundedLog[str]):
 
     def strings_from(self, known: int) -> list[Any]:
         return self.strings.values[known:]
+
+
+def _record(row: str) -> bytes:
+    """The packed record a row's text stands for."""
+    return packed.from_row(json.loads(row))
 
 
 class RemoteEngine:

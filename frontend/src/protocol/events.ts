@@ -30,6 +30,7 @@ export type LessonStepData =
   | null;
 export type ServerMessage =
   SnapshotMessage | EventsMessage | EventsRowsMessage | CommandResultMessage | ErrorMessage;
+export type RowsEvents = (unknown[] | LabEvent)[];
 export type Command =
   | NewSocket
   | Pause
@@ -73,6 +74,7 @@ export interface Wire {
   CommandAnswer: CommandAnswer;
   ErrorBody: ErrorBody;
   ServerMessage: ServerMessage;
+  RowsEvents: RowsEvents;
   EventsPage: EventsPage;
   LabCreated: LabCreated;
   ServerInfo: ServerInfo;
@@ -657,23 +659,7 @@ export interface EventsRowsMessage {
   type: "events/rows";
   first: number;
   strings: StringsFrom;
-  events: (
-    | unknown[]
-    | CallEvent
-    | CallStartedEvent
-    | SelectEvent
-    | SocketEvent
-    | SocketClosedEvent
-    | ProbeEvent
-    | LoopEvent
-    | CommandErrorEvent
-    | NoticeEvent
-    | LingerEvent
-    | LinkEvent
-    | NetworkEvent
-    | LessonEvent
-    | LabClosedEvent
-  )[];
+  events: RowsEvents;
 }
 /**
  * Interned values a viewer of rows had not been sent: `values[i]` is number `from + i` (0 is none). A call row's site is [socket, op, line head, line tail], its error [errno name, message]; a select row's lists are [readers, writers].
