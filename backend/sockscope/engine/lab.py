@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import select
 import socket
 import threading
@@ -40,7 +41,7 @@ from sockscope.engine.log import EventLog
 from sockscope.engine.packed import Strings
 from sockscope.engine.privnet import PrivateNetwork
 from sockscope.engine.probes import ProbeClock, probe_now
-from sockscope.engine.record import SelectRecord
+from sockscope.engine.record import SelectRecord, loop_recv_site
 from sockscope.engine.sockets import (
     LabSocket,
     Link,
@@ -61,6 +62,11 @@ from sockscope.events import (
 )
 
 log = logging.getLogger(__name__)
+
+# The test suite's check that select()'s kept lists are never out of date (tests/conftest.py
+# sets it): each turn makes them again too, and a difference is kept here.
+CHECK_TURNS = os.environ.get("SOCKSCOPE_CHECK_TURNS") == "1"
+TURN_CHECK_FAILURES: list[str] = []
 
 LOOP_TIMEOUT = 0.25  # the lab program's select() timeout, and the probe period
 PROBE_MIN_NS = 10_000_000  # re-probe a busy socket at most every 10 ms
@@ -103,7 +109,8 @@ class LabEngine:
         self.history_truncated = False
         self.worker_calls: set[int] = set()
         self._rate = EventRate(policy.max_events_per_second)
-        self._turn: _Lists | None = None  # select()'s lists of the last turn, kept while the same
+        self._turn: _Lists | None = None  # select()'s lists, kept until something may change them
+        self._stale = True  # something may have changed them (LabEngine._lists)
         self._thread = threading.Thread(target=self._run, name=f"lab-{lab_id[:8]}", daemon=True)
 
     # -- called from any thread ----------------------------------------------------
@@ -226,6 +233,7 @@ class LabEngine:
         """Emit the socket's description if it changed (and probe it)."""
         if ls.name not in self.sockets:
             return
+        self._stale = True
         look = ls.signature()
         if look != ls.last_look:
             self.emit(SocketEvent, info=ls.info())
@@ -238,10 +246,12 @@ class LabEngine:
     # -- sockets (lab thread) --------------------------------------------------------
 
     def add_socket(self, ls: LabSocket) -> None:
+        self._stale = True
         self.sockets[ls.name] = ls
         self.sync(ls)
 
     def remove_socket(self, ls: LabSocket) -> None:
+        self._stale = True
         if self.sockets.get(ls.name) is ls:
             del self.sockets[ls.name]
             self.dirty.discard(ls.name)
@@ -300,6 +310,7 @@ class LabEngine:
 
     def _drain_inbox(self) -> None:
         while self._inbox:
+            self._stale = True  # a command may change what select() waits on
             fn = self._inbox.popleft()
             fn()
 
@@ -331,10 +342,12 @@ class LabEngine:
             self._wait_wake(LOOP_TIMEOUT)
             self._probe_due()
             return
-        now = time.monotonic_ns()
-        readers = [ls for ls in self.sockets.values() if loopcalls.wants_read(ls)]
-        writers = [ls for ls in self.sockets.values() if loopcalls.wants_write(ls, now)]
-        if not readers and not writers and not stepping and not self._links_busy():
+        turn = self._turn
+        if turn is None or self._stale or self.links:
+            turn = self._turn = self._lists()
+        elif CHECK_TURNS:
+            turn = self._turn = self._checked(turn)
+        if not turn.any and not stepping and not self._links_busy():
             # Nothing for the lab program to wait on: sleep on the wakeup only.
             self._wait_wake(LOOP_TIMEOUT)
             self._probe_due()
@@ -342,28 +355,56 @@ class LabEngine:
         step_ticket = self._steps.pop(0) if stepping else None
         self.ticket = step_ticket
         try:
-            self._select_once(readers, writers, record_always=stepping)
+            self._select_once(turn, record_always=stepping)
         finally:
             self.ticket = None
             if step_ticket is not None:  # answered even when the iteration failed
                 step_ticket.succeed({"iteration": self._iteration})
                 step_ticket.publish()
-        self._probe_due()
+        if time.monotonic_ns() >= self._probes.next_look:
+            self._probe_due()
 
-    def _select_once(
-        self, readers: list[LabSocket], writers: list[LabSocket], *, record_always: bool
-    ) -> None:
-        turn = self._turn
-        if turn is None or turn.readers != readers or turn.writers != writers:
-            turn = self._turn = _Lists(readers, writers, self._wake_r)  # the lists changed
+    def _lists(self) -> _Lists:
+        """select()'s lists as the sockets stand: made again after anything that may change
+        them (a command, a worker's call ending, a socket's description moving: ``sync``),
+        and on every turn while a link exists (its flows wait on the clock)."""
+        self._stale = False
+        now = time.monotonic_ns()
+        sockets = self.sockets.values()
+        readers = [ls for ls in sockets if loopcalls.wants_read(ls)]
+        writers = [ls for ls in sockets if loopcalls.wants_write(ls, now)]
+        return _Lists(readers, writers, self._wake_r)
+
+    def _checked(self, turn: _Lists) -> _Lists:
+        """The test suite's check (CHECK_TURNS) that lists kept from an earlier turn are
+        the ones the sockets ask for now."""
+        fresh = self._lists()
+        if fresh.plan() != turn.plan():
+            TURN_CHECK_FAILURES.append(f"lab {self.id}: kept {turn.plan()}, now {fresh.plan()}")
+            log.error("lab %s: select()'s kept lists are out of date", self.id)
+        return fresh
+
+    def _select_once(self, turn: _Lists, *, record_always: bool) -> None:
+        """One select() turn and the calls its ready sockets allow.
+
+        A flood's turn (the lists kept, nothing collecting events as objects) records its
+        select() and its readers' recv()s that read bytes as packed records, added to the
+        log together at the end of the turn; anything else is recorded as it happens (the
+        records so far added first, so the log keeps the order of the calls)."""
         start = time.monotonic_ns()
-        timeout = link.loop_timeout(self.links.values(), start, LOOP_TIMEOUT)
+        timeout = (
+            link.loop_timeout(self.links.values(), start, LOOP_TIMEOUT)
+            if self.links
+            else LOOP_TIMEOUT
+        )
         r, w, _ = select.select(turn.read_fds, turn.write_fds, [], timeout)
-        blocked_ns = time.monotonic_ns() - start
+        ended = time.monotonic_ns()
         self._iteration += 1
+        if turn.strings is not self.log.strings:
+            turn.bind(self.log.strings)
         wake = self._wake_r
         woken = False
-        ready_r: list[LabSocket] = []
+        ready_r: list[tuple[LabSocket, int | None]] = []
         ready_w: list[LabSocket] = []
         mask_r = mask_w = 0
         bits_r, bits_w = turn.bits_r, turn.bits_w
@@ -371,33 +412,75 @@ class LabEngine:
             if s is wake:
                 woken = True
                 continue
-            ls, bit = bits_r[s]
-            ready_r.append(ls)
+            ls, bit, site = bits_r[s]
+            ready_r.append((ls, site))
             mask_r |= bit
         for s in w:
-            ls, bit = bits_w[s]
+            ls, bit, _ = bits_w[s]
             ready_w.append(ls)
             mask_w |= bit
         if woken:
             self._drain_wake()
-        strings = self.log.strings
-        if turn.strings is not strings:
-            turn.strings, turn.number = strings, strings.number(turn.names)
-        if turn.packable:
-            self._selects.turn_masks(self, self._iteration, turn.names, turn.number,
-                                     (mask_r, mask_w), None, timeout, blocked_ns, woken,
-                                     record_always)  # fmt: skip
+        t0 = self.t0
+        pending: list[bytes] = []  # this turn's packed records, not yet in the log
+        selects = self._selects
+        if turn.number is not None and (mask_r or mask_w) and self.ticket is None:
+            pending.append(selects.busy(ended - t0, self._iteration, turn.names, turn.number,
+                                        mask_r, mask_w, timeout, ended - start, woken))  # fmt: skip
+        elif turn.packable:
+            selects.turn_masks(self, self._iteration, turn.names, turn.number, (mask_r, mask_w),
+                               None, timeout, ended - start, woken, record_always)  # fmt: skip
         else:
-            ready = (tuple([ls.name for ls in ready_r]), tuple([ls.name for ls in ready_w]))
-            self._selects.turn_masks(self, self._iteration, turn.names, None, None, ready,
-                                     timeout, blocked_ns, woken, record_always)  # fmt: skip
+            ready = (tuple([ls.name for ls, _ in ready_r]), tuple([ls.name for ls in ready_w]))
+            selects.turn_masks(self, self._iteration, turn.names, None, None, ready, timeout,
+                               ended - start, woken, record_always)  # fmt: skip
         sockets = self.sockets
         for ls in ready_w:
             if ls.name in sockets:
+                self._add(pending)
                 loopcalls.on_writable(self, ls)
-        for ls in ready_r:
-            if ls.name in sockets:
+        for ls, site in ready_r:
+            if ls.name not in sockets:
+                continue
+            if site is None or self.ticket is not None:
+                self._add(pending)
                 loopcalls.on_readable(self, ls)
+            else:
+                self._read_plain(ls, site, pending)
+        self._add(pending)
+
+    def _read_plain(self, ls: LabSocket, site: int, pending: list[bytes]) -> None:
+        """loopcalls.auto_recv for a plain reader (loopcalls.plain_reader), in fewer steps:
+        this runs for every recv() of a flood, and one that reads bytes changes nothing but
+        the stream offset. Anything else goes to loopcalls.recv_ended."""
+        monotonic, t0 = time.monotonic_ns, self.t0
+        started = monotonic()
+        try:
+            got = ls.sock.recv(ls.bufsize, socket.MSG_DONTWAIT)
+        except (OSError, ValueError, OverflowError) as error:
+            self._add(pending)
+            loopcalls.recv_ended(self, ls, None, error, started, monotonic() - started)
+            return
+        done = monotonic()
+        if not got:
+            self._add(pending)
+            loopcalls.recv_ended(self, ls, got, None, started, done - started)
+            return
+        self._next_call += 1
+        record = packed.pack_record(done - t0, self._next_call, site, packed.NO_ARG, ls.bufsize,
+                                    got, ls.received_total, started - t0, done - started, 0,
+                                    packed.NOTE_BYTES, packed.RECV)  # fmt: skip
+        pending.append(record)
+        ls.received_total += len(got)
+        self.dirty.add(ls.name)
+
+    def _add(self, records: list[bytes]) -> None:
+        """Put a turn's packed records so far in the log (and empty the list)."""
+        if records:
+            self._seq += len(records)
+            self._rate.events += len(records)
+            self.log.extend(records)
+            records.clear()
 
     def _probe_due(self) -> None:
         now = time.monotonic_ns()
@@ -463,19 +546,37 @@ class _Lists:
     """What one set of readers and writers asks of select(), made once while it stays the
     same (a flood's turns all have the same lists)."""
 
-    __slots__ = ("bits_r", "bits_w", "names", "number", "packable", "read_fds", "readers",
-                 "strings", "write_fds", "writers")  # fmt: skip
+    __slots__ = ("any", "bits_r", "bits_w", "names", "number", "packable", "plain",
+                 "read_fds", "readers", "strings", "write_fds", "writers")  # fmt: skip
 
     def __init__(
         self, readers: list[LabSocket], writers: list[LabSocket], wake: socket.socket
     ) -> None:
         self.readers, self.writers = readers, writers
+        self.any = bool(readers or writers)
         self.read_fds = [wake, *(ls.sock for ls in readers)]
         self.write_fds = [ls.sock for ls in writers]
-        # a ready socket's LabSocket and its bit in the turn's ready masks (packed.mask)
-        self.bits_r = {ls.sock: (ls, 1 << i) for i, ls in enumerate(readers)}
-        self.bits_w = {ls.sock: (ls, 1 << i) for i, ls in enumerate(writers)}
+        # The readers whose loop recv() the turn makes itself (loopcalls.plain_reader).
+        self.plain = [loopcalls.plain_reader(ls) for ls in readers]
+        # A ready socket's LabSocket, its bit in the turn's ready masks (packed.mask), and
+        # for a plain reader its recv() site in the log's strings (once bound).
+        self.bits_r: dict[socket.socket, tuple[LabSocket, int, int | None]] = {
+            ls.sock: (ls, 1 << i, None) for i, ls in enumerate(readers)
+        }
+        self.bits_w = {ls.sock: (ls, 1 << i, None) for i, ls in enumerate(writers)}
         self.names = (tuple(ls.name for ls in readers), tuple(ls.name for ls in writers))
         self.packable = max(len(readers), len(writers)) <= packed.MASK_NAMES
         self.strings: packed.Strings | None = None  # the strings ``number`` is in
-        self.number: int | None = None  # ``names`` as interned there (None: full)
+        self.number: int | None = None  # ``names`` as interned there (None: full, or long)
+
+    def bind(self, strings: packed.Strings) -> None:
+        """Intern the lists, and the plain readers' recv() sites, in ``strings``."""
+        self.strings = strings
+        self.number = strings.number(self.names) if self.packable else None
+        for i, (ls, plain) in enumerate(zip(self.readers, self.plain, strict=True)):
+            site = loop_recv_site(strings, ls) if plain else None
+            self.bits_r[ls.sock] = (ls, 1 << i, site)
+
+    def plan(self) -> tuple[object, ...]:
+        """What the turn does, to compare two (CHECK_TURNS)."""
+        return (self.readers, self.writers, self.plain)

@@ -127,9 +127,11 @@ class EventLog(BoundedLog["Event | bytes"]):
     of those a viewer was sent, encoded once, by the first reader to ask
     (:meth:`wire_after`), for all viewers.
 
-    What readers make (texts, objects) is kept beside the newest :data:`KEPT_BESIDE` events
-    only: live viewers and the room's flags read those, again and again; a reader further
-    back makes its own. So a watched log holds at most that many texts and objects more."""
+    What readers make (texts, objects, rows) is kept beside the newest :data:`KEPT_BESIDE`
+    events only: live viewers and the room's flags read those, again and again; a reader
+    further back makes its own. The writer never looks at what is kept (it runs for every
+    event); a reader that finds twice that many kept drops what is no longer among the
+    newest. So a watched log holds at most 2 x KEPT_BESIDE texts, objects and rows more."""
 
     def __init__(self, capacity: int, *, keep_texts: bool = True) -> None:
         super().__init__(capacity)
@@ -137,26 +139,28 @@ class EventLog(BoundedLog["Event | bytes"]):
         self._texts: dict[int, str] = {}  # seq -> its text, once a reader made it
         self._made: dict[int, Event] = {}  # seq -> its object, once unpacked
         self._rows: dict[int, str] = {}  # seq -> its row text (rows_after), once made
-        self._keeping = False  # something is kept beside the events
         self.keep_texts = keep_texts  # a lab host's log has one reader: nothing to share
 
     def append(self, event: Event | bytes) -> None:
         """Add an event, or a packed record (its seq is the next: the writer numbers both)."""
         with self._lock:  # this runs for every event a lab records: keep it short
-            events = self._events
-            events.append(event)
-            if self._keeping:  # the event that leaves the newest: forget what it had
-                old = self._first_seq + len(events) - 1 - KEPT_BESIDE
-                self._texts.pop(old, None)
-                self._made.pop(old, None)
-                self._rows.pop(old, None)
+            self._events.append(event)
+            listeners = self._trimmed()
+        for notify in listeners:
+            notify()
+
+    def extend(self, records: list[bytes]) -> None:
+        """Add a select() turn's packed records together: one lock and one notice for all
+        of them (their seqs are the next ones, in order)."""
+        with self._lock:
+            self._events.extend(records)
             listeners = self._trimmed()
         for notify in listeners:
             notify()
 
     def _dropped(self, count: int) -> None:
-        # Only the newest KEPT_BESIDE are ever kept, so what is trimmed has nothing beside
-        # it, unless the capacity is smaller than that (tests): then drop what went.
+        # Only the newest (2 x KEPT_BESIDE at most) are ever kept, so what is trimmed has
+        # nothing beside it, unless the capacity is smaller than that (tests): drop what went.
         for cache in (self._texts, self._made, self._rows):
             for seq in [seq for seq in cache if seq < self._first_seq]:
                 del cache[seq]
@@ -187,8 +191,10 @@ class EventLog(BoundedLog["Event | bytes"]):
                 newest = self._first_seq + len(self._events) - KEPT_BESIDE
                 low = max(first, newest, self._first_seq)
                 if low < seqs.stop:
-                    self._keeping = True
                     cache.update(zip(range(low, seqs.stop), made[low - first :], strict=True))
+                if len(cache) > 2 * KEPT_BESIDE:  # what left the newest goes (the reader's work)
+                    for old in [seq for seq in cache if seq < newest]:
+                        del cache[old]
         return made
 
     def _object(self, item: Event | bytes, seq: int) -> Event:

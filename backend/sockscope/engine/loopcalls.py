@@ -166,20 +166,44 @@ def _finish_sendall(lab: LabContext, ls: LabSocket, box: Outbox, last: Outcome) 
     )
 
 
+def plain_reader(ls: LabSocket) -> bool:
+    """Whether the loop's recv() on ``ls`` is a flood's: a connected stream socket read and
+    discarded, nothing between it and the kernel. The lab's turn makes such a recv() itself
+    (LabEngine._select_once: as :func:`auto_recv` does, with fewer steps), and hands what
+    is not bytes read to :func:`recv_ended`."""
+    return (
+        ls.role == "connected"
+        and ls.auto_recv == "discard"
+        and ls.relay is None
+        and not ls.datagram
+        and not ls.eof
+    )
+
+
 def auto_recv(lab: LabContext, ls: LabSocket) -> None:
     if ls.datagram:
         auto_recvfrom(lab, ls)
         return
-    bufsize = ls.bufsize
     # perform(), inlined: this runs once per recv() of a flood
     exc: Exception | None = None
     got: bytes | None = None
     started = time.monotonic_ns()
     try:
-        got = ls.sock.recv(bufsize, socket.MSG_DONTWAIT)
+        got = ls.sock.recv(ls.bufsize, socket.MSG_DONTWAIT)
     except (OSError, ValueError, OverflowError) as error:
         exc = error
-    duration = time.monotonic_ns() - started
+    recv_ended(lab, ls, got, exc, started, time.monotonic_ns() - started)
+
+
+def recv_ended(
+    lab: LabContext,
+    ls: LabSocket,
+    got: bytes | None,
+    exc: Exception | None,
+    started: int,
+    duration: int,
+) -> None:
+    """Record the loop's recv() on a stream socket, and do what its answer asks."""
     eof = ls.eof
     record_loop_recv(lab, ls, got, exc, started, duration)
     if got and ls.auto_recv == "echo":

@@ -103,7 +103,27 @@ def pack_call(
     failed = 0 if error is None else strings.number(error)
     if failed is None:
         return None
-    flags = RECV if recv else 0
+    return pack_record(t_ns, call_id, number, arg, asked, data, offset, started_ns, duration_ns,
+                       failed, note, RECV if recv else 0)  # fmt: skip
+
+
+def pack_record(
+    t_ns: int,
+    call_id: int,
+    number: int,
+    arg: int,
+    asked: int,
+    data: bytes | memoryview | PatternSpan | None,
+    offset: int,
+    started_ns: int,
+    duration_ns: int,
+    failed: int,
+    note: int,
+    flags: int,
+) -> bytes:
+    """:func:`pack_call` with its error already interned (``failed``, 0 for none) and its
+    ``flags`` (RECV or 0): what a flood's recv() that read bytes is packed with, by the
+    lab's turn itself."""
     if data is None:
         return _CALL.pack(CALL, t_ns, call_id, number, arg, asked, -1, offset, started_ns,
                           duration_ns, failed, note, flags)  # fmt: skip

@@ -120,7 +120,7 @@ def record_loop_recv(
     of ``ls.bufsize``: packed when no ticket collects it as an object, else (or when the
     strings are full) as :func:`record_recv` makes it. Moves the socket's stream offset and
     eof. True when it was packed."""
-    number = None if lab.ticket is not None else _recv_site(lab.strings, ls)
+    number = None if lab.ticket is not None else loop_recv_site(lab.strings, ls)
     record = None
     if number is not None:
         if got == b"":
@@ -159,7 +159,7 @@ def loop_recv_line(ls: LabSocket) -> str:
     return f"data = {pyline.recv(ls.name, ls.bufsize)}"
 
 
-def _recv_site(strings: packed.Strings, ls: LabSocket) -> int | None:
+def loop_recv_site(strings: packed.Strings, ls: LabSocket) -> int | None:
     """The loop recv()'s site (socket, op, line) as interned in ``strings``, kept on the
     socket until its name or bufsize changes; None when the strings are full."""
     site = ls.recv_site
@@ -300,6 +300,25 @@ class SelectRecord:
         masks = None if mask_r is None or mask_w is None else (mask_r, mask_w)
         self.turn_masks(lab, iteration, lists, None, masks, ready, timeout, blocked_ns, woken,
                         record_always)  # fmt: skip
+
+    def busy(
+        self,
+        t_ns: int,
+        iteration: int,
+        lists: tuple[tuple[str, ...], tuple[str, ...]],
+        number: int,
+        mask_r: int,
+        mask_w: int,
+        timeout: float,
+        blocked_ns: int,
+        woken: bool,
+    ) -> bytes:
+        """The packed record of a turn with something ready (recorded whatever came before:
+        a flood's turn), ``lists`` interned as ``number``; the lab adds it to its log."""
+        record = packed.pack_select_masks(t_ns, iteration, number, round(timeout, 4), blocked_ns,
+                                          woken, self.idle, mask_r, mask_w)  # fmt: skip
+        self.idle, self.last_lists, self.was_ready = 0, lists, True
+        return record
 
     def turn_masks(
         self,

@@ -179,7 +179,11 @@ class PatternSpan:
 def pattern_matches(data: bytes | memoryview, offset: int) -> bool:
     """Whether ``data`` is ``pattern(offset, len(data))``: cheap for a few hundred bytes,
     what a recorded event shows of a payload (pattern() slices and translates the sheet)."""
-    return pattern(offset, len(data)) == data
+    size = len(data)
+    span, start = divmod(offset, SHEET_BYTES)
+    if 0 < size <= PAGE_BYTES and start + size <= SHEET_BYTES:  # pattern()'s small case, inlined
+        return _the_sheet()[start : start + size].translate(_sheet_table(span)) == data
+    return pattern(offset, size) == data
 
 
 def preview(data: bytes | memoryview | PatternSpan, limit: int = PREVIEW_BYTES) -> tuple[str, bool]:
