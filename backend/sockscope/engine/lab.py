@@ -285,7 +285,8 @@ class LabEngine:
         try:
             while not self._closing:
                 try:
-                    self._drain_inbox()
+                    if self._inbox:
+                        self._drain_inbox()
                     if self._closing:
                         break
                     self._iterate()
