@@ -9,6 +9,7 @@ compares the two events field by field but for their seq, times and call id.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import select
 import socket
@@ -23,6 +24,7 @@ from sockscope.engine import loopcalls
 from sockscope.engine.core.payload import pattern
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.lab import LabEngine
+from sockscope.engine.record import SelectRecord
 from sockscope.engine.sockets import LabSocket
 from sockscope.engine.tickets import Ticket
 from sockscope.events import CallEvent, Event, SelectEvent, SocketEvent, to_wire
@@ -123,6 +125,32 @@ def test_a_turn_records_a_plain_recv_as_auto_recv_does(
     ls.received_total = OFFSET
     same(as_object(lab, ls, data, None), call)
     assert call.started_ns <= call.t_ns and call.duration_ns >= 0
+
+
+def test_a_turn_records_its_select_as_the_object_path_does(
+    lab: LabEngine, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    """A busy turn's select() record (SelectRecord.busy) reads as the event turn_masks makes
+    with a ticket collecting: the lists, which were ready, the timeout, the idle count."""
+    a, b = pair
+    reader(lab, b)
+    lab._iterate()  # a first turn: nothing ready, so the next counts its idle turns
+    a.sendall(b"ready")
+    readable(b)
+    (select_event,) = [e for e in turn(lab) if isinstance(e, SelectEvent)]
+    assert select_event.ready_readers == ["conn"] and select_event.readers == ["conn"]
+    lab.ticket = Ticket(None)
+    before = lab.log.last_seq
+    try:
+        SelectRecord().turn_masks(lab, select_event.iteration, (("conn",), ()), None, (1, 0),
+                                  None, 0.25, select_event.blocked_ns, select_event.woken,
+                                  True)  # fmt: skip
+    finally:
+        lab.ticket = None
+    (made,) = lab.log.after(before, 10).events
+    assert isinstance(made, SelectEvent)
+    same(dataclasses.replace(made, idle_before=select_event.idle_before), select_event)
+    assert select_event.timeout == 0.25 and select_event.t_ns >= select_event.blocked_ns
 
 
 @pytest.mark.parametrize("how", ["fin", "rst"])

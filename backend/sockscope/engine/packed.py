@@ -46,6 +46,7 @@ _CALL = struct.Struct("<BqqIqqqqqqIBB")
 # kind, t_ns, iteration, lists, timeout, blocked_ns, woken, idle_before, and which of the
 # readers and of the writers were ready (bit i: the i-th name of the list)
 _SELECT = struct.Struct("<BqqIdqBqQQ")
+SELECT_RECORD = _SELECT  # packed by the lab's turn itself: SELECT_RECORD.pack(SELECT, ...)
 MASK_NAMES = 64  # a list longer than this is not packed (its ready sets need more bits)
 
 NO_ARG = -1  # the line has no number in it
@@ -103,27 +104,7 @@ def pack_call(
     failed = 0 if error is None else strings.number(error)
     if failed is None:
         return None
-    return pack_record(t_ns, call_id, number, arg, asked, data, offset, started_ns, duration_ns,
-                       failed, note, RECV if recv else 0)  # fmt: skip
-
-
-def pack_record(
-    t_ns: int,
-    call_id: int,
-    number: int,
-    arg: int,
-    asked: int,
-    data: bytes | memoryview | PatternSpan | None,
-    offset: int,
-    started_ns: int,
-    duration_ns: int,
-    failed: int,
-    note: int,
-    flags: int,
-) -> bytes:
-    """:func:`pack_call` with its error already interned (``failed``, 0 for none) and its
-    ``flags`` (RECV or 0): what a flood's recv() that read bytes is packed with, by the
-    lab's turn itself."""
+    flags = RECV if recv else 0
     if data is None:
         return _CALL.pack(CALL, t_ns, call_id, number, arg, asked, -1, offset, started_ns,
                           duration_ns, failed, note, flags)  # fmt: skip
@@ -136,6 +117,28 @@ def pack_record(
                           duration_ns, failed, note, flags | PATTERN)  # fmt: skip
     return _CALL.pack(CALL, t_ns, call_id, number, arg, asked, size, offset, started_ns,
                       duration_ns, failed, note, flags) + bytes(shown)  # fmt: skip
+
+
+def pack_recv(
+    t_ns: int,
+    call_id: int,
+    number: int,
+    asked: int,
+    data: bytes,
+    offset: int,
+    started_ns: int,
+    duration_ns: int,
+) -> bytes:
+    """:func:`pack_call` of a loop recv() that read ``data`` (not empty) and did not fail,
+    its line with no number: a flood's recv(), packed by the lab's turn itself, in one call
+    (tests/engine/test_turn.py compares it with what the object path records)."""
+    size = len(data)
+    shown = data if size <= FULL_BYTES else data[:PREVIEW_BYTES]
+    if pattern_matches(shown, offset):
+        return _CALL.pack(CALL, t_ns, call_id, number, NO_ARG, asked, size, offset, started_ns,
+                          duration_ns, 0, NOTE_BYTES, RECV | PATTERN)  # fmt: skip
+    return _CALL.pack(CALL, t_ns, call_id, number, NO_ARG, asked, size, offset, started_ns,
+                      duration_ns, 0, NOTE_BYTES, RECV) + shown  # fmt: skip
 
 
 def pack_select(

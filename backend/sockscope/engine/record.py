@@ -315,8 +315,9 @@ class SelectRecord:
     ) -> bytes:
         """The packed record of a turn with something ready (recorded whatever came before:
         a flood's turn), ``lists`` interned as ``number``; the lab adds it to its log."""
-        record = packed.pack_select_masks(t_ns, iteration, number, round(timeout, 4), blocked_ns,
-                                          woken, self.idle, mask_r, mask_w)  # fmt: skip
+        record = packed.SELECT_RECORD.pack(packed.SELECT, t_ns, iteration, number,
+                                           round(timeout, 4), blocked_ns, woken, self.idle,
+                                           mask_r, mask_w)  # fmt: skip
         self.idle, self.last_lists, self.was_ready = 0, lists, True
         return record
 
