@@ -222,8 +222,8 @@ def json_seqs(texts: list[str]) -> list[int]:
 
 
 def test_only_the_newest_texts_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A watched log holds the texts of its newest KEPT_BESIDE events (at most twice that
-    many, as readers drop the old ones), not of them all."""
+    """A watched log holds the texts of its newest KEPT_BESIDE events (at most a quarter
+    more, as readers drop the old ones), not of them all."""
     monkeypatch.setattr(log_module, "KEPT_BESIDE", 5)
     made = counting_encoder(monkeypatch)
     log = filled(100, 20)
@@ -236,6 +236,6 @@ def test_only_the_newest_texts_are_kept(monkeypatch: pytest.MonkeyPatch) -> None
         log.append(notice(seq))
         log.wire_after(seq - 1, 100)
         log.after(seq - 1, 100)
-        assert len(log._texts) <= 2 * 5 and len(log._made) <= 2 * 5
+        assert len(log._texts) <= 5 + 1 and len(log._made) <= 5 + 1
     assert sorted(log._texts)[-5:] == list(range(55, 60))
-    assert min(log._texts) >= 59 - 2 * 5 and min(log._made) >= 59 - 2 * 5
+    assert min(log._texts) >= 59 - 6 and min(log._made) >= 59 - 6

@@ -130,8 +130,9 @@ class EventLog(BoundedLog["Event | bytes"]):
     What readers make (texts, objects, rows) is kept beside the newest :data:`KEPT_BESIDE`
     events only: live viewers and the room's flags read those, again and again; a reader
     further back makes its own. The writer never looks at what is kept (it runs for every
-    event); a reader that finds twice that many kept drops what is no longer among the
-    newest. So a watched log holds at most 2 x KEPT_BESIDE texts, objects and rows more."""
+    event); a reader that finds a quarter more than that kept drops what is no longer
+    among the newest. So a watched log holds at most 1.25 x KEPT_BESIDE texts, objects
+    and rows more (and a page a reader is making)."""
 
     def __init__(self, capacity: int, *, keep_texts: bool = True) -> None:
         super().__init__(capacity)
@@ -159,7 +160,7 @@ class EventLog(BoundedLog["Event | bytes"]):
             notify()
 
     def _dropped(self, count: int) -> None:
-        # Only the newest (2 x KEPT_BESIDE at most) are ever kept, so what is trimmed has
+        # Only the newest (1.25 x KEPT_BESIDE at most) are ever kept, so what is trimmed has
         # nothing beside it, unless the capacity is smaller than that (tests): drop what went.
         for cache in (self._texts, self._made, self._rows):
             for seq in [seq for seq in cache if seq < self._first_seq]:
@@ -192,7 +193,7 @@ class EventLog(BoundedLog["Event | bytes"]):
                 low = max(first, newest, self._first_seq)
                 if low < seqs.stop:
                     cache.update(zip(range(low, seqs.stop), made[low - first :], strict=True))
-                if len(cache) > 2 * KEPT_BESIDE:  # what left the newest goes (the reader's work)
+                if len(cache) > KEPT_BESIDE + KEPT_BESIDE // 4:  # the reader drops the old
                     for old in [seq for seq in cache if seq < newest]:
                         del cache[old]
         return made
