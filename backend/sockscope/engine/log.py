@@ -13,6 +13,7 @@ text instead (:class:`sockscope.labs.remote.MirrorLog`). Both answer ``after`` (
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,9 +131,9 @@ class EventLog(BoundedLog["Event | bytes"]):
     What readers make (texts, objects, rows) is kept beside the newest :data:`KEPT_BESIDE`
     events only: live viewers and the room's flags read those, again and again; a reader
     further back makes its own. The writer never looks at what is kept (it runs for every
-    event); a reader that finds a quarter more than that kept drops what is no longer
-    among the newest. So a watched log holds at most 1.25 x KEPT_BESIDE texts, objects
-    and rows more (and a page a reader is making)."""
+    event); a reader that adds some drops what is no longer among the newest, the oldest
+    first, and all of it once a quarter more than that is kept. So a watched log holds
+    at most 1.25 x KEPT_BESIDE texts, objects and rows more."""
 
     def __init__(self, capacity: int, *, keep_texts: bool = True) -> None:
         super().__init__(capacity)
@@ -193,9 +194,14 @@ class EventLog(BoundedLog["Event | bytes"]):
                 low = max(first, newest, self._first_seq)
                 if low < seqs.stop:
                     cache.update(zip(range(low, seqs.stop), made[low - first :], strict=True))
-                if len(cache) > KEPT_BESIDE + KEPT_BESIDE // 4:  # the reader drops the old
-                    for old in [seq for seq in cache if seq < newest]:
-                        del cache[old]
+                # The reader drops what left the newest: from the front (kept in the order
+                # made, nearly always the seqs'), and past the bound all of it.
+                if len(cache) > KEPT_BESIDE + KEPT_BESIDE // 4:
+                    stale = [seq for seq in cache if seq < newest]
+                else:
+                    stale = list(itertools.takewhile(newest.__gt__, cache))
+                for old in stale:
+                    del cache[old]
         return made
 
     def _object(self, item: Event | bytes, seq: int) -> Event:
