@@ -448,10 +448,7 @@ class LabEngine:
                 loopcalls.on_readable(self, ls)
             else:
                 self._read_plain(ls, site, pending)
-        if pending:  # self._add, inlined: the turn's last records
-            self._seq += len(pending)
-            self._rate.events += len(pending)
-            self.log.extend(pending)
+        self._add(pending)
 
     def _read_plain(self, ls: LabSocket, site: int, pending: list[bytes]) -> None:
         """loopcalls.auto_recv for a plain reader (loopcalls.plain_reader), in fewer steps:
