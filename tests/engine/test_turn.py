@@ -1,6 +1,7 @@
-"""A select() turn makes a plain reader's recv() itself (LabEngine._read_plain) and keeps
+"""A select() turn makes a plain reader's recv() itself (LabEngine._turns) and keeps
 select()'s lists between turns: what it records is what loopcalls.auto_recv records, and
-the lists it keeps are the ones the sockets ask for.
+the lists it keeps are the ones the sockets ask for. A flood's turns run one after another
+in one frame (``_turns``) until something asks the loop for its attention.
 
 Each case runs real turns of a lab that is not started (this thread is its lab thread) on
 real sockets, then records the same outcome the object way (a ticket collecting) and
@@ -10,9 +11,11 @@ compares the two events field by field but for their seq, times and call id.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import secrets
 import select
 import socket
+import termios
 import time
 from collections.abc import Iterator
 
@@ -25,7 +28,8 @@ from sockscope.engine.core.payload import pattern
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.lab import LabEngine
 from sockscope.engine.record import SelectRecord
-from sockscope.engine.sockets import LabSocket
+from sockscope.engine.sockets import LabSocket, Outbox
+from sockscope.engine.throttle import EventRate
 from sockscope.engine.tickets import Ticket
 from sockscope.events import CallEvent, Event, SelectEvent, SocketEvent, to_wire
 
@@ -229,3 +233,108 @@ def test_the_suite_check_sees_lists_kept_too_long(
         assert labmod.TURN_CHECK_FAILURES, "the check did not notice"
     finally:
         labmod.TURN_CHECK_FAILURES.clear()
+
+
+def queued(sock: socket.socket, size: int) -> None:
+    """Wait until ``size`` bytes are in the receive queue (FIONREAD)."""
+    deadline = time.monotonic() + 5
+    while int.from_bytes(fcntl.ioctl(sock, termios.FIONREAD, b"\0\0\0\0"), "little") < size:
+        assert time.monotonic() < deadline, "the bytes never arrived"
+        time.sleep(0.001)
+
+
+def no_probe_due(lab: LabEngine) -> None:
+    lab._probes.next_look = 1 << 62  # only what the test does stops the run of turns
+
+
+def test_a_flood_runs_its_turns_in_one_frame(
+    lab: LabEngine, pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One pass of the loop runs the flood's turns until a select() finds nothing ready: a
+    select() and a recv() each, in order, every seq taken, every byte counted."""
+    monkeypatch.setattr(labmod, "LOOP_TIMEOUT", 0.05)  # the run ends on a quiet select()
+    a, b = pair
+    ls = reader(lab, b)
+    ls.bufsize = 100
+    no_probe_due(lab)
+    turn(lab)
+    turn(lab)  # two quiet turns: the second is counted, not recorded
+    a.sendall(pattern(OFFSET, 1000))
+    queued(b, 1000)
+    events = turn(lab)
+    shown = [e for e in events if isinstance(e, (SelectEvent, CallEvent))]
+    assert [type(e) for e in shown[:20]] == [SelectEvent, CallEvent] * 10
+    assert [c.done for c in calls(events)] == [100] * 10
+    got = [(c.data.offset, bytes.fromhex(c.data.hex)) for c in calls(events) if c.data]
+    assert got == [(OFFSET + 100 * i, pattern(OFFSET + 100 * i, 100)) for i in range(10)]
+    assert ls.received_total == OFFSET + 1000
+    seqs = [e.seq for e in events]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    selects = [e for e in shown if isinstance(e, SelectEvent)]
+    assert [e.iteration for e in selects] == list(
+        range(selects[0].iteration, selects[0].iteration + 11)
+    )
+    assert [e.idle_before for e in selects] == [1] + [0] * 10
+    # The quiet select() that ended the run is recorded: the turn before it was busy.
+    assert shown[20] is selects[10] and selects[10].ready_readers == []
+
+
+@pytest.mark.parametrize("asks", ["inbox", "budget", "probe"])
+def test_a_run_of_turns_stops_for_what_the_loop_must_see_to(
+    lab: LabEngine, pair: tuple[socket.socket, socket.socket], asks: str
+) -> None:
+    """A command in the inbox, the event budget reached or a probe due ends the run after
+    the turn it came in: _iterate sees to it before the next select()."""
+    a, b = pair
+    ls = reader(lab, b)
+    ls.bufsize = 100
+    a.sendall(pattern(OFFSET, 1000))
+    queued(b, 1000)
+    turn(lab)  # a first turn: the probe clock starts
+    no_probe_due(lab)
+    expected = 1
+    if asks == "inbox":
+        lab._inbox.append(lambda: None)  # as post() does, without the wakeup
+    elif asks == "budget":
+        lab._rate = EventRate(40)  # 4 events a 100 ms window: over after the third turn
+        expected = 3
+    else:
+        lab._probes.next_look = 0
+    events = turn(lab)
+    assert [c.done for c in calls(events)] == [100] * expected
+    assert len([e for e in events if isinstance(e, SelectEvent)]) == expected
+
+
+def test_a_writer_and_a_plain_reader_share_a_turn(
+    lab: LabEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer ready beside a flood's reader: its send() is recorded the general way, in
+    order between the turn's select() and the recv() the turn packs itself."""
+
+    def general(*_: object) -> None:
+        raise AssertionError("a plain reader's recv() went the general way")
+
+    monkeypatch.setattr(loopcalls, "on_readable", general)
+    a, b = _tcp_pair()
+    c, d = _tcp_pair()
+    with a, b, c, d:
+        ls = reader(lab, b)
+        cli = LabSocket("cli", c, role="connected", local=("127.0.0.1", 3),
+                        peer=("127.0.0.1", 4))  # fmt: skip
+        cli.sock.setblocking(False)
+        cli.outbox.append(Outbox(b"hello"))
+        lab.add_socket(cli)
+        a.sendall(b"flood")
+        queued(b, 5)
+        no_probe_due(lab)
+        events = turn(lab)
+        shown = [(type(e).__name__, getattr(e, "op", None)) for e in events
+                 if isinstance(e, (SelectEvent, CallEvent))]  # fmt: skip
+        assert shown[:3] == [("SelectEvent", None), ("CallEvent", "send"), ("CallEvent", "recv")]
+        (select_event,) = [e for e in events if isinstance(e, SelectEvent)][:1]
+        assert select_event.ready_writers == ["cli"] and select_event.ready_readers == ["conn"]
+        assert d.recv(10) == b"hello" and ls.received_total == OFFSET + 5
+        recv = next(e for e in calls(events) if e.op == "recv")
+        with lab.log._lock:
+            kept = lab.log._events[recv.seq - lab.log._first_seq]
+        assert isinstance(kept, bytes), "the turn's recv() was not packed"

@@ -353,15 +353,20 @@ class LabEngine:
             self._wait_wake(LOOP_TIMEOUT)
             self._probe_due()
             return
-        step_ticket = self._steps.pop(0) if stepping else None
-        self.ticket = step_ticket
-        try:
-            self._select_once(turn, record_always=stepping)
-        finally:
-            self.ticket = None
-            if step_ticket is not None:  # answered even when the iteration failed
-                step_ticket.succeed({"iteration": self._iteration})
-                step_ticket.publish()
+        if turn.strings is not self.log.strings:
+            turn.bind(self.log.strings)
+        if turn.number is not None and not stepping and not self.links:
+            self._turns(turn)
+        else:
+            step_ticket = self._steps.pop(0) if stepping else None
+            self.ticket = step_ticket
+            try:
+                self._select_once(turn, record_always=stepping)
+            finally:
+                self.ticket = None
+                if step_ticket is not None:  # answered even when the iteration failed
+                    step_ticket.succeed({"iteration": self._iteration})
+                    step_ticket.publish()
         if time.monotonic_ns() >= self._probes.next_look:
             self._probe_due()
 
@@ -386,12 +391,9 @@ class LabEngine:
         return fresh
 
     def _select_once(self, turn: _Lists, *, record_always: bool) -> None:
-        """One select() turn and the calls its ready sockets allow.
-
-        A flood's turn (the lists kept, nothing collecting events as objects) records its
-        select() and its readers' recv()s that read bytes as packed records, added to the
-        log together at the end of the turn; anything else is recorded as it happens (the
-        records so far added first, so the log keeps the order of the calls)."""
+        """One select() turn and the calls its ready sockets allow, the general way: while
+        stepping (a ticket collects the events), with links (their flows set the timeout),
+        or with lists too long to pack; kept, bound lists run ``_turns`` instead."""
         start = time.monotonic_ns()
         timeout = (
             link.loop_timeout(self.links.values(), start, LOOP_TIMEOUT)
@@ -399,13 +401,26 @@ class LabEngine:
             else LOOP_TIMEOUT
         )
         r, w, _ = select.select(turn.read_fds, turn.write_fds, [], timeout)
-        ended = time.monotonic_ns()
+        self._after_select(turn, r, w, start, time.monotonic_ns(), timeout, record_always)
+
+    def _after_select(
+        self,
+        turn: _Lists,
+        r: list[socket.socket],
+        w: list[socket.socket],
+        start: int,
+        ended: int,
+        timeout: float,
+        record_always: bool,
+    ) -> None:
+        """What a turn does once its select() (from ``start`` to ``ended``) returned: every
+        ready socket's call the general way (loopcalls), each recorded as it happens."""
         self._iteration += 1
-        if turn.strings is not self.log.strings:
+        if turn.strings is not self.log.strings:  # _iterate binds too: this is a test's turn
             turn.bind(self.log.strings)
         wake = self._wake_r
         woken = False
-        ready_r: list[tuple[LabSocket, int | None]] = []
+        ready_r: list[LabSocket] = []
         ready_w: list[LabSocket] = []
         mask_r = mask_w = 0
         bits_r, bits_w = turn.bits_r, turn.bits_w
@@ -413,8 +428,8 @@ class LabEngine:
             if s is wake:
                 woken = True
                 continue
-            ls, bit, site = bits_r[s]
-            ready_r.append((ls, site))
+            ls, bit, _ = bits_r[s]
+            ready_r.append(ls)
             mask_r |= bit
         for s in w:
             ls, bit, _ = bits_w[s]
@@ -432,7 +447,7 @@ class LabEngine:
             selects.turn_masks(self, self._iteration, turn.names, turn.number, (mask_r, mask_w),
                                None, timeout, ended - start, woken, record_always)  # fmt: skip
         else:
-            ready = (tuple([ls.name for ls, _ in ready_r]), tuple([ls.name for ls in ready_w]))
+            ready = (tuple([ls.name for ls in ready_r]), tuple([ls.name for ls in ready_w]))
             selects.turn_masks(self, self._iteration, turn.names, None, None, ready, timeout,
                                ended - start, woken, record_always)  # fmt: skip
         sockets = self.sockets
@@ -440,39 +455,92 @@ class LabEngine:
             if ls.name in sockets:
                 self._add(pending)
                 loopcalls.on_writable(self, ls)
-        for ls, site in ready_r:
-            if ls.name not in sockets:
-                continue
-            if site is None or self.ticket is not None:
+        for ls in ready_r:
+            if ls.name in sockets:
                 self._add(pending)
                 loopcalls.on_readable(self, ls)
-            else:
-                self._read_plain(ls, site, pending)
         self._add(pending)
 
-    def _read_plain(self, ls: LabSocket, site: int, pending: list[bytes]) -> None:
-        """loopcalls.auto_recv for a plain reader (loopcalls.plain_reader), in fewer steps:
-        this runs for every recv() of a flood, and one that reads bytes changes nothing but
-        the stream offset. Anything else goes to loopcalls.recv_ended."""
-        monotonic, t0 = time.monotonic_ns, self.t0
-        started = monotonic()
-        try:
-            got = ls.sock.recv(ls.bufsize, socket.MSG_DONTWAIT)
-        except (OSError, ValueError, OverflowError) as error:
-            self._add(pending)
-            loopcalls.recv_ended(self, ls, None, error, started, monotonic() - started)
-            return
-        done = monotonic()
-        if not got:
-            self._add(pending)
-            loopcalls.recv_ended(self, ls, got, None, started, done - started)
-            return
-        self._next_call += 1
-        record = packed.pack_recv(done - t0, self._next_call, site, ls.bufsize, got,
-                                  ls.received_total, started - t0, done - started)  # fmt: skip
-        pending.append(record)
-        ls.received_total += len(got)
-        self.dirty.add(ls.name)
+    def _turns(self, turn: _Lists) -> None:
+        """select() turns on kept lists (bound: ``turn.number``), one after another in this
+        frame. A turn with something ready records its select() and its plain readers'
+        recv()s (loopcalls.plain_reader: a flood's) as packed records, added to the log at
+        its end; other ready sockets' calls are recorded the general way, the records so
+        far added first, so the log keeps the order of the calls. A turn that was woken or
+        found nothing ready goes to ``_after_select``, and that ends the run; so does a turn
+        after which the inbox has something, the lists may have changed (``_stale``), a
+        probe is due or the event budget's window ends: ``_iterate`` sees to them."""
+        monotonic, select_, dontwait = time.monotonic_ns, select.select, socket.MSG_DONTWAIT
+        read_fds, write_fds, bits_r, bits_w = (
+            turn.read_fds,
+            turn.write_fds,
+            turn.bits_r,
+            turn.bits_w,
+        )
+        names, number, wake, t0 = turn.names, turn.number, self._wake_r, self.t0
+        pack_select, pack_recv = packed.SELECT_RECORD.pack, packed.pack_recv
+        select_kind, timeout = packed.SELECT, round(LOOP_TIMEOUT, 4)  # as SelectRecord has it
+        selects, sockets, dirty = self._selects, self.sockets, self.dirty
+        inbox, probes, rate = self._inbox, self._probes, self._rate
+        budget, window_end = rate.bounds()  # what _iterate's rate.over() checks
+        while True:
+            start = monotonic()
+            r, w, _ = select_(read_fds, write_fds, [], LOOP_TIMEOUT)
+            ended = monotonic()
+            if not (r or w) or (r and r[0] is wake):  # select() keeps the order asked
+                self._after_select(turn, r, w, start, ended, LOOP_TIMEOUT, False)
+                return
+            self._iteration += 1
+            mask_r = mask_w = 0
+            for s in r:
+                mask_r |= bits_r[s][1]
+            for s in w:
+                mask_w |= bits_w[s][1]
+            records = [pack_select(select_kind, ended - t0, self._iteration, number, timeout,
+                                   ended - start, False, selects.idle, mask_r, mask_w)]  # fmt: skip
+            selects.idle, selects.last_lists, selects.was_ready = 0, names, True
+            for s in w:
+                if (ls := bits_w[s][0]).name in sockets:
+                    self._add(records)
+                    loopcalls.on_writable(self, ls)
+            for s in r:
+                ls, _, site = bits_r[s]
+                if ls.name not in sockets:
+                    continue
+                if site is None:  # not a plain reader (a listener, an echo, a link's end)
+                    self._add(records)
+                    loopcalls.on_readable(self, ls)
+                    continue
+                # loopcalls.auto_recv in fewer steps: a recv() that reads bytes changes
+                # nothing but the stream offset; anything else goes to recv_ended.
+                started = monotonic()
+                try:
+                    got, error = ls.sock.recv(ls.bufsize, dontwait), None
+                except (OSError, ValueError, OverflowError) as caught:
+                    got, error = None, caught
+                done = monotonic()
+                if not got:
+                    self._add(records)
+                    loopcalls.recv_ended(self, ls, got, error, started, done - started)
+                    continue
+                self._next_call += 1
+                record = pack_recv(done - t0, self._next_call, site, ls.bufsize, got,
+                                   ls.received_total, started - t0, done - started)  # fmt: skip
+                records.append(record)
+                ls.received_total += len(got)
+                dirty.add(ls.name)
+            self._add(records)
+            if (
+                self._stale
+                or inbox
+                or self._closing
+                or rate.events > budget
+                or ended >= probes.next_look
+                or ended >= window_end
+            ):
+                return
+            if CHECK_TURNS:
+                self._checked(turn)
 
     def _add(self, records: list[bytes]) -> None:
         """Put a turn's packed records so far in the log (and empty the list)."""

@@ -169,7 +169,7 @@ def _finish_sendall(lab: LabContext, ls: LabSocket, box: Outbox, last: Outcome) 
 def plain_reader(ls: LabSocket) -> bool:
     """Whether the loop's recv() on ``ls`` is a flood's: a connected stream socket read and
     discarded, nothing between it and the kernel. The lab's turn makes such a recv() itself
-    (LabEngine._select_once: as :func:`auto_recv` does, with fewer steps), and hands what
+    (LabEngine._turns: as :func:`auto_recv` does, with fewer steps), and hands what
     is not bytes read to :func:`recv_ended`."""
     return (
         ls.role == "connected"

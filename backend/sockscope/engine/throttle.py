@@ -28,6 +28,11 @@ class EventRate:
         first, self._throttled = not self._throttled, True
         return (WINDOW_NS - (now_ns - self._window_start)) / 1e9, first
 
+    def bounds(self) -> tuple[int, int]:
+        """(the most events the current window may count, the monotonic ns it ends at): what
+        ``over`` checks, for a loop that checks them itself between its calls."""
+        return self.per_second // 10, self._window_start + WINDOW_NS
+
     def share(self, per_second: int) -> None:
         """A new share (the number of labs on the server changed): a flood over it is told
         the new number, even if it was told the old one."""
