@@ -461,7 +461,7 @@ class LabEngine:
                 loopcalls.on_readable(self, ls)
         self._add(pending)
 
-    def _turns(self, turn: _Lists) -> None:
+    def _turns(self, turn: _Lists) -> None:  # noqa: PLR0915 (one frame: no call per turn)
         """select() turns on kept lists (bound: ``turn.number``), one after another in this
         frame. A turn with something ready records its select() and its plain readers'
         recv()s (loopcalls.plain_reader: a flood's) as packed records, added to the log at
@@ -480,7 +480,7 @@ class LabEngine:
         names, number, wake, t0 = turn.names, turn.number, self._wake_r, self.t0
         pack_select, pack_recv = packed.SELECT_RECORD.pack, packed.pack_recv
         select_kind, timeout = packed.SELECT, round(LOOP_TIMEOUT, 4)  # as SelectRecord has it
-        selects, sockets, dirty = self._selects, self.sockets, self.dirty
+        selects, sockets, dirty, extend = self._selects, self.sockets, self.dirty, self.log.extend
         inbox, probes, rate = self._inbox, self._probes, self._rate
         budget, window_end = rate.bounds()  # what _iterate's rate.over() checks
         while True:
@@ -529,7 +529,10 @@ class LabEngine:
                 records.append(record)
                 ls.received_total += len(got)
                 dirty.add(ls.name)
-            self._add(records)
+            if records:  # _add, inline: the turn's last records
+                self._seq += len(records)
+                rate.events += len(records)
+                extend(records)
             if (
                 self._stale
                 or inbox

@@ -66,6 +66,7 @@ class BoundedLog(Generic[T]):
 
     def __init__(self, capacity: int) -> None:
         self.capacity = max(16, capacity)
+        self._trim_above = self.capacity + self.capacity // 4
         self._events: list[T] = []
         self._first_seq = 1  # seq of self._events[0]
         self._lock = threading.Lock()
@@ -84,7 +85,7 @@ class BoundedLog(Generic[T]):
     def _trimmed(self) -> tuple[Callable[[], None], ...]:
         """Under the lock, after adding: drop the oldest past capacity*1.25 (down to the
         capacity, so trimming is rare); the listeners to tell, once the lock is let go."""
-        if len(self._events) > self.capacity + self.capacity // 4:
+        if len(self._events) > self._trim_above:
             drop = len(self._events) - self.capacity
             del self._events[:drop]
             self._first_seq += drop
@@ -155,8 +156,10 @@ class EventLog(BoundedLog["Event | bytes"]):
         """Add a select() turn's packed records together: one lock and one notice for all
         of them (their seqs are the next ones, in order)."""
         with self._lock:
-            self._events.extend(records)
-            listeners = self._trimmed()
+            events = self._events
+            events.extend(records)
+            # _trimmed's test inline: this runs for every turn of a flood
+            listeners = self._trimmed() if len(events) > self._trim_above else self._listeners
         for notify in listeners:
             notify()
 
