@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import select
 import socket
+import struct
+import threading
 import time
 from dataclasses import dataclass
 
@@ -126,6 +128,56 @@ def bare_once(data: bytes, chunk: int, send_chunk: int | None = None) -> BareRun
     return BareRun(t_sent - t0, t_end - t0, calls, turns)
 
 
+_FLOOR_RECORD = struct.Struct("<BqqqqqI")  # kind, t_ns, seq, asked, result, duration_ns, flags
+
+
+def floor_once(data: bytes, chunk: int) -> float:
+    """The floor under the engine's cost, us per syscall: the bare flood loop that also
+    records each call as one packed record (its times from the clock around it) appended
+    under a lock, and nothing else (no sockets' state, no interning, no checks)."""
+    deadline = Deadline(RUN_SECONDS, "the recording bare loop")
+    total, log, lock, clock = len(data), [], threading.Lock(), time.monotonic_ns
+    pack = _FLOOR_RECORD.pack
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        a = socket.create_connection(listener.getsockname()[:2], timeout=5)
+        b, _ = listener.accept()
+    with a, b:
+        a.setblocking(False)
+        b.setblocking(False)
+        view, sent, received, calls = memoryview(data), 0, 0, 0
+        t0 = time.perf_counter()
+        while received < total:
+            start = clock()
+            r, w, _ = select.select([b], [a] if sent < total else [], [], 0.25)
+            ended = clock()
+            with lock:
+                log.append(pack(1, ended, calls, len(r), len(w), ended - start, 0))
+            calls += 1
+            if w:
+                start = clock()
+                try:
+                    done = a.send(view[sent:])
+                except BlockingIOError:
+                    done = -1
+                ended = clock()
+                sent += max(done, 0)
+                with lock:
+                    log.append(pack(2, ended, calls, total - sent, done, ended - start, 0))
+                calls += 1
+            if r:
+                start = clock()
+                got = len(b.recv(chunk))
+                ended = clock()
+                received += got
+                with lock:
+                    log.append(pack(3, ended, calls, chunk, got, ended - start, 0))
+                calls += 1
+            if deadline.expired():
+                deadline.check()
+        seconds = time.perf_counter() - t0
+    return seconds / calls * 1e6
+
+
 def engine_once(lab: EngineLab, run_index: int, follow: bool = False) -> EngineRun:
     """One 64 MiB sendall on the lab; ``run_index`` (1, 2, ...) locates its end in conn's stream.
 
@@ -197,23 +249,28 @@ def flood_once(lab: EngineLab, run_index: int) -> tuple[float, int]:
     return time.perf_counter() - t0, engine.log.last_seq - first
 
 
-def per_event(policy: LabPolicy, data: bytes) -> tuple[list[float], list[float], list[int]]:
-    """(lab us per event, bare loop us per syscall, events) of each 1 KiB flood run."""
+def per_event(
+    policy: LabPolicy, data: bytes
+) -> tuple[list[float], list[float], list[float], list[int]]:
+    """(lab us per event, bare loop us per syscall, recording bare loop us per syscall,
+    events) of each 1 KiB flood run."""
     lab = EngineLab(policy)
     lab_us: list[float] = []
     bare_us: list[float] = []
+    floor_us: list[float] = []
     counts: list[int] = []
     try:
         lab.discard_pair(FLOOD_READ)
         for i in range(1, RUNS + 1):
             bare = bare_once(data[:FLOOD], FLOOD_READ, send_chunk=FLOOD)
             bare_us.append(bare.moved_s / bare.syscalls * 1e6)
+            floor_us.append(floor_once(data[:FLOOD], FLOOD_READ))
             seconds, events = flood_once(lab, i)
             lab_us.append(seconds / events * 1e6)
             counts.append(events)
     finally:
         lab.close()
-    return lab_us, bare_us, counts
+    return lab_us, bare_us, floor_us, counts
 
 
 def mbps(seconds: float) -> float:
@@ -250,7 +307,7 @@ def run() -> tuple[list[Row], list[Check]]:
             stream_s.append(time.perf_counter() - t0)
     finally:
         lab.close()
-    flood_us, flood_bare_us, flood_events = per_event(policy, data)
+    flood_us, flood_bare_us, floor_us, flood_events = per_event(policy, data)
 
     bare_sent = [mbps(b.sent_s) for b in bares]
     bare_moved = [mbps(b.moved_s) for b in bares]
@@ -304,6 +361,10 @@ def run() -> tuple[list[Row], list[Check]]:
         Row(name, "1 KiB flood: lab time per event", median(flood_us), "us",
             median(flood_bare_us), "bare per syscall", tuple(flood_us)),
         Row(name, "1 KiB flood: over bare, per event", over_us, "us"),
+        Row(name, "  floor: bare loop + one packed record", median(floor_us), "us",
+            median(flood_bare_us), "bare per syscall", tuple(floor_us)),
+        Row(name, "  floor over bare, per call", median(floor_us) - median(flood_bare_us),
+            "us"),
         Row(name, "lab time outside syscalls per turn", median(outside_us), "us",
             median(bare_turn_us), "whole bare turn", tuple(outside_us)),
     ]  # fmt: skip
@@ -324,7 +385,9 @@ def run() -> tuple[list[Row], list[Check]]:
             f"1 engine: engine time per event over bare <= {PER_EVENT_US:g} us (issue 12)",
             over_us <= PER_EVENT_US,
             f"{over_us:.2f} us ({median(flood_us):.2f} a lab event, {median(flood_bare_us):.2f}"
-            " a bare syscall; 1 KiB flood)",
+            " a bare syscall; 1 KiB flood). The floor, a bare loop that packs one record a"
+            f" call and does nothing else: {median(floor_us) - median(flood_bare_us):.2f} us"
+            " over bare",
         ),
         Check(
             "1 engine: log kept every event of each run",

@@ -67,6 +67,21 @@ def test_memory_stays_bounded() -> None:
     assert log.first_seq > 1
 
 
+@pytest.mark.parametrize("add", ["append", "extend"])
+def test_a_capacity_set_later_bounds_the_log(add: str) -> None:
+    """A lab host lowers its lab's log capacity once it knows its share of events: from
+    then on both ways of adding trim to the new bound."""
+    log = EventLog(1000)
+    log.capacity = 100
+    for seq in range(1, 1001):
+        if add == "append":
+            log.append(notice(seq))
+        else:
+            log.extend([notice(seq)])  # type: ignore[list-item]
+        assert held(log) <= 125
+    assert log.capacity == 100 and log.last_seq == 1000
+
+
 def test_a_tiny_capacity_is_raised_to_a_floor() -> None:
     log = filled(1, 100)
     assert 16 <= held(log) <= 20

@@ -65,12 +65,20 @@ class BoundedLog(Generic[T]):
     """The newest ``capacity`` (up to 1.25 times that) items, numbered from 1."""
 
     def __init__(self, capacity: int) -> None:
-        self.capacity = max(16, capacity)
-        self._trim_above = self.capacity + self.capacity // 4
+        self.capacity = capacity
         self._events: list[T] = []
         self._first_seq = 1  # seq of self._events[0]
         self._lock = threading.Lock()
         self._listeners: tuple[Callable[[], None], ...] = ()
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @capacity.setter
+    def capacity(self, capacity: int) -> None:
+        self._capacity = max(16, capacity)
+        self._trim_above = self._capacity + self._capacity // 4  # trimmed past this
 
     @property
     def last_seq(self) -> int:
