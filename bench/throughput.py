@@ -86,16 +86,22 @@ class EngineRun:
     dropped: int  # events the log dropped before this reader saw them (expect 0)
 
 
+def loopback_pair() -> tuple[socket.socket, socket.socket]:
+    """A connected pair of non-blocking TCP sockets on 127.0.0.1 (sender, receiver)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        a = socket.create_connection(listener.getsockname()[:2], timeout=5)
+        b, _ = listener.accept()
+    a.setblocking(False)
+    b.setblocking(False)
+    return a, b
+
+
 def bare_once(data: bytes, chunk: int, send_chunk: int | None = None) -> BareRun:
     """Move ``data`` with recv(chunk) and send(send_chunk, default chunk) in one select() loop."""
     deadline = Deadline(RUN_SECONDS, "bare select() loop")
     total = len(data)
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        a = socket.create_connection(listener.getsockname()[:2], timeout=5)
-        b, _ = listener.accept()
+    a, b = loopback_pair()
     with a, b:
-        a.setblocking(False)
-        b.setblocking(False)
         view = memoryview(data)
         step = send_chunk or chunk
         sent = received = calls = turns = 0
@@ -138,12 +144,8 @@ def floor_once(data: bytes, chunk: int) -> float:
     deadline = Deadline(RUN_SECONDS, "the recording bare loop")
     total, log, lock, clock = len(data), [], threading.Lock(), time.monotonic_ns
     pack = _FLOOR_RECORD.pack
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        a = socket.create_connection(listener.getsockname()[:2], timeout=5)
-        b, _ = listener.accept()
+    a, b = loopback_pair()
     with a, b:
-        a.setblocking(False)
-        b.setblocking(False)
         view, sent, received, calls = memoryview(data), 0, 0, 0
         t0 = time.perf_counter()
         while received < total:
