@@ -244,6 +244,51 @@ class NetworkEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentEvent:
+    """A TCP segment of the lab's connections, as it crossed the loopback (the wire lane).
+
+    ``t_ns`` is when the lab read it from the capture; ``wire_ns`` when the kernel saw it,
+    on the same clock: the one to order segments and calls by."""
+
+    kind: Literal["segment"] = "segment"
+    seq: int
+    t_ns: int
+    wire_ns: int
+    frame: int  # its number in the lab's capture, from 1 (what Wireshark shows)
+    sender: (
+        str | None
+    )  # the lab socket that sent it; a listener before accept(); None: not the lab's
+    receiver: str | None
+    src: Address
+    dst: Address
+    flags: str  # "SYN", "SYN ACK", "PSH ACK", "FIN ACK", "RST", ...
+    rel_seq: int  # relative to the sender's initial sequence number (its SYN is 0)
+    rel_ack: int | None  # relative to the receiver's; None without the ACK flag
+    length: int  # payload bytes
+    window: int  # the advertised window in bytes, its scale applied
+    wscale: int | None  # a SYN's window-scale option
+    mss: int | None  # a SYN's MSS option
+    offset: int | None  # the stream offset of its first payload byte (the sender's send()s)
+    notes: tuple[str, ...]  # retransmission, zero window, window probe, window update, ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaptureEvent:
+    """The lab's capture: started, refused (``reason`` says why) or its counts moved."""
+
+    kind: Literal["capture"] = "capture"
+    seq: int
+    t_ns: int
+    state: Literal["on", "unavailable", "off"]
+    reason: str | None  # why the wire lane is empty (no CAP_NET_RAW, ...)
+    frames: int  # segments captured so far
+    kept: int  # of them, held now (the oldest go past the bound)
+    dropped_kept: int  # captured, then let go to stay within the bound
+    dropped_kernel: int  # the kernel found no room in the ring (PACKET_STATISTICS)
+    cut: int  # kept without their payload (past each connection's share of bytes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CheckOutcome:
     """One HOWTO claim, checked against what the kernel did in this run."""
 
@@ -291,6 +336,8 @@ Event: TypeAlias = (
     | LingerEvent
     | LinkEvent
     | NetworkEvent
+    | SegmentEvent
+    | CaptureEvent
     | LessonEvent
     | LabClosedEvent
 )
@@ -308,6 +355,8 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     LingerEvent,
     LinkEvent,
     NetworkEvent,
+    SegmentEvent,
+    CaptureEvent,
     LessonEvent,
     LabClosedEvent,
 )

@@ -44,6 +44,7 @@ def lab() -> Iterator[LabEngine]:
         ls.sock.close()
     engine._wake_r.close()
     engine._wake_w.close()
+    engine.capture.close()
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ from sockscope.api.quotas import LabQuota
 from sockscope.api.wire import answer_body, error_responses
 from sockscope.contract.api import Preview, PreviewError
 from sockscope.engine.core.commands import COMMAND_ADAPTER, Bind, Connect, parse_command
-from sockscope.engine.core.errors import CommandError
+from sockscope.engine.core.errors import CommandError, Conflict
 from sockscope.engine.core.pyline import preview
 from sockscope.events import SCHEMA_VERSION
+from sockscope.export.capture import capture_file
 from sockscope.export.script import render_script
 from sockscope.labs.bridge import LabBusy, run_command
 from sockscope.labs.registry import Lab, LabRegistry
@@ -341,3 +342,37 @@ async def get_trace(request: Request, lab_id: str) -> StreamingResponse:
 
     headers = {"Content-Disposition": f'attachment; filename="sockscope-{lab_id[:8]}.jsonl"'}
     return StreamingResponse(lines(), media_type="application/x-ndjson", headers=headers)
+
+
+@router.get(
+    "/labs/{lab_id}/capture.pcapng",
+    tags=["events"],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The lab's captured segments, a pcapng file (Wireshark, tshark)",
+            "content": {"application/x-pcapng": {"schema": {"type": "string"}}},
+        },
+        **error_responses(404, 409, 503),
+    },
+)
+async def get_capture(request: Request, lab_id: str) -> Response:
+    """The wire lane as a pcapng file: every segment the lab still holds, each commented
+    with the call that caused it where the lab knows (409 when this server may not
+    capture: the answer says why)."""
+    lab = lab_or_404(request, lab_id)
+    future = asyncio.wrap_future(lab.engine.capture_frames())
+    try:
+        copy = await asyncio.wait_for(future, SNAPSHOT_WAIT)
+    except TimeoutError:
+        raise LabBusy(None, f"the lab is busy: no capture in {SNAPSHOT_WAIT:g} s") from None
+    if copy.status["state"] == "unavailable":
+        raise Conflict(None, f"this lab captures nothing: {copy.status['reason']}")
+    log = lab.engine.log
+
+    def build() -> bytes:
+        return capture_file(copy.frames, log.after(0, log.capacity * 2).events, lab.id)
+
+    body = await asyncio.to_thread(build)
+    headers = {"Content-Disposition": f'attachment; filename="sockscope-{lab_id[:8]}.pcapng"'}
+    return Response(body, media_type="application/x-pcapng", headers=headers)

@@ -8,7 +8,7 @@ The engine builds these as dicts (``LabEngine._snapshot``, ``LabSocket.wire``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NotRequired
+from typing import Literal, NotRequired
 
 from typing_extensions import TypedDict
 
@@ -71,6 +71,18 @@ class NetworkState(TypedDict):
     how: str
 
 
+class CaptureState(TypedDict):
+    """The lab's wire lane: whether it captures, why not, and its counts (CaptureEvent's)."""
+
+    state: Literal["on", "unavailable", "off"]
+    reason: str | None
+    frames: int
+    kept: int
+    dropped_kept: int
+    dropped_kernel: int
+    cut: int
+
+
 class LabSnapshot(TypedDict):
     """The lab as it stands at ``seq``: every socket with its figures, links, network."""
 
@@ -85,6 +97,7 @@ class LabSnapshot(TypedDict):
     port_range: tuple[int, int]
     links: list[LinkState]
     network: NetworkState | None
+    capture: CaptureState
 
 
 class ErrorDetail(TypedDict):

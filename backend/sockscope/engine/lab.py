@@ -31,6 +31,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from sockscope.engine import link, loopcalls, packed
+from sockscope.engine.capture import CaptureCopy, LabCapture
 from sockscope.engine.core.commands import Command
 from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
@@ -111,6 +112,7 @@ class LabEngine:
         self._rate = EventRate(policy.max_events_per_second)
         self._turn: _Lists | None = None  # select()'s lists, kept until something may change them
         self._stale = True  # something may have changed them (LabEngine._lists)
+        self.capture = LabCapture()  # the wire lane: opened with the lab's first TCP socket
         self._thread = threading.Thread(target=self._run, name=f"lab-{lab_id[:8]}", daemon=True)
 
     # -- called from any thread ----------------------------------------------------
@@ -163,6 +165,17 @@ class LabEngine:
     def snapshot(self) -> Future[dict[str, Any]]:
         future: Future[dict[str, Any]] = Future()
         self.post(lambda: future.set_result(self._snapshot()))
+        return future
+
+    def capture_frames(self) -> Future[CaptureCopy]:
+        """What the wire lane holds now: its frames (oldest first) and its state."""
+        future: Future[CaptureCopy] = Future()
+
+        def copy() -> None:
+            self._take_capture()
+            future.set_result(CaptureCopy(list(self.capture.kept), self.capture.status()))
+
+        self.post(copy)
         return future
 
     def record(self, cls: type[Any], **fields: Any) -> Future[Event]:
@@ -248,6 +261,8 @@ class LabEngine:
     def add_socket(self, ls: LabSocket) -> None:
         self._stale = True
         self.sockets[ls.name] = ls
+        if self.capture.state == "off" and self.policy.capture and not ls.datagram:
+            self.capture.start(self)
         self.sync(ls)
 
     def remove_socket(self, ls: LabSocket) -> None:
@@ -316,9 +331,30 @@ class LabEngine:
             fn()
 
     def _wait_wake(self, timeout: float) -> None:
-        ready, _, _ = select.select([self._wake_r], [], [], timeout)
-        if ready:
+        capture = self.capture.sock
+        ready, _, _ = select.select(
+            [self._wake_r] if capture is None else [self._wake_r, capture], [], [], timeout
+        )
+        if ready and ready[0] is self._wake_r:
             self._drain_wake()
+        if capture is not None and ready and ready[-1] is capture:
+            self._take_capture()
+
+    def _closed_pairs(self) -> dict[tuple[int, int], str]:
+        """The port pairs of the lab's closed connections the kernel still has."""
+        return {
+            (key[1][1], key[2][1]): entry.name
+            for key, entry in self.watch.entries.items()
+            if key[0] == "host"
+        }
+
+    def _follow_capture(self) -> None:
+        if self.capture.ring is not None:
+            self.capture.follow(self.sockets.values(), self._closed_pairs(), self.now_ns())
+
+    def _take_capture(self) -> None:
+        """The segments the kernel handed over since the last look, into the log."""
+        self.capture.take(self, self.sockets.values(), self._closed_pairs())
 
     def _drain_wake(self) -> None:
         try:
@@ -379,7 +415,8 @@ class LabEngine:
         sockets = self.sockets.values()
         readers = [ls for ls in sockets if loopcalls.wants_read(ls)]
         writers = [ls for ls in sockets if loopcalls.wants_write(ls, now)]
-        return _Lists(readers, writers, self._wake_r)
+        self._follow_capture()
+        return _Lists(readers, writers, self._wake_r, self.capture.sock)
 
     def _checked(self, turn: _Lists) -> _Lists:
         """The test suite's check (CHECK_TURNS) that lists kept from an earlier turn are
@@ -401,7 +438,31 @@ class LabEngine:
             else LOOP_TIMEOUT
         )
         r, w, _ = select.select(turn.read_fds, turn.write_fds, [], timeout)
+        if r and r[0] is turn.capture:
+            r, w = self._past_capture(turn, r, w, start, timeout)
         self._after_select(turn, r, w, start, time.monotonic_ns(), timeout, record_always)
+
+    def _past_capture(
+        self,
+        turn: _Lists,
+        r: list[socket.socket],
+        w: list[socket.socket],
+        start: int,
+        timeout: float,
+    ) -> tuple[list[socket.socket], list[socket.socket]]:
+        """select() returned for the capture alone (first after the wakeup, which is not
+        in ``r``): read it and wait on for the rest of the timeout, so the lab program's
+        select() returns when one of its own sockets, or the wakeup, is ready."""
+        while r and r[0] is turn.capture:
+            self._take_capture()
+            r = r[1:]
+            if r or w:
+                break
+            left = timeout - (time.monotonic_ns() - start) / 1e9
+            if left <= 0:
+                break
+            r, w, _ = select.select(turn.read_fds, turn.write_fds, [], left)
+        return r, w
 
     def _after_select(
         self,
@@ -418,8 +479,8 @@ class LabEngine:
         self._iteration += 1
         if turn.strings is not self.log.strings:  # _iterate binds too: this is a test's turn
             turn.bind(self.log.strings)
-        wake = self._wake_r
-        woken = False
+        wake, capture = self._wake_r, turn.capture
+        woken = captured = False
         ready_r: list[LabSocket] = []
         ready_w: list[LabSocket] = []
         mask_r = mask_w = 0
@@ -427,6 +488,9 @@ class LabEngine:
         for s in r:  # in the order asked: select() keeps it
             if s is wake:
                 woken = True
+                continue
+            if s is capture:
+                captured = True
                 continue
             ls, bit, _ = bits_r[s]
             ready_r.append(ls)
@@ -460,6 +524,8 @@ class LabEngine:
                 self._add(pending)
                 loopcalls.on_readable(self, ls)
         self._add(pending)
+        if captured:
+            self._take_capture()
 
     def _turns(self, turn: _Lists) -> None:  # noqa: PLR0915 (one frame: no call per turn)
         """select() turns on kept lists (bound: ``turn.number``), one after another in this
@@ -478,6 +544,7 @@ class LabEngine:
             turn.bits_w,
         )
         names, number, wake, t0 = turn.names, turn.number, self._wake_r, self.t0
+        capture = turn.capture
         pack_select, pack_recv = packed.SELECT_RECORD.pack, packed.pack_recv
         select_kind, timeout = packed.SELECT, round(LOOP_TIMEOUT, 4)  # as SelectRecord has it
         selects, sockets, dirty, extend = self._selects, self.sockets, self.dirty, self.log.extend
@@ -486,6 +553,8 @@ class LabEngine:
         while True:
             start = monotonic()
             r, w, _ = select_(read_fds, write_fds, [], LOOP_TIMEOUT)
+            if r and r[0] is capture:  # (the wakeup, then the capture, come first)
+                r, w = self._past_capture(turn, r, w, start, LOOP_TIMEOUT)
             ended = monotonic()
             if not (r or w) or (r and r[0] is wake):  # select() keeps the order asked
                 self._after_select(turn, r, w, start, ended, LOOP_TIMEOUT, False)
@@ -558,6 +627,10 @@ class LabEngine:
         probes = self._probes
         if now < probes.next_look:  # the common case in a flood: nothing can be due yet
             return
+        if self.capture.ring is not None:
+            self._take_capture()  # what the kernel handed over meanwhile, before the figures
+            self._follow_capture()  # closed connections the kernel has let go
+            self.capture.report(self)
         if not probes.all_due(now):
             probes.probe_dirty(self, now)
             return
@@ -591,6 +664,7 @@ class LabEngine:
             "network": None
             if self.private is None
             else {"plugged": self.private.plugged, "how": self.private.how},
+            "capture": self.capture.status(),
         }
 
     def _begin_close(self, reason: str) -> None:
@@ -604,6 +678,7 @@ class LabEngine:
         self._closing = True
         close_all(self)
         close_private(self, say=False)
+        self.capture.close()
         self._inbox.clear()  # posted closures (snapshots, resets, records) see closed instead
         self._wake_r.close()
         self._wake_w.close()
@@ -617,15 +692,21 @@ class _Lists:
     """What one set of readers and writers asks of select(), made once while it stays the
     same (a flood's turns all have the same lists)."""
 
-    __slots__ = ("any", "bits_r", "bits_w", "names", "number", "packable", "plain",
+    __slots__ = ("any", "bits_r", "bits_w", "capture", "names", "number", "packable", "plain",
                  "read_fds", "readers", "strings", "write_fds", "writers")  # fmt: skip
 
     def __init__(
-        self, readers: list[LabSocket], writers: list[LabSocket], wake: socket.socket
+        self,
+        readers: list[LabSocket],
+        writers: list[LabSocket],
+        wake: socket.socket,
+        capture: socket.socket | None = None,
     ) -> None:
         self.readers, self.writers = readers, writers
         self.any = bool(readers or writers)
-        self.read_fds = [wake, *(ls.sock for ls in readers)]
+        self.capture = capture  # the wire lane's ring: readable when a block is handed over
+        lab_fds = [ls.sock for ls in readers]
+        self.read_fds = [wake, *lab_fds] if capture is None else [wake, capture, *lab_fds]
         self.write_fds = [ls.sock for ls in writers]
         # The readers whose loop recv() the turn makes itself (loopcalls.plain_reader).
         self.plain = [loopcalls.plain_reader(ls) for ls in readers]

@@ -26,7 +26,8 @@ are this program, never anyone else's). Web to host, tuples named by their first
 ``("create", lab, rid, policy, t0, started_at)``, ``("submit", lab, tid, command)``,
 ``("together", lab, [tid...], [command...])`` (run back to back),
 ``("reject", lab, tid, op, error_class, field, message)``, ``("record", lab, rid, cls,
-fields)``, ``("snapshot", lab, rid)``, ``("reset", lab, rid, reason)``, ``("budget", lab,
+fields)``, ``("snapshot", lab, rid)``, ``("capture", lab, rid)`` (the wire lane's frames),
+``("reset", lab, rid, reason)``, ``("budget", lab,
 events_per_second)``, ``("close", lab, reason)`` and ``("stop",)``. Host to web:
 ``("ready", pid)`` once, then ``("batch", [LabNews...], [Reply...])``. The log's events
 cross as their JSON text (encoded here, once); a command's own events, commands and results
@@ -257,7 +258,7 @@ class Host:
                 threading.Thread(
                     target=hosted.engine.close, args=(message[2],), daemon=True
                 ).start()
-        elif kind in ("record", "snapshot", "reset"):
+        elif kind in ("record", "snapshot", "reset", "capture"):
             rid = message[2]
             try:
                 if hosted is None:
@@ -267,6 +268,8 @@ class Host:
                     future: Any = engine.record(message[3], **message[4])
                 elif kind == "snapshot":
                     future = engine.snapshot()
+                elif kind == "capture":
+                    future = engine.capture_frames()
                 else:
                     future = engine.reset(message[3])
             except Exception as exc:

@@ -41,6 +41,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from sockscope.engine import packed
+from sockscope.engine.capture import CaptureCopy
 from sockscope.engine.core.commands import Command
 from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
@@ -221,6 +222,10 @@ class RemoteEngine:
 
     def snapshot(self) -> Future[dict[str, Any]]:
         future: Future[dict[str, Any]] = self.host.request("snapshot", self.id)
+        return future
+
+    def capture_frames(self) -> Future[CaptureCopy]:
+        future: Future[CaptureCopy] = self.host.request("capture", self.id)
         return future
 
     def reset(self, reason: str) -> Future[None]:

@@ -74,6 +74,7 @@ function snapshot(seq: number): LabSnapshot {
     port_range: [40000, 40199],
     links: [],
     network: null,
+    capture: { state: "on", reason: null, frames: 0, kept: 0, dropped_kept: 0, dropped_kernel: 0, cut: 0 },
   };
 }
 

@@ -15,6 +15,8 @@ export type LabEvent =
   | LingerEvent
   | LinkEvent
   | NetworkEvent
+  | SegmentEvent
+  | CaptureEvent
   | LessonEvent
   | LabClosedEvent;
 export type LessonStepData =
@@ -369,6 +371,55 @@ export interface NetworkEvent {
   how: string;
 }
 /**
+ * A TCP segment of the lab's connections, as it crossed the loopback (the wire lane).
+ *
+ * `t_ns` is when the lab read it from the capture; `wire_ns` when the kernel saw it,
+ * on the same clock: the one to order segments and calls by.
+ */
+export interface SegmentEvent {
+  kind: "segment";
+  seq: number;
+  t_ns: number;
+  wire_ns: number;
+  frame: number;
+  sender: string | null;
+  receiver: string | null;
+  /**
+   * @minItems 2
+   * @maxItems 2
+   */
+  src: [string, number];
+  /**
+   * @minItems 2
+   * @maxItems 2
+   */
+  dst: [string, number];
+  flags: string;
+  rel_seq: number;
+  rel_ack: number | null;
+  length: number;
+  window: number;
+  wscale: number | null;
+  mss: number | null;
+  offset: number | null;
+  notes: string[];
+}
+/**
+ * The lab's capture: started, refused (`reason` says why) or its counts moved.
+ */
+export interface CaptureEvent {
+  kind: "capture";
+  seq: number;
+  t_ns: number;
+  state: "on" | "unavailable" | "off";
+  reason: string | null;
+  frames: number;
+  kept: number;
+  dropped_kept: number;
+  dropped_kernel: number;
+  cut: number;
+}
+/**
  * A lesson in this lab moved: it started, ran a step, or finished.
  */
 export interface LessonEvent {
@@ -551,6 +602,7 @@ export interface LabSnapshot {
   port_range: [number, number];
   links: LinkState[];
   network: NetworkState | null;
+  capture: CaptureState;
 }
 /**
  * A socket as a snapshot lists it: its description, the kernel's figures, its blocked calls.
@@ -594,6 +646,18 @@ export interface BlockedCallInfo {
 export interface NetworkState {
   plugged: boolean;
   how: string;
+}
+/**
+ * The lab's wire lane: whether it captures, why not, and its counts (CaptureEvent's).
+ */
+export interface CaptureState {
+  state: "on" | "unavailable" | "off";
+  reason: string | null;
+  frames: number;
+  kept: number;
+  dropped_kept: number;
+  dropped_kernel: number;
+  cut: number;
 }
 /**
  * Why a command failed: a failed call's errno, or the field a refused command got wrong.
@@ -1633,4 +1697,4 @@ export interface LimitsRequest {
 
 export const SCHEMA_VERSION = 1;
 
-export const EVENT_KINDS = ["call", "call_started", "select", "socket", "socket_closed", "probe", "loop", "command_error", "notice", "linger", "link", "network", "lesson", "lab_closed"] as const;
+export const EVENT_KINDS = ["call", "call_started", "select", "socket", "socket_closed", "probe", "loop", "command_error", "notice", "linger", "link", "network", "segment", "capture", "lesson", "lab_closed"] as const;

@@ -3,6 +3,7 @@ import {
   EVENT_KINDS,
   type CallEvent,
   type CallStartedEvent,
+  type CaptureEvent,
   type CommandErrorEvent,
   type EndingRow,
   type Figures,
@@ -15,6 +16,7 @@ import {
   type NetworkEvent,
   type NoticeEvent,
   type ProbeEvent,
+  type SegmentEvent,
   type SelectEvent,
   type SocketClosedEvent,
   type SocketEvent,
@@ -83,6 +85,7 @@ function snapshot(seq: number, sockets: SocketSnapshot[], over: Partial<LabSnaps
     port_range: [40000, 40199],
     links: [],
     network: null,
+    capture: { state: "on", reason: null, frames: 0, kept: 0, dropped_kept: 0, dropped_kernel: 0, cut: 0 },
     ...over,
   };
 }
@@ -219,6 +222,36 @@ class Events {
 
   linger(socket: string, state: string | null): LingerEvent {
     return { kind: "linger", ...this.stamp(), socket, local: CLI, peer: SRV, state };
+  }
+
+  segment(sender: string, receiver: string, flags: string, over: Partial<SegmentEvent> = {}): SegmentEvent {
+    const { seq, t_ns } = this.stamp();
+    return {
+      kind: "segment",
+      seq,
+      t_ns,
+      wire_ns: t_ns - 1000,
+      frame: seq,
+      sender,
+      receiver,
+      src: CLI,
+      dst: SRV,
+      flags,
+      rel_seq: 0,
+      rel_ack: null,
+      length: 0,
+      window: 65483,
+      wscale: null,
+      mss: null,
+      offset: null,
+      notes: [],
+      ...over,
+    };
+  }
+
+  capture(state: CaptureEvent["state"]): CaptureEvent {
+    const reason = state === "unavailable" ? "the server may not open a packet socket" : null;
+    return { kind: "capture", ...this.stamp(), state, reason, frames: 0, kept: 0, dropped_kept: 0, dropped_kernel: 0, cut: 0 };
   }
 
   network(state: NetworkEvent["state"]): NetworkEvent {
@@ -636,6 +669,8 @@ describe("LabStore.applyEvents", () => {
       link: () => ev.link("lnk"),
       network: () => ev.network("plugged"),
       linger: () => ev.linger("cli", "TIME_WAIT"),
+      segment: () => ev.segment("cli", "conn", "SYN"),
+      capture: () => ev.capture("on"),
       lab_closed: () => ev.labClosed("bye"),
     };
     const store = new LabStore(() => {});

@@ -12,10 +12,18 @@ import type {
   LabEvent,
   LessonEvent,
   NoticeEvent,
+  SegmentEvent,
   SelectEvent,
   SocketInfo,
 } from "../protocol/events";
-import type { BlockedCallInfo, Gap, LabSnapshot, LinkState, NetworkState } from "../protocol/events";
+import type {
+  BlockedCallInfo,
+  CaptureState,
+  Gap,
+  LabSnapshot,
+  LinkState,
+  NetworkState,
+} from "../protocol/events";
 import { Ring, Series } from "./ring";
 
 export interface SocketState {
@@ -57,7 +65,7 @@ export interface LessonProgress {
 
 export type Scheduler = (flush: () => void) => void;
 
-export const LIMITS = { calls: 4000, log: 4000, selects: 1000, series: 1200, segments: 400 };
+export const LIMITS = { calls: 4000, log: 4000, selects: 1000, series: 1200, segments: 400, wire: 4000 };
 
 export class LabStore {
   id = "";
@@ -81,6 +89,10 @@ export class LabStore {
   lingering = new Map<string, { local: [string, number]; peer: [string, number]; state: string; since: number }>();
   /** What each closed socket sent and received in all: its history stays the lesson. */
   closedTotals = new Map<string, { sent: number; received: number }>();
+  /** The wire lane: the TCP segments the lab captured, oldest first (bounded). */
+  wire = new Ring<SegmentEvent>(LIMITS.wire);
+  /** Whether the lab captures (and why not), with its counts; null before the first word. */
+  capture: CaptureState | null = null;
   /** Bumped on every change; views compare it to decide to redraw. */
   version = 0;
 
@@ -103,6 +115,7 @@ export class LabStore {
     this.portRange = snapshot.port_range;
     this.links = new Map(snapshot.links.map((l) => [l.name, l]));
     this.network = snapshot.network;
+    this.capture = snapshot.capture ?? null;
     if (gap) this.gaps.push(gap);
     const seen = new Set<string>();
     for (const entry of snapshot.sockets) {
@@ -211,6 +224,14 @@ export class LabStore {
         this.network = event.state === "closed" ? null : { plugged: event.state === "plugged", how: event.how };
         this.log.push(event);
         break;
+      case "segment":
+        this.wire.push(event);
+        break;
+      case "capture": {
+        const { kind: _kind, seq: _seq, t_ns: _t, ...state } = event;
+        this.capture = state;
+        break;
+      }
       case "lesson": {
         if (event.state === "started" || this.lesson?.id !== event.lesson) {
           this.lesson = { id: event.lesson, state: event.state, step: -1, message: "", checks: [], steps: new Map() };

@@ -40,6 +40,9 @@ class LabPolicy:
     # A free-running loop (a flood, two echoing sockets) can record 100k+ events a
     # second; past this the loop waits out the rest of each 100 ms window.
     max_events_per_second: int = 20000
+    # The wire lane: capture the lab's own segments off lo (where the server may: it needs
+    # CAP_NET_RAW); off, the lane says so and the rest is unchanged.
+    capture: bool = True
 
     def check_bind(self, host: str, port: int) -> None:
         """Raises ForbiddenError unless ``(host, port)`` is a lab address."""

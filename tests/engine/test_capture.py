@@ -1,0 +1,111 @@
+"""The wire lane: a lab's own segments, captured off lo for real (AF_PACKET as root here)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from sockscope.events import CaptureEvent, SegmentEvent
+
+from helpers import wait_until
+
+
+def segments(lab: Any) -> list[SegmentEvent]:
+    return [e for e in lab.events("segment") if isinstance(e, SegmentEvent)]
+
+
+def wait_segments(lab: Any, check: Any, what: str) -> list[SegmentEvent]:
+    def ready() -> list[SegmentEvent] | None:
+        found = segments(lab)
+        return found if check(found) else None
+
+    return wait_until(ready, 5.0, what)
+
+
+def connected(lab: Any) -> int:
+    port = lab.server()
+    lab.ok({"op": "socket", "name": "cli"})
+    lab.ok({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+    lab.ok({"op": "accept", "socket": "srv"})
+    return port
+
+
+def test_the_handshake_data_and_fin_are_captured_once_each(lab: Any) -> None:
+    port = connected(lab)
+    lab.ok({"op": "send", "socket": "cli", "text": "hello"})
+    lab.ok({"op": "close", "socket": "cli"})
+    found = wait_segments(
+        lab, lambda s: any("FIN" in e.flags for e in s) and s[-1].receiver == "cli", "FIN, ACK"
+    )
+    flags = [(e.sender, e.receiver, e.flags) for e in found]
+    assert flags[:3] == [
+        ("cli", "srv", "SYN"),
+        ("srv", "cli", "SYN ACK"),
+        ("cli", "srv", "ACK"),  # the handshake is the listener's, until accept() returns
+    ]
+    data = [e for e in found if e.length]
+    assert [(e.sender, e.length, e.rel_seq, e.offset) for e in data] == [("cli", 5, 1, 0)]
+    assert ("cli", "conn", "FIN ACK") in flags
+    syn = found[0]
+    assert syn.dst == ("127.0.0.1", port) and syn.rel_seq == 0 and syn.rel_ack is None
+    assert syn.wscale is not None and syn.mss == 65495
+    assert [e.frame for e in found] == list(range(1, len(found) + 1))
+    # each frame once: lo shows it twice, and the filter keeps the arriving copy only
+    assert len({(e.src, e.rel_seq, e.rel_ack, e.flags, e.length) for e in found}) == len(found)
+    assert all(e.wire_ns <= e.t_ns for e in found)
+
+
+def test_an_abort_sends_a_reset(lab: Any) -> None:
+    connected(lab)
+    lab.ok({"op": "abort", "socket": "cli"})
+    found = wait_segments(lab, lambda s: any("RST" in e.flags for e in s), "the RST")
+    rst = [e for e in found if "RST" in e.flags]
+    assert [(e.sender, e.receiver) for e in rst] == [("cli", "conn")]
+    assert not any("FIN" in e.flags for e in found)
+
+
+def test_the_servers_own_traffic_is_never_captured(lab: Any) -> None:
+    connected(lab)
+    with socket.create_server(("127.0.0.1", 0)) as other:
+        other_port = other.getsockname()[1]
+        outside = socket.create_connection(("127.0.0.1", other_port))
+        peer, _ = other.accept()
+        outside.sendall(b"not the lab's")
+        peer.recv(100)
+        outside.close()
+        peer.close()
+    lab.ok({"op": "send", "socket": "cli", "text": "x"})
+    found = wait_segments(lab, lambda s: any(e.length for e in s), "the lab's data")
+    ports = {e.src[1] for e in found} | {e.dst[1] for e in found}
+    assert other_port not in ports
+    assert all(e.sender is not None and e.receiver is not None for e in found)
+
+
+def test_a_zero_window_and_its_probe(lab: Any) -> None:
+    port = lab.server(rcvbuf=4096, blocking=False)
+    lab.ok({"op": "socket", "name": "cli", "options": {"sndbuf": 4096, "blocking": False}})
+    lab.run({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+    wait_until(lambda: lab.sock("cli")["role"] == "connected", what="connect to complete")
+    lab.ok({"op": "accept", "socket": "srv"})
+    lab.ok({"op": "send", "socket": "cli", "size": 65536})
+    found = wait_segments(
+        lab, lambda s: any("window probe" in e.notes for e in s), "a zero-window probe"
+    )
+    zero = [e for e in found if "zero window" in e.notes]
+    assert zero and all(e.sender == "conn" and e.window == 0 for e in zero)
+
+
+def test_capture_state_is_in_the_snapshot_and_the_log(lab: Any) -> None:
+    connected(lab)
+    assert lab.snapshot()["capture"]["state"] == "on"
+    states = [e for e in lab.events("capture") if isinstance(e, CaptureEvent)]
+    assert states and states[0].state == "on" and states[0].reason is None
+
+
+@pytest.fixture
+def policy() -> Any:
+    from sockscope.engine.core.policy import LabPolicy
+
+    return LabPolicy()
