@@ -39,7 +39,10 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
 # folder's owner, so the unprivileged user can write it.
 RUN mkdir -p /data && chown sockscope:sockscope /data
 
-USER sockscope
+# The container starts as root for one step only: the packet broker (engine/packetbroker.py)
+# becomes the user at once, keeping CAP_NET_RAW alone, and starts the server as the same user
+# with no capability at all; the broker then only hands out packet sockets (the wire lane).
+# Started with --user 10001, or without CAP_NET_RAW, the lane says why and the rest works.
 # 8000: the web interface and API. Lab sockets bind SOCKSCOPE_LAB_PORTS (20000-20999) inside
 # the container; docker-compose.yml says how participants' own programs can reach them.
 EXPOSE 8000
@@ -51,4 +54,4 @@ HEALTHCHECK --interval=2s --timeout=3s --start-period=30s --retries=3 \
 # --host 0.0.0.0: inside a container 127.0.0.1 would be unreachable from outside it.
 # Other settings come from SOCKSCOPE_* variables (SOCKSCOPE_LAB_PORTS, SOCKSCOPE_ALLOW_CONNECT,
 # SOCKSCOPE_ALLOWED_ORIGINS, SOCKSCOPE_MAX_LABS, ...); flags given here override them.
-CMD ["sockscope", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "sockscope.engine.packetbroker", "--user", "sockscope", "--", "sockscope", "--host", "0.0.0.0", "--port", "8000"]

@@ -10,12 +10,12 @@ UI_DEPS := frontend/node_modules/.installed
 UI_BUILT := backend/sockscope/static/index.html
 UI_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/package.json -type f 2>/dev/null)
 
-.PHONY: run test lint bench ui venv types clean browser lock check-installed docker-test fuzz proxy-test
+.PHONY: run test lint bench ui venv types clean browser wire-reader lock check-installed docker-test fuzz proxy-test
 
 run: $(PY_STAMP) $(UI_BUILT)
 	$(BIN)/sockscope --host $(HOST) --port $(PORT)
 
-test: $(PY_STAMP) $(UI_BUILT) browser
+test: $(PY_STAMP) $(UI_BUILT) browser wire-reader
 	cd frontend && npm test
 	$(BIN)/pytest
 
@@ -100,6 +100,15 @@ browser:
 	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else \
 	    echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium"; exit 1; \
+	  fi; }
+
+# tshark reads the wire lane's pcapng export in the tests, as Wireshark would open it.
+wire-reader:
+	@command -v tshark >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null; \
+	  else \
+	    echo "The capture tests read pcapng with tshark: sudo apt-get install -y tshark"; exit 1; \
 	  fi; }
 
 clean:

@@ -23,7 +23,7 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sockscope.engine.core.payload import SHEET_BYTES, PatternStream, pattern
 from sockscope.engine.core.policy import LabPolicy
@@ -53,6 +53,7 @@ UNCAPPED = 10**9  # events a second: no cap
 # Issue 12's targets for this bench.
 SENDALL_RATIO = 0.8  # sendall through the lab, submit -> done, against the bare loop
 PATTERN_MS = 20.0  # making the 64 MiB payload
+CAPTURE_RATIO = 0.8  # the same sendall with the wire lane capturing, against capture off
 PER_EVENT_US = 2.0  # engine time per event over the bare loop's per syscall
 
 
@@ -279,8 +280,11 @@ def mbps(seconds: float) -> float:
     return TOTAL / 1e6 / seconds
 
 
-def run() -> tuple[list[Row], list[Check]]:
-    policy = LabPolicy(max_payload=TOTAL, max_in_flight=2 * TOTAL, max_events_per_second=UNCAPPED)
+def run() -> tuple[list[Row], list[Check]]:  # noqa: PLR0915 (one bench, its rows in order)
+    # The wire lane is off for issue 12's rows (they time the engine's recording); its own
+    # cost is the "capture on" row, a second lab in the same runs, turn about (issue 13).
+    policy = LabPolicy(max_payload=TOTAL, max_in_flight=2 * TOTAL, max_events_per_second=UNCAPPED,
+                       capture=False)  # fmt: skip
     print(
         f"[1] engine throughput: sendall {TOTAL // MiB} MiB, bufsize {CHUNK}, {RUNS} runs"
         f" (no lab event cap); then {FLOOD // MiB} MiB into {FLOOD_READ} B reads"
@@ -288,18 +292,22 @@ def run() -> tuple[list[Row], list[Check]]:
     data = pattern(0, TOTAL)  # real bytes: bytes(n) would be calloc zero pages, always cached
     bare_once(data[: 4 * MiB], CHUNK)  # warm up
     lab = EngineLab(policy)
+    wired = EngineLab(replace(policy, capture=True))
     bares: list[BareRun] = []
     bares_all: list[BareRun] = []
     engines: list[EngineRun] = []
     followed: list[EngineRun] = []  # the same, the bench reading the events as they come
+    captured: list[EngineRun] = []  # the same with the wire lane capturing
     pattern_s: list[float] = []
     stream_s: list[float] = []
     try:
         lab.discard_pair(CHUNK)
+        wired.discard_pair(CHUNK)
         for i in range(1, RUNS + 1):
             bares.append(bare_once(data, CHUNK))
             bares_all.append(bare_once(data, CHUNK, send_chunk=TOTAL))
             engines.append(engine_once(lab, 2 * i - 1))
+            captured.append(engine_once(wired, i))
             followed.append(engine_once(lab, 2 * i, follow=True))
             t0 = time.perf_counter()
             pattern(0, TOTAL)
@@ -307,8 +315,10 @@ def run() -> tuple[list[Row], list[Check]]:
             t0 = time.perf_counter()
             make_streamed(TOTAL)
             stream_s.append(time.perf_counter() - t0)
+        wire = wired.engine.capture_frames().result(10).status
     finally:
         lab.close()
+        wired.close()
     flood_us, flood_bare_us, floor_us, flood_events = per_event(policy, data)
 
     bare_sent = [mbps(b.sent_s) for b in bares]
@@ -319,6 +329,7 @@ def run() -> tuple[list[Row], list[Check]]:
     bare_turn_us = [b.moved_s / b.turns * 1e6 for b in bares]
     wall = [mbps(e.wall_s) for e in engines]
     wall_followed = [mbps(e.wall_s) for e in followed]
+    wall_captured = [mbps(e.wall_s) for e in captured]
     loop = [mbps(e.loop_s) for e in engines]
     moved = [mbps(e.moved_s) for e in engines]
     ev_rate = [e.events / e.loop_s for e in engines]
@@ -331,6 +342,9 @@ def run() -> tuple[list[Row], list[Check]]:
     print(f"    lab   MB/s, the bench making objects of the events as they come: "
           f"{runs_text(wall_followed)}")  # fmt: skip
     print(f"    lab   events per sendall: {' '.join(str(e.events) for e in engines)}")
+    print(f"    lab   capture on, MB/s submit->event: {runs_text(wall_captured)}; events"
+          f" {' '.join(str(e.events) for e in captured)}")  # fmt: skip
+    print(f"    lab   the wire lane after {RUNS} runs: {wire}")
     print(
         f"    1 KiB flood: lab us/event {runs_text(flood_us, digits=2)}; bare us/syscall"
         f" {runs_text(flood_bare_us, digits=2)}; events {' '.join(map(str, flood_events))}"
@@ -349,6 +363,8 @@ def run() -> tuple[list[Row], list[Check]]:
             median(bare_sent), "bare", tuple(loop)),
         Row(name, "the same, events made objects meanwhile", median(wall_followed), "MB/s",
             median(bare_sent), "bare", tuple(wall_followed)),
+        Row(name, "the same, the wire lane capturing", median(wall_captured), "MB/s",
+            median(wall), "capture off", tuple(wall_captured)),
         Row(name, "bare, send() of all that is left", median(bare_all_sent), "MB/s",
             median(bare_sent), "bare", tuple(bare_all_sent)),
         Row(name, "64 MiB moved, first send->last recv", median(moved), "MB/s",
@@ -371,7 +387,16 @@ def run() -> tuple[list[Row], list[Check]]:
             median(bare_turn_us), "whole bare turn", tuple(outside_us)),
     ]  # fmt: skip
     sendall_ratio = ratio(median(wall), median(bare_sent))
+    capture_ratio = ratio(median(wall_captured), median(wall))
     checks = [
+        Check(
+            f"1 engine: sendall 64 MiB with the wire lane capturing >= {CAPTURE_RATIO}x"
+            " capture off (issue 13)",
+            capture_ratio >= CAPTURE_RATIO and wire["state"] == "on",
+            f"{capture_ratio:.2f}x ({median(wall_captured):,.0f} vs {median(wall):,.0f} MB/s);"
+            f" the lane: {wire['state']}, {wire['frames']} segments, kernel drops"
+            f" {wire['dropped_kernel']}, kept without payload {wire['cut']}",
+        ),
         Check(
             f"1 engine: sendall 64 MiB submit->done >= {SENDALL_RATIO}x bare (issue 12)",
             sendall_ratio >= SENDALL_RATIO,

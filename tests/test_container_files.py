@@ -98,9 +98,10 @@ def test_every_setting_the_compose_file_passes_is_read_by_the_server() -> None:
 def test_the_overlays_name_what_they_change() -> None:
     assert any("network_mode: host" in ln for ln in compose_service("compose.host-network.yml"))
     grants = "\n".join(compose_service("compose.private-network.yml"))
-    assert "cap_add: [SYS_ADMIN]" in grants and "unconfined" not in grants
+    assert "cap_add: [SYS_ADMIN, SETUID, SETGID, NET_RAW]" in grants and "unconfined" not in grants
     base = "\n".join(compose_service())
     assert "cap_drop: [ALL]" in base and "no-new-privileges:true" in base
+    assert "cap_add: [SETUID, SETGID, NET_RAW]" in base  # the packet broker's, at start
 
 
 def health_command(text: str) -> str:
@@ -134,16 +135,21 @@ def test_dockerfile_stages_user_and_ports() -> None:
     assert froms[0].startswith("node:") and froms[1].startswith("python:3.11")
     steps = final_stage()
     assert any(word == "COPY" and "--from=ui" in arg for word, arg in steps)
-    users = [(i, arg) for i, (word, arg) in enumerate(steps) if word == "USER"]
-    assert users and users[-1][1].split(":")[0] not in {"root", "0"}, users
-    last_run = max(i for i, (word, _) in enumerate(steps) if word == "RUN")
-    assert users[-1][0] > last_run, "USER must come after the install steps"
+    # The server never runs as root: the image starts the packet broker, which becomes the
+    # unprivileged user (made in a RUN step) before anything else, and runs the server so.
+    (cmd,) = [json.loads(arg) for word, arg in steps if word == "CMD"]
+    assert cmd[:3] == ["python", "-m", "sockscope.engine.packetbroker"], cmd
+    user = cmd[cmd.index("--user") + 1]
+    assert user not in {"root", "0"}
+    assert any(word == "RUN" and "useradd" in arg and user in arg for word, arg in steps)
+    assert not [arg for word, arg in steps if word == "USER"], "the broker changes user itself"
     exposed = {p for word, arg in steps if word == "EXPOSE" for p in arg.split()}
     assert exposed == {"8000"}, exposed
 
 
 def test_cmd_runs_the_sockscope_command() -> None:
-    (cmd,) = [json.loads(arg) for word, arg in final_stage() if word == "CMD"]
+    (whole,) = [json.loads(arg) for word, arg in final_stage() if word == "CMD"]
+    cmd = whole[whole.index("--") + 1 :]  # what the packet broker runs as the user
     assert cmd[0] == "sockscope"
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
     assert cmd[cmd.index("--port") + 1] == "8000"

@@ -22,7 +22,7 @@ WITH_LAB_HOSTS = {
     "test_room_labs",
     "test_room_join",
     "test_room_mirror",
-    "test_capture",
+    "test_capture_download",
 }
 
 

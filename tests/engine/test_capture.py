@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import json
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -104,8 +110,65 @@ def test_capture_state_is_in_the_snapshot_and_the_log(lab: Any) -> None:
     assert states and states[0].state == "on" and states[0].reason is None
 
 
-@pytest.fixture
-def policy() -> Any:
+# A lab in a child process that has no CAP_NET_RAW (it is dropped from the bounding set
+# before exec, so even root cannot get it back): what a learner's `make run` as a user sees.
+WITHOUT_CAP = """
+import json, sys
+sys.path[:0] = ["tests"]
+from engine.conftest import LabDriver
+from sockscope.engine.core.policy import LabPolicy
+lab = LabDriver(LabPolicy())
+port = lab.server()
+lab.ok({"op": "socket", "name": "cli"})
+lab.ok({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+lab.ok({"op": "accept", "socket": "srv"})
+lab.ok({"op": "send", "socket": "cli", "text": "still works"})
+got = lab.ok({"op": "recv", "socket": "conn", "bufsize": 100}).result
+print(json.dumps({"got": got, "capture": lab.snapshot()["capture"],
+                  "events": [e.kind for e in lab.events()]}))
+lab.close()
+"""
+PR_CAPBSET_DROP, CAP_NET_RAW = 24, 13
+
+
+def _drop_net_raw() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_CAPBSET_DROP, CAP_NET_RAW, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_without_cap_net_raw_the_lane_says_why_and_the_lab_works() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("this test drops CAP_NET_RAW from a child: run the suite as root (CI does)")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_CAP],
+        cwd=root,
+        preexec_fn=_drop_net_raw,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert said["got"]["len"] == len("still works")
+    assert said["capture"]["state"] == "unavailable"
+    assert "CAP_NET_RAW" in said["capture"]["reason"]
+    assert "segment" not in said["events"] and "capture" in said["events"]
+
+
+def test_capture_off_by_policy_opens_nothing() -> None:
+    from engine.conftest import LabDriver
+
     from sockscope.engine.core.policy import LabPolicy
 
-    return LabPolicy()
+    lab = LabDriver(LabPolicy(capture=False))
+    try:
+        connected(lab)
+        lab.ok({"op": "send", "socket": "cli", "text": "x"})
+        assert lab.snapshot()["capture"]["state"] == "off"
+        assert lab.engine.capture.sock is None
+        assert not lab.events("segment") and not lab.events("capture")
+    finally:
+        lab.close()

@@ -211,6 +211,78 @@ def check_private_network(base: str, expected: bool) -> str:
     return "works" if expected else "refused, naming compose.private-network.yml"
 
 
+def check_wire_lane(base: str) -> str:
+    """A lab's segments are captured in the image: the handshake and the bytes sent come back
+    in its pcapng (the server itself holds no capability: see check_capabilities)."""
+    lab = post_json(base + "/api/labs", {})["id"]
+
+    def command(body: dict[str, object]) -> dict[str, object]:
+        answer = post_json(f"{base}/api/labs/{lab}/commands", body)
+        if not answer.get("ok"):
+            raise SmokeFailure(f"wire lane: {body} was refused: {answer}")
+        return answer
+
+    command({"op": "socket", "name": "srv"})
+    bound = command({"op": "bind", "socket": "srv", "address": ["127.0.0.1", 0]})
+    port = bound["result"]["address"][1]  # type: ignore[index]
+    command({"op": "listen", "socket": "srv", "backlog": 5})
+    command({"op": "socket", "name": "cli"})
+    command({"op": "connect", "socket": "cli", "address": ["127.0.0.1", port]})
+    command({"op": "accept", "socket": "srv"})
+    command({"op": "send", "socket": "cli", "text": "in the image"})
+    deadline = time.monotonic() + 10
+    while True:
+        snapshot = get_json(f"{base}/api/labs/{lab}")
+        capture = snapshot["capture"]  # type: ignore[index]
+        if capture["state"] != "on":
+            raise SmokeFailure(f"the wire lane does not capture in the image: {capture}")
+        if capture["frames"] >= 5:  # SYN, SYN-ACK, ACK, the data, its ACK
+            break
+        if time.monotonic() > deadline:
+            raise SmokeFailure(f"the wire lane saw too little: {capture}")
+        time.sleep(0.1)
+    with urllib.request.urlopen(f"{base}/api/labs/{lab}/capture.pcapng", timeout=10) as got:
+        data = got.read()
+    if not data.startswith(b"\x0a\x0d\x0d\x0a") or b"in the image" not in data:
+        raise SmokeFailure("the pcapng export does not hold the bytes sent")
+    if b"the SYN of cli.connect(" not in data:
+        raise SmokeFailure("the pcapng export does not name the calls")
+    return f"{capture['frames']} segments captured, pcapng of {len(data)} bytes"
+
+
+def check_capabilities(scenario: Scenario, container: str) -> str:
+    """What each process in the container holds: the server (and its lab hosts) nothing, the
+    packet broker (PID 1: it reaps and forwards signals too) CAP_NET_RAW alone, and no
+    process at all runs as root."""
+    script = (
+        "import glob,os\n"
+        "for st in sorted(glob.glob('/proc/[0-9]*/status')):\n"
+        "    d=os.path.dirname(st)\n"
+        "    try: cmd=open(d+'/cmdline','rb').read().replace(b'\\0',b' ').decode()\n"
+        "    except OSError: continue\n"
+        "    f=dict(l.split(':',1) for l in open(st).read().splitlines() if ':' in l)\n"
+        "    print(f['Uid'].split()[0], f['CapEff'].strip(), cmd)\n"
+    )
+    listing = compose(scenario, "exec", "-T", "sockscope", "python", "-c", script, timeout=60)
+    held: dict[str, set[str]] = {}
+    for line in listing.splitlines():
+        _uid, cap, cmd = [*line.split(" ", 2), "", ""][:3]
+        if "python -c import glob" in cmd:  # this listing itself
+            continue
+        kind = "broker" if "packetbroker" in cmd else "server" if "sockscope" in cmd else None
+        if kind is None:
+            continue
+        held.setdefault(kind, set()).add(cap)
+    roots = [line for line in listing.splitlines() if line.startswith("0 ")]
+    if roots:
+        raise SmokeFailure(f"processes run as root in the container: {roots}")
+    if held.get("broker") != {"0000000000002000"}:
+        raise SmokeFailure(f"the packet broker should hold CAP_NET_RAW alone: {listing}")
+    if held.get("server") != {"0000000000000000"}:
+        raise SmokeFailure(f"the server should hold no capability: {listing}")
+    return "packet broker CapEff 0x2000 (NET_RAW), server and lab hosts 0, no root"
+
+
 def check_pulled_cable_lesson(base: str, expected: bool) -> str:
     """Lesson 9 pulls a private network's cable: in full where allowed, else skipped saying how."""
     lab = post_json(base + "/api/labs", {})["id"]
@@ -300,6 +372,8 @@ def run(scenario: Scenario) -> None:
             run_all(base, lessons=LESSONS, reach_host="127.0.0.1" if scenario.reach else None)
         )
         said.append(f"ok  private network: {check_private_network(base, scenario.private_network)}")
+        said.append(f"ok  wire lane: {check_wire_lane(base)}")
+        said.append(f"ok  capabilities: {check_capabilities(scenario, container)}")
         if scenario.name in ("default", "private-network"):
             result = check_pulled_cable_lesson(base, scenario.private_network)
             said.append(f"ok  lesson {CABLE_LESSON}: {result}")

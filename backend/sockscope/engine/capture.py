@@ -22,7 +22,7 @@ import collections
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from sockscope.engine.core import frames
 from sockscope.engine.core.segments import Conversations, Segment
@@ -41,9 +41,8 @@ HOLD_NS = 100_000_000  # how long a segment waits for the lab to know its ends
 REPORT_NS = 500_000_000  # the counts are told at most twice a second
 
 
-@dataclass(frozen=True, slots=True)
-class KeptFrame:
-    """A captured frame as the export writes it."""
+class KeptFrame(NamedTuple):
+    """A captured frame as the export writes it (a tuple: kept by the thousand)."""
 
     number: int  # from 1
     wire_ns: int  # monotonic, as the lab's events

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+import os
 import socket
 import struct
 import time
 from collections.abc import Iterator
+
+from sockscope.engine import packetbroker
 
 SOL_PACKET = 263
 PACKET_RX_RING = 5
@@ -71,11 +74,18 @@ class PacketRing:
             CaptureRefused: no CAP_NET_RAW here (or no packet sockets in this kernel).
         """
         try:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # nothing until bound
         except PermissionError:
-            raise CaptureRefused(
-                "the server may not open a packet socket (it needs CAP_NET_RAW)"
-            ) from None
+            broker = os.environ.get(packetbroker.ENV)
+            if not broker:
+                raise CaptureRefused(
+                    "the server may not open a packet socket: it needs CAP_NET_RAW (run it as"
+                    " root, or in the image, whose packet broker holds it)"
+                ) from None
+            try:
+                sock = packetbroker.ask(broker)
+            except OSError as exc:
+                raise CaptureRefused(f"the packet broker gave no socket: {exc}") from None
         except OSError as exc:
             raise CaptureRefused(f"no packet socket: {exc.strerror or exc}") from None
         return cls.adopt(sock, program, block_size=block_size, blocks=blocks)
@@ -84,12 +94,13 @@ class PacketRing:
     def adopt(
         cls, sock: socket.socket, program: bytes, *, block_size: int = 1 << 17, blocks: int = 8
     ) -> PacketRing:
-        """A ring on a packet socket opened elsewhere (a private network's helper), not yet
-        bound: it is filtered before it is bound, so it never holds another's frame."""
+        """A ring on an unbound packet socket of protocol 0 (opened here, by the packet broker
+        or by a private network's helper): it is filtered before it is bound to ``lo`` for
+        every protocol, so it never holds a frame that is not the lab's."""
         try:
             ring = cls(sock, block_size=block_size, blocks=blocks)
             ring.set_filter(program)
-            sock.bind(("lo", 0))
+            sock.bind(("lo", ETH_P_ALL))
         except OSError as exc:
             sock.close()
             raise CaptureRefused(f"the packet ring could not be set up: {exc}") from None

@@ -19,7 +19,7 @@ instruction: classic BPF's jumps are 8 bits.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ETH_HEADER = 14
 ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
@@ -35,9 +35,8 @@ FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK
 _TCP = struct.Struct("!HHIIBBH")  # ports, seq, ack, data offset, flags, window
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One TCP segment's headers, as it crossed ``lo``."""
+class Frame(NamedTuple):
+    """One TCP segment's headers, as it crossed ``lo`` (a tuple: a flood makes thousands)."""
 
     family: int  # 4 or 6
     src: tuple[str, int]
@@ -49,7 +48,7 @@ class Frame:
     length: int  # payload bytes the segment carried (the IP header's count)
     wscale: int | None  # the window-scale option (SYN and SYN-ACK only)
     mss: int | None
-    payload: bytes  # what the snap length kept of it (may be shorter than ``length``)
+    payload: bytes | memoryview  # what the snap length kept of it (maybe less than ``length``)
 
 
 def flag_names(flags: int) -> str:
@@ -57,58 +56,60 @@ def flag_names(flags: int) -> str:
     return " ".join(name for bit, name in FLAG_NAMES if flags & bit) or "none"
 
 
-def parse(frame: bytes | memoryview) -> Frame | None:
+def parse(frame: bytes) -> Frame | None:
     """The TCP segment in an Ethernet frame from ``lo``; None for anything else, or a frame
-    cut before the end of its TCP header."""
-    data = memoryview(frame)
-    if len(data) < ETH_HEADER + 20:
+    cut before the end of its TCP header. Its ``payload`` is a view of ``frame`` (no copy:
+    a flood's segments are read by the thousand)."""
+    size = len(frame)
+    if size < ETH_HEADER + 20:
         return None
-    kind = int.from_bytes(data[12:14], "big")
+    kind = frame[12] << 8 | frame[13]
     if kind == ETH_P_IP:
-        ip = data[ETH_HEADER:]
-        header = (ip[0] & 0x0F) * 4
-        if ip[9] != IPPROTO_TCP or header < 20 or len(ip) < header + 20:
+        first, total, proto, src_raw, dst_raw = _IPV4.unpack_from(frame, ETH_HEADER)
+        header = (first & 0x0F) * 4
+        at = ETH_HEADER + header
+        if proto != IPPROTO_TCP or header < 20 or size < at + 20:
             return None
-        total = int.from_bytes(ip[2:4], "big")
-        src_ip, dst_ip = _ipv4(ip[12:16]), _ipv4(ip[16:20])
-        family, tcp, ip_payload = 4, ip[header:], total - header
+        family, ip_payload = 4, total - header
+        src_ip, dst_ip = _address(src_raw), _address(dst_raw)
     elif kind == ETH_P_IPV6:
-        ip = data[ETH_HEADER:]
-        if len(ip) < 60 or ip[6] != IPPROTO_TCP:  # extension headers: not on a lab's lo
+        at = ETH_HEADER + 40
+        if size < at + 20:
             return None
-        src_ip, dst_ip = _ipv6(ip[8:24]), _ipv6(ip[24:40])
-        family, tcp, ip_payload = 6, ip[40:], int.from_bytes(ip[4:6], "big")
+        ip_payload, proto, src_raw, dst_raw = _IPV6.unpack_from(frame, ETH_HEADER)
+        if proto != IPPROTO_TCP:  # extension headers: not on a lab's lo
+            return None
+        family = 6
+        src_ip, dst_ip = _address(src_raw), _address(dst_raw)
     else:
         return None
-    sport, dport, seq, ack, offset, flags, window = _TCP.unpack_from(tcp)
+    sport, dport, seq, ack, offset, flags, window = _TCP.unpack_from(frame, at)
     tcp_header = (offset >> 4) * 4
-    if tcp_header < 20 or len(tcp) < tcp_header:
+    if tcp_header < 20 or size < at + tcp_header:
         return None
-    wscale, mss = _options(bytes(tcp[20:tcp_header])) if flags & SYN else (None, None)
+    wscale = mss = None
+    if flags & SYN:
+        wscale, mss = _options(frame[at + 20 : at + tcp_header])
     length = max(ip_payload - tcp_header, 0)
-    return Frame(
-        family=family,
-        src=(src_ip, sport),
-        dst=(dst_ip, dport),
-        seq=seq,
-        ack=ack,
-        flags=flags,
-        window=window,
-        length=length,
-        wscale=wscale,
-        mss=mss,
-        payload=bytes(tcp[tcp_header : tcp_header + length]),
-    )
+    start = at + tcp_header
+    return Frame(family, (src_ip, sport), (dst_ip, dport), seq, ack, flags, window, length,
+                 wscale, mss, memoryview(frame)[start : start + length])  # fmt: skip
 
 
-def _ipv4(raw: memoryview) -> str:
-    return ".".join(str(b) for b in raw)
+_IPV4 = struct.Struct("!BxH5xB2x4s4s")  # version+IHL, total length, protocol, addresses
+_IPV6 = struct.Struct("!4xHB1x16s16s")  # payload length, next header, addresses
+_ADDRESSES: dict[bytes, str] = {}  # a lab's few addresses, written once each
 
 
-def _ipv6(raw: memoryview) -> str:
-    import ipaddress
+def _address(raw: bytes) -> str:
+    known = _ADDRESSES.get(raw)
+    if known is None:
+        import ipaddress
 
-    return str(ipaddress.IPv6Address(bytes(raw)))
+        known = str(ipaddress.ip_address(raw))
+        if len(_ADDRESSES) < 4096:
+            _ADDRESSES[raw] = known
+    return known
 
 
 def _options(raw: bytes) -> tuple[int | None, int | None]:

@@ -23,6 +23,7 @@ From those, each segment gets its notes:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sockscope.engine.core.frames import ACK, FIN, RST, SYN, Frame
 
@@ -46,9 +47,8 @@ class _Conversation:
     scaled: bool = False  # both SYNs offered window scaling
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A captured segment, read in its connection's context."""
+class Segment(NamedTuple):
+    """A captured segment, read in its connection's context (a tuple: made by the thousand)."""
 
     src: Endpoint
     dst: Endpoint
