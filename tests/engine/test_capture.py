@@ -158,6 +158,75 @@ def test_without_cap_net_raw_the_lane_says_why_and_the_lab_works() -> None:
     assert "segment" not in said["events"] and "capture" in said["events"]
 
 
+def test_a_private_network_has_its_own_lane(lab: Any) -> None:
+    lab.server("psrv", network="private")
+    port = lab.sock("psrv")["local"][1]
+    lab.ok({"op": "socket", "name": "pcli", "options": {"network": "private"}})
+    lab.ok({"op": "connect", "socket": "pcli", "address": ["127.0.0.1", port]})
+    lab.ok({"op": "accept", "socket": "psrv", "name": "pconn"})
+    lab.ok({"op": "send", "socket": "pcli", "text": "inside"})
+    found = wait_segments(lab, lambda s: any(e.length for e in s), "the private data")
+    assert [(e.sender, e.receiver, e.flags) for e in found[:2]] == [
+        ("pcli", "psrv", "SYN"),
+        ("psrv", "pcli", "SYN ACK"),
+    ]
+    assert [e.length for e in found if e.length] == [6]
+    assert set(lab.engine.capture.lanes) == {"host", "private"}
+
+
+# The same in a child with neither CAP_NET_RAW nor CAP_SYS_ADMIN: the machine's lo is not
+# the lab's to capture, and its private network is an unprivileged user namespace, which
+# holds CAP_NET_RAW over its own lo: the lane works there.
+WITHOUT_PRIVILEGE = """
+import json, sys, time
+sys.path[:0] = ["tests"]
+from engine.conftest import LabDriver
+from sockscope.engine.core.policy import LabPolicy
+lab = LabDriver(LabPolicy())
+lab.server("psrv", network="private")
+port = lab.sock("psrv")["local"][1]
+lab.ok({"op": "socket", "name": "pcli", "options": {"network": "private"}})
+lab.ok({"op": "connect", "socket": "pcli", "address": ["127.0.0.1", port]})
+lab.ok({"op": "accept", "socket": "psrv", "name": "pconn"})
+lab.ok({"op": "send", "socket": "pcli", "text": "no root"})
+deadline = time.monotonic() + 10
+while not any(e.kind == "segment" and e.length for e in lab.events()):
+    assert time.monotonic() < deadline, "no private segment"
+    time.sleep(0.01)
+print(json.dumps({"how": lab.snapshot()["network"]["how"], "capture": lab.snapshot()["capture"],
+                  "flags": [e.flags for e in lab.events("segment")]}))
+lab.close()
+"""
+CAP_SYS_ADMIN = 21
+
+
+def _drop_net_raw_and_sys_admin() -> None:
+    _drop_net_raw()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_without_privilege_a_private_network_still_captures() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("this test drops capabilities from a child: run the suite as root (CI does)")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PRIVILEGE],
+        cwd=root,
+        preexec_fn=_drop_net_raw_and_sys_admin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert said["how"] == "an unprivileged user and network namespace"
+    assert said["capture"]["state"] == "on"
+    assert said["flags"][:3] == ["SYN", "SYN ACK", "ACK"]
+
+
 def test_capture_off_by_policy_opens_nothing() -> None:
     from engine.conftest import LabDriver
 
@@ -168,7 +237,7 @@ def test_capture_off_by_policy_opens_nothing() -> None:
         connected(lab)
         lab.ok({"op": "send", "socket": "cli", "text": "x"})
         assert lab.snapshot()["capture"]["state"] == "off"
-        assert lab.engine.capture.sock is None
+        assert lab.engine.capture.sock is None and not lab.engine.capture.lanes
         assert not lab.events("segment") and not lab.events("capture")
     finally:
         lab.close()

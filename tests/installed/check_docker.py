@@ -263,7 +263,9 @@ def check_capabilities(scenario: Scenario, container: str) -> str:
         "    f=dict(l.split(':',1) for l in open(st).read().splitlines() if ':' in l)\n"
         "    print(f['Uid'].split()[0], f['CapEff'].strip(), cmd)\n"
     )
-    listing = compose(scenario, "exec", "-T", "sockscope", "python", "-c", script, timeout=60)
+    # (as the server's user: `exec` would be root, the image's first user, and so be listed)
+    listing = compose(scenario, "exec", "-T", "--user", "sockscope", "sockscope", "python", "-c",
+                      script, timeout=60)  # fmt: skip
     held: dict[str, set[str]] = {}
     for line in listing.splitlines():
         _uid, cap, cmd = [*line.split(" ", 2), "", ""][:3]

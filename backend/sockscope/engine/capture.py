@@ -76,8 +76,50 @@ def pair(a: int, b: int) -> Pair:
     return (a, b) if a <= b else (b, a)
 
 
+class _Lane:
+    """One network's ring (the machine's ``lo``, or the lab's private one), its filter and
+    the story of its connections."""
+
+    def __init__(self, network: str, ring: PacketRing) -> None:
+        self.network, self.ring = network, ring
+        self.plan = Plan(frozenset(), frozenset(), frozenset())
+        self.conversations = Conversations()
+        self.payload: dict[Pair, int] = {}  # payload bytes captured, per connection
+        self.short: set[Pair] = set()  # connections past their share: headers only
+        self.since: dict[Pair, int] = {}  # (local, remote) port pair -> when the lab had it
+        # parsed, read in order, waiting to be named: (frame, segment, wall, wire, length, data)
+        self.waiting: collections.deque[tuple[frames.Frame, Segment, int, int, int, bytes]] = (
+            collections.deque()
+        )
+
+    def refilter(self, plan: Plan) -> None:
+        if plan != self.plan:
+            self.plan = plan
+            self.ring.set_filter(plan.program())
+
+    def follow(self, sockets: Iterable[LabSocket], closed: Iterable[Pair], now: int) -> None:
+        listening: set[int] = set()
+        pairs: set[Pair] = {pair(a, b) for a, b in closed}
+        for ls in sockets:
+            if ls.datagram or ls.network != self.network or ls.local is None:
+                continue
+            if ls.role == "listening":
+                listening.add(ls.local[1])
+            elif ls.peer is not None:
+                pairs.add(pair(ls.local[1], ls.peer[1]))
+                self.since.setdefault((ls.local[1], ls.peer[1]), now)
+        short = self.short & pairs
+        self.refilter(Plan(frozenset(listening), frozenset(pairs - short), frozenset(short)))
+
+    def clear(self) -> None:
+        self.waiting.clear()
+        self.payload.clear()
+        self.short.clear()
+        self.conversations = Conversations()
+
+
 class LabCapture:
-    """The lab's wire lane. Lab thread only."""
+    """The lab's wire lane: a lane per network it has sockets in. Lab thread only."""
 
     def __init__(
         self,
@@ -89,96 +131,124 @@ class LabCapture:
         self.share, self.max_frames, self.max_bytes = share, max_frames, max_bytes
         self.state: Literal["on", "unavailable", "off"] = "off"
         self.reason: str | None = None
-        self.ring: PacketRing | None = None
+        self.lanes: dict[str, _Lane] = {}
         self.kept: collections.deque[KeptFrame] = collections.deque()
         self.kept_bytes = 0
         self.frames = self.dropped_kept = self.cut = 0
-        self._plan = Plan(frozenset(), frozenset(), frozenset())
-        self._payload: dict[Pair, int] = {}  # payload bytes captured, per connection
-        self._short: set[Pair] = set()
-        self._conversations = Conversations()
         self._reported: tuple[object, ...] = ()
         self._reported_at = -REPORT_NS
-        self._since: dict[Pair, int] = {}  # (local, remote) port pair -> when the lab had it
-        # parsed, read in order, waiting to be named: (frame, segment, wall, wire, length, data)
-        self._waiting: collections.deque[tuple[frames.Frame, Segment, int, int, int, bytes]] = (
-            collections.deque()
-        )
+
+    @property
+    def ring(self) -> PacketRing | None:
+        """The machine's lane's ring (None: not capturing there)."""
+        lane = self.lanes.get("host")
+        return lane.ring if lane is not None else None
+
+    @property
+    def socks(self) -> tuple[socket.socket, ...]:
+        """What select() waits on: each readable when the kernel hands a block over."""
+        return tuple(lane.ring.sock for lane in self.lanes.values())
 
     @property
     def sock(self) -> socket.socket | None:
-        """What select() waits on: readable when the kernel hands a block over."""
-        return self.ring.sock if self.ring is not None else None
+        socks = self.socks
+        return socks[0] if socks else None
 
     def start(self, lab: LabContext, ring: PacketRing | None = None) -> None:
-        """Open the ring (or take one opened elsewhere) and say so; a refusal is said once
-        and the lab goes on without its wire lane."""
+        """Open the machine's ring (or take one opened elsewhere) and say so; a refusal is
+        said once and the lab goes on without its wire lane."""
         if self.state != "off":
             return
         try:
-            self.ring = ring if ring is not None else PacketRing.open(self._plan.program())
+            made = ring if ring is not None else PacketRing.open(frames.build_filter(set(), set()))
         except CaptureRefused as exc:
             self.state, self.reason = "unavailable", str(exc)
         else:
+            self.lanes["host"] = _Lane("host", made)
             self.state, self.reason = "on", None
         self.report(lab, force=True)
 
-    def follow(
-        self, sockets: Iterable[LabSocket], closed: Iterable[tuple[int, int]], now: int
-    ) -> None:
-        """Keep the filter on the lab's own segments: its TCP sockets' (in the host
-        network) and those of its closed connections the kernel still has. ``now``: the
-        lab's clock, when a connection first shows (what ``Ends`` names by)."""
-        if self.ring is None:
+    def add_network(self, lab: LabContext, network: str, sock: socket.socket) -> None:
+        """A lane for another network (the lab's private one), on an unbound packet socket
+        its helper opened there, where the helper's user namespace holds CAP_NET_RAW."""
+        if network in self.lanes:
+            sock.close()
             return
-        listening: set[int] = set()
-        pairs: set[Pair] = {pair(a, b) for a, b in closed}
-        for ls in sockets:
-            if ls.datagram or ls.network != "host" or ls.local is None:
-                continue
-            if ls.role == "listening":
-                listening.add(ls.local[1])
-            elif ls.peer is not None:
-                pairs.add(pair(ls.local[1], ls.peer[1]))
-                self._since.setdefault((ls.local[1], ls.peer[1]), now)
-        short = self._short & pairs
-        plan = Plan(frozenset(listening), frozenset(pairs - short), frozenset(short))
-        if plan != self._plan:
-            self._plan = plan
-            self.ring.set_filter(plan.program())
+        try:
+            ring = PacketRing.adopt(sock, frames.build_filter(set(), set()))
+        except CaptureRefused as exc:
+            lab.emit_notice(None, f"the private network's segments are not captured: {exc}")
+            return
+        self.lanes[network] = _Lane(network, ring)
+        if self.state != "on":  # the machine's lane was refused; this one works
+            self.state = "on"
+            self.reason = None
+        self.report(lab, force=True)
 
-    def take(self, lab: LabContext, sockets: Iterable[LabSocket], closed: dict[Pair, str]) -> int:
+    def drop_network(self, network: str) -> None:
+        lane = self.lanes.pop(network, None)
+        if lane is not None:
+            lane.ring.close()
+
+    def follow(
+        self, sockets: Iterable[LabSocket], closed: Iterable[tuple[str, int, int]], now: int
+    ) -> None:
+        """Keep each lane's filter on the lab's own segments there: its TCP sockets' and
+        those of its closed connections the kernel still has. ``now``: the lab's clock,
+        when a connection first shows (what ``Ends`` names by)."""
+        listed = list(sockets)
+        gone = list(closed)
+        for lane in self.lanes.values():
+            lane.follow(listed, [(a, b) for net, a, b in gone if net == lane.network], now)
+
+    def take(
+        self,
+        lab: LabContext,
+        sockets: Iterable[LabSocket],
+        closed: dict[tuple[str, int, int], str],
+    ) -> int:
         """Read what the kernel handed over into the log, each segment's ends named by the
-        lab's ``sockets`` (and its ``closed`` connections' names). A segment the lab cannot
-        name yet (a connect() whose SYN left before the call returned) waits, and those
-        after it, until it can or ``HOLD_NS`` have gone by. Returns how many were logged."""
-        ring = self.ring
-        if ring is None:
+        lab's ``sockets`` (and its ``closed`` connections' names: (network, local port,
+        remote port) -> name). A segment the lab cannot name yet (a connect() whose SYN
+        left before the call returned) waits, and those after it, until it can or
+        ``HOLD_NS`` have gone by. Returns how many were logged."""
+        if not self.lanes:
             return 0
         shift = wall_to_monotonic_ns() - lab.t0
-        for wall_ns, length, data in ring.frames():
-            frame = frames.parse(data)
-            if frame is not None:
-                segment = self._conversations.read(frame)  # in the kernel's order, always
-                self._waiting.append((frame, segment, wall_ns, wall_ns + shift, length, data))
-        ends = Ends(sockets, closed, self._since)
+        listed = list(sockets)
         now, count = lab.now_ns(), 0
-        while self._waiting:
-            frame, segment, wall_ns, wire_ns, length, data = self._waiting[0]
-            sender, receiver = ends(frame.src[1], frame.dst[1], wire_ns)
-            if (sender is None or receiver is None) and now - wire_ns < HOLD_NS:
-                break
-            self._waiting.popleft()
-            self._log(lab, frame, segment, wall_ns, wire_ns, length, data, sender, receiver)
-            count += 1
-        if self._short - self._plan.short:
-            # connections that used up their share: cut their payload in the kernel from now
-            self.follow_short()
+        for lane in self.lanes.values():
+            read = lane.conversations.read
+            for wall_ns, length, data in lane.ring.frames():
+                frame = frames.parse(data)
+                if frame is not None:  # read in the kernel's order, always
+                    lane.waiting.append(
+                        (frame, read(frame), wall_ns, wall_ns + shift, length, data)
+                    )
+            if not lane.waiting:
+                continue
+            mine = [ls for ls in listed if ls.network == lane.network]
+            names = {(a, b): n for (net, a, b), n in closed.items() if net == lane.network}
+            ends = Ends(mine, names, lane.since)
+            while lane.waiting:
+                frame, segment, wall_ns, wire_ns, length, data = lane.waiting[0]
+                sender, receiver = ends(frame.src[1], frame.dst[1], wire_ns)
+                if (sender is None or receiver is None) and now - wire_ns < HOLD_NS:
+                    break
+                lane.waiting.popleft()
+                self._log(lab, lane, frame, segment, wall_ns, wire_ns, length, data,
+                          sender, receiver)  # fmt: skip
+                count += 1
+            if lane.short - lane.plan.short:
+                # connections that used up their share: cut their payload in the kernel now
+                short = lane.short & (lane.plan.pairs | lane.plan.short)
+                lane.refilter(Plan(lane.plan.listening, lane.plan.pairs - short, frozenset(short)))
         return count
 
     def _log(
         self,
         lab: LabContext,
+        lane: _Lane,
         frame: frames.Frame,
         segment: Segment,
         wall_ns: int,
@@ -192,11 +262,11 @@ class LabCapture:
         key = pair(frame.src[1], frame.dst[1])
         if frame.length and len(frame.payload) < frame.length:
             self.cut += 1
-        elif frame.length and key not in self._short:
-            got = self._payload.get(key, 0) + frame.length
-            self._payload[key] = got
+        elif frame.length and key not in lane.short:
+            got = lane.payload.get(key, 0) + frame.length
+            lane.payload[key] = got
             if got >= self.share:
-                self._short.add(key)
+                lane.short.add(key)
         event = lab.emit(
             SegmentEvent,
             wire_ns=wire_ns,
@@ -217,15 +287,6 @@ class LabCapture:
         )
         self._keep(KeptFrame(self.frames, wire_ns, wall_ns, length, data, event.seq))
 
-    def follow_short(self) -> None:
-        if self.ring is None:
-            return
-        short = self._short & (self._plan.pairs | self._plan.short)
-        plan = Plan(self._plan.listening, self._plan.pairs - short, frozenset(short))
-        if plan != self._plan:
-            self._plan = plan
-            self.ring.set_filter(plan.program())
-
     def _keep(self, kept: KeptFrame) -> None:
         self.kept.append(kept)
         self.kept_bytes += len(kept.data)
@@ -236,7 +297,7 @@ class LabCapture:
 
     def counts(self) -> tuple[int, int, int, int, int]:
         """(frames, kept, dropped_kept, dropped_kernel, cut)."""
-        dropped = self.ring.statistics()[1] if self.ring is not None else 0
+        dropped = sum(lane.ring.statistics()[1] for lane in self.lanes.values())
         return self.frames, len(self.kept), self.dropped_kept, dropped, self.cut
 
     def report(self, lab: LabContext, *, force: bool = False) -> None:
@@ -266,16 +327,14 @@ class LabCapture:
     def clear(self) -> None:
         """Forget what was captured (a lab reset): the next connection starts a new story."""
         self.kept.clear()
-        self._waiting.clear()
         self.kept_bytes = 0
-        self._payload.clear()
-        self._short.clear()
-        self._conversations = Conversations()
+        for lane in self.lanes.values():
+            lane.clear()
 
     def close(self) -> None:
-        if self.ring is not None:
-            self.ring.close()
-            self.ring = None
+        for lane in self.lanes.values():
+            lane.ring.close()
+        self.lanes.clear()
         self.state = "off" if self.state == "on" else self.state
 
 

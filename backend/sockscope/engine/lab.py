@@ -261,8 +261,16 @@ class LabEngine:
     def add_socket(self, ls: LabSocket) -> None:
         self._stale = True
         self.sockets[ls.name] = ls
-        if self.capture.state == "off" and self.policy.capture and not ls.datagram:
-            self.capture.start(self)
+        if self.policy.capture and not ls.datagram:
+            if self.capture.state == "off":
+                self.capture.start(self)
+            if ls.network == "private" and "private" not in self.capture.lanes and self.private:
+                try:
+                    self.capture.add_network(self, "private", self.private.packet_socket())
+                except OSError as exc:
+                    self.emit_notice(
+                        None, f"the private network's segments are not captured: {exc}"
+                    )
         self.sync(ls)
 
     def remove_socket(self, ls: LabSocket) -> None:
@@ -331,25 +339,22 @@ class LabEngine:
             fn()
 
     def _wait_wake(self, timeout: float) -> None:
-        capture = self.capture.sock
-        ready, _, _ = select.select(
-            [self._wake_r] if capture is None else [self._wake_r, capture], [], [], timeout
-        )
+        captures = self.capture.socks
+        ready, _, _ = select.select([self._wake_r, *captures], [], [], timeout)
         if ready and ready[0] is self._wake_r:
             self._drain_wake()
-        if capture is not None and ready and ready[-1] is capture:
+        if captures and ready and ready[-1] is not self._wake_r:
             self._take_capture()
 
-    def _closed_pairs(self) -> dict[tuple[int, int], str]:
-        """The port pairs of the lab's closed connections the kernel still has."""
-        return {
-            (key[1][1], key[2][1]): entry.name
-            for key, entry in self.watch.entries.items()
-            if key[0] == "host"
-        }
+    def _closed_pairs(self) -> dict[tuple[str, int, int], str]:
+        """(network, local port, remote port) of the lab's closed connections the kernel
+        still has, and their sockets' names."""
+        return {(key[0], key[1][1], key[2][1]): e.name for key, e in self.watch.entries.items()}
 
     def _follow_capture(self) -> None:
-        if self.capture.ring is not None:
+        if self.private is None and "private" in self.capture.lanes:
+            self.capture.drop_network("private")  # its namespace went with the helper
+        if self.capture.lanes:
             self.capture.follow(self.sockets.values(), self._closed_pairs(), self.now_ns())
 
     def _take_capture(self) -> None:
@@ -416,7 +421,7 @@ class LabEngine:
         readers = [ls for ls in sockets if loopcalls.wants_read(ls)]
         writers = [ls for ls in sockets if loopcalls.wants_write(ls, now)]
         self._follow_capture()
-        return _Lists(readers, writers, self._wake_r, self.capture.sock)
+        return _Lists(readers, writers, self._wake_r, self.capture.socks)
 
     def _checked(self, turn: _Lists) -> _Lists:
         """The test suite's check (CHECK_TURNS) that lists kept from an earlier turn are
@@ -438,7 +443,7 @@ class LabEngine:
             else LOOP_TIMEOUT
         )
         r, w, _ = select.select(turn.read_fds, turn.write_fds, [], timeout)
-        if r and r[0] is turn.capture:
+        if r and (r[0] is turn.capture or r[0] is turn.capture2):
             r, w = self._past_capture(turn, r, w, start, timeout)
         self._after_select(turn, r, w, start, time.monotonic_ns(), timeout, record_always)
 
@@ -453,7 +458,7 @@ class LabEngine:
         """select() returned for the capture alone (first after the wakeup, which is not
         in ``r``): read it and wait on for the rest of the timeout, so the lab program's
         select() returns when one of its own sockets, or the wakeup, is ready."""
-        while r and r[0] is turn.capture:
+        while r and (r[0] is turn.capture or r[0] is turn.capture2):
             self._take_capture()
             r = r[1:]
             if r or w:
@@ -479,7 +484,7 @@ class LabEngine:
         self._iteration += 1
         if turn.strings is not self.log.strings:  # _iterate binds too: this is a test's turn
             turn.bind(self.log.strings)
-        wake, capture = self._wake_r, turn.capture
+        wake, capture, capture2 = self._wake_r, turn.capture, turn.capture2
         woken = captured = False
         ready_r: list[LabSocket] = []
         ready_w: list[LabSocket] = []
@@ -489,7 +494,7 @@ class LabEngine:
             if s is wake:
                 woken = True
                 continue
-            if s is capture:
+            if s is capture or s is capture2:
                 captured = True
                 continue
             ls, bit, _ = bits_r[s]
@@ -544,7 +549,7 @@ class LabEngine:
             turn.bits_w,
         )
         names, number, wake, t0 = turn.names, turn.number, self._wake_r, self.t0
-        capture = turn.capture
+        capture, capture2 = turn.capture, turn.capture2
         pack_select, pack_recv = packed.SELECT_RECORD.pack, packed.pack_recv
         select_kind, timeout = packed.SELECT, round(LOOP_TIMEOUT, 4)  # as SelectRecord has it
         selects, sockets, dirty, extend = self._selects, self.sockets, self.dirty, self.log.extend
@@ -553,7 +558,7 @@ class LabEngine:
         while True:
             start = monotonic()
             r, w, _ = select_(read_fds, write_fds, [], LOOP_TIMEOUT)
-            if r and r[0] is capture:  # (the wakeup, then the capture, come first)
+            if r and (r[0] is capture or r[0] is capture2):  # (the wakeup, then the lanes)
                 r, w = self._past_capture(turn, r, w, start, LOOP_TIMEOUT)
             ended = monotonic()
             if not (r or w) or (r and r[0] is wake):  # select() keeps the order asked
@@ -627,7 +632,7 @@ class LabEngine:
         probes = self._probes
         if now < probes.next_look:  # the common case in a flood: nothing can be due yet
             return
-        if self.capture.ring is not None:
+        if self.capture.lanes:
             self._take_capture()  # what the kernel handed over meanwhile, before the figures
             self._follow_capture()  # closed connections the kernel has let go
             self.capture.report(self)
@@ -692,21 +697,24 @@ class _Lists:
     """What one set of readers and writers asks of select(), made once while it stays the
     same (a flood's turns all have the same lists)."""
 
-    __slots__ = ("any", "bits_r", "bits_w", "capture", "names", "number", "packable", "plain",
-                 "read_fds", "readers", "strings", "write_fds", "writers")  # fmt: skip
+    __slots__ = ("any", "bits_r", "bits_w", "capture", "capture2", "names", "number",
+                 "packable", "plain", "read_fds", "readers", "strings", "write_fds",
+                 "writers")  # fmt: skip
 
     def __init__(
         self,
         readers: list[LabSocket],
         writers: list[LabSocket],
         wake: socket.socket,
-        capture: socket.socket | None = None,
+        captures: tuple[socket.socket, ...] = (),
     ) -> None:
         self.readers, self.writers = readers, writers
         self.any = bool(readers or writers)
-        self.capture = capture  # the wire lane's ring: readable when a block is handed over
-        lab_fds = [ls.sock for ls in readers]
-        self.read_fds = [wake, *lab_fds] if capture is None else [wake, capture, *lab_fds]
+        # the wire lane's rings (the machine's lo, the private network's): readable when a
+        # block is handed over; at most two, named one by one so the turn tests them fast
+        self.capture = captures[0] if captures else None
+        self.capture2 = captures[1] if len(captures) > 1 else None
+        self.read_fds = [wake, *captures, *(ls.sock for ls in readers)]
         self.write_fds = [ls.sock for ls in writers]
         # The readers whose loop recv() the turn makes itself (loopcalls.plain_reader).
         self.plain = [loopcalls.plain_reader(ls) for ls in readers]

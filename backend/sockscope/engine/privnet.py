@@ -12,7 +12,8 @@ where the kernel allows them, and a single-threaded process for the latter. So a
 small helper process (this module run with ``-m``) enters the namespace, makes
 sockets there and hands their descriptors back over a Unix socket; a socket keeps
 its namespace for life, so the lab then uses it like any other. The helper also
-sets ``lo`` up or down on request. It exits when the lab closes its end.
+sets ``lo`` up or down on request, and opens the packet socket that captures what crosses
+that ``lo`` (the wire lane). It exits when the lab closes its end.
 """
 
 from __future__ import annotations
@@ -104,8 +105,15 @@ def serve(channel: socket.socket) -> None:
         if not request or request == b"quit":
             return
         try:
-            if request == b"socket":
-                made = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if request in (b"socket", b"packet"):
+                # a packet socket (the wire lane) of protocol 0: it takes nothing in until
+                # the lab has filtered and bound it. This namespace's user namespace, where
+                # there is one, holds CAP_NET_RAW over its lo: no privilege needed outside.
+                made = (
+                    socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    if request == b"socket"
+                    else socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+                )
                 socket.send_fds(channel, [b"ok"], [made.fileno()])
                 made.close()
                 # Said only now: until this close the socket had two owners, and a bound
@@ -174,11 +182,14 @@ class PrivateNetwork:
     def pid(self) -> int:
         return self.process.pid
 
-    def socket(self) -> socket.socket:
-        """A new TCP socket that lives in the private network."""
+    def packet_socket(self) -> socket.socket:
+        """A new, unbound packet socket on the private network's side (its wire lane)."""
+        return self._made(b"packet")
+
+    def _made(self, request: bytes) -> socket.socket:
         fds: list[int] = []
         try:
-            self._send(b"socket")
+            self._send(request)
             reply, fds, _flags, _addr = socket.recv_fds(self._channel, 512, 1)
             if reply == b"ok" and fds:
                 self._expect(b"closed")  # the helper let go of its copy
@@ -191,6 +202,10 @@ class PrivateNetwork:
             for fd in fds:
                 os.close(fd)
         raise self._refused(reply)
+
+    def socket(self) -> socket.socket:
+        """A new TCP socket that lives in the private network."""
+        return self._made(b"socket")
 
     def set_cable(self, plugged: bool) -> None:
         """Plug the cable in (``lo`` up) or pull it out (``lo`` down)."""
