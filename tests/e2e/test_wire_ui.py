@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from helpers import shot
-from labpage import flooded_lab
+from labpage import flooded_lab, new_lab
 from live import LiveServer
 
 
@@ -49,3 +49,29 @@ def test_the_ladder_shows_the_handshake_the_zero_window_and_the_reset(
     lab = page.url.rsplit("/", 1)[1]
     link = page.get_by_test_id("pcapng-link")
     expect(link).to_have_attribute("href", f"/api/labs/{lab}/capture.pcapng")
+
+
+def test_the_state_diagram_follows_a_close_from_both_ends(page: Page, server: LiveServer) -> None:
+    new_lab(page, server)
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("acceptq-srv")).to_have_text("0 of backlog 5")
+    page.get_by_test_id("create-client").click()
+    expect(page.get_by_test_id("state-cli")).to_have_text("ESTABLISHED")
+    expect(page.get_by_test_id("state-conn")).to_have_text("ESTABLISHED")
+    expect(page.get_by_test_id("socket-picker")).to_have_value("cli")
+    page.get_by_test_id("close").click()  # the client closes first; conn never does
+    page.get_by_test_id("wire-tab").click()
+    fin = page.locator("[data-testid=ladder-segment][data-flags='FIN ACK']")
+    expect(fin.first).to_be_visible()
+    page.get_by_test_id("states-of-cli").click()  # (the selection is conn now: cli is gone)
+    diagram = page.get_by_test_id("state-diagram")
+    expect(diagram).to_have_attribute("data-state", "FIN_WAIT_2")
+    steps = page.get_by_test_id("state-steps")
+    expect(steps).to_contain_text("CLOSED → SYN_SENT: cli.connect(")
+    expect(steps).to_contain_text("ESTABLISHED → FIN_WAIT_1: cli.close(): FIN sent")
+    expect(steps).to_contain_text("FIN_WAIT_1 → FIN_WAIT_2: ACK of our FIN received")
+    page.get_by_test_id("states-of-conn").click()
+    expect(diagram).to_have_attribute("data-state", "CLOSE_WAIT")
+    expect(steps).to_contain_text("LISTEN → SYN_RECEIVED: SYN received")
+    expect(steps).to_contain_text("ESTABLISHED → CLOSE_WAIT: FIN received")
+    shot(page, "wire-states")

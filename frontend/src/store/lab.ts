@@ -11,7 +11,9 @@ import type {
   Figures,
   LabEvent,
   LessonEvent,
+  LingerEvent,
   NoticeEvent,
+  ProbeEvent,
   SegmentEvent,
   SelectEvent,
   SocketInfo,
@@ -89,6 +91,10 @@ export class LabStore {
   lingering = new Map<string, { local: [string, number]; peer: [string, number]; state: string; since: number }>();
   /** What each closed socket sent and received in all: its history stays the lesson. */
   closedTotals = new Map<string, { sent: number; received: number }>();
+  /** Each socket's TCP state as the kernel reported it, when it changed (probes), and a
+   * closed socket's connection as the kernel still kept it (linger): the state diagram's
+   * evidence where there is no capture, and its end (TIME_WAIT, then gone) where there is. */
+  stateMarks = new Ring<ProbeEvent | LingerEvent>(LIMITS.selects);
   /** The wire lane: the TCP segments the lab captured, oldest first (bounded). */
   wire = new Ring<SegmentEvent>(LIMITS.wire);
   /** Whether the lab captures (and why not), with its counts; null before the first word. */
@@ -193,6 +199,7 @@ export class LabStore {
       }
       case "probe": {
         const state = this.sockets.get(event.socket);
+        if (state && state.figures?.state !== event.figures.state) this.stateMarks.push(event);
         if (state) {
           state.figures = event.figures;
           state.retransSeen = Math.max(state.retransSeen, event.figures.total_retrans ?? 0);
@@ -214,6 +221,7 @@ export class LabStore {
         this.log.push(event);
         break;
       case "linger":
+        this.stateMarks.push(event);
         if (event.state === null) this.lingering.delete(event.socket);
         else this.lingering.set(event.socket, { local: event.local, peer: event.peer, state: event.state, since: event.t_ns });
         break;
