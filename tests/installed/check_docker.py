@@ -252,8 +252,9 @@ def check_wire_lane(base: str) -> str:
 
 def check_capabilities(scenario: Scenario, container: str) -> str:
     """What each process in the container holds: the server (and its lab hosts) nothing, the
-    packet broker (PID 1: it reaps and forwards signals too) CAP_NET_RAW alone, and no
-    process at all runs as root."""
+    packet broker (PID 1: it reaps and forwards signals too) CAP_NET_RAW alone, a private
+    network's helper whatever it has inside its own user namespace only, and no process at
+    all runs as root."""
     script = (
         "import glob,os\n"
         "for st in sorted(glob.glob('/proc/[0-9]*/status')):\n"
@@ -261,28 +262,34 @@ def check_capabilities(scenario: Scenario, container: str) -> str:
         "    try: cmd=open(d+'/cmdline','rb').read().replace(b'\\0',b' ').decode()\n"
         "    except OSError: continue\n"
         "    f=dict(l.split(':',1) for l in open(st).read().splitlines() if ':' in l)\n"
-        "    print(f['Uid'].split()[0], f['CapEff'].strip(), cmd)\n"
+        "    try: ns=os.readlink(d+'/ns/user')\n"
+        "    except OSError: ns='?'\n"  # (a process with more capabilities hides its links)
+        "    print(f['Uid'].split()[0], f['CapEff'].strip(), ns, cmd)\n"
     )
     # (as the server's user: `exec` would be root, the image's first user, and so be listed)
     listing = compose(scenario, "exec", "-T", "--user", "sockscope", "sockscope", "python", "-c",
                       script, timeout=60)  # fmt: skip
-    held: dict[str, set[str]] = {}
-    for line in listing.splitlines():
-        _uid, cap, cmd = [*line.split(" ", 2), "", ""][:3]
-        if "python -c import glob" in cmd:  # this listing itself
-            continue
-        kind = "broker" if "packetbroker" in cmd else "server" if "sockscope" in cmd else None
-        if kind is None:
-            continue
-        held.setdefault(kind, set()).add(cap)
-    roots = [line for line in listing.splitlines() if line.startswith("0 ")]
+    rows = [[*line.split(" ", 3), "", "", ""][:4] for line in listing.splitlines()]
+    rows = [r for r in rows if r[0].isdigit()]  # the script's own continuation lines
+    roots = [r for r in rows if r[0] == "0"]
     if roots:
         raise SmokeFailure(f"processes run as root in the container: {roots}")
-    if held.get("broker") != {"0000000000002000"}:
+    broker = [r for r in rows if "packetbroker" in r[3]]
+    if [r[1] for r in broker] != ["0000000000002000"]:
         raise SmokeFailure(f"the packet broker should hold CAP_NET_RAW alone: {listing}")
-    if held.get("server") != {"0000000000000000"}:
-        raise SmokeFailure(f"the server should hold no capability: {listing}")
-    return "packet broker CapEff 0x2000 (NET_RAW), server and lab hosts 0, no root"
+    container_ns = next(r[2] for r in rows if r[3].rstrip().endswith("--port 8000")
+                        and "packetbroker" not in r[3])  # fmt: skip
+    held = {r[1] for r in rows if "sockscope" in r[3] and r is not broker[0]
+            and "engine.privnet" not in r[3] and "import glob" not in r[3]}  # fmt: skip
+    if held != {"0000000000000000"}:
+        raise SmokeFailure(f"the server and its lab hosts should hold no capability: {listing}")
+    helpers = [r for r in rows if "engine.privnet" in r[3]]
+    if any(r[2] == container_ns and r[1] != "0000000000000000" for r in helpers):
+        raise SmokeFailure(f"a private network's helper holds capabilities outside: {listing}")
+    said = "packet broker CapEff 0x2000 (NET_RAW), server and lab hosts 0, no root"
+    if helpers:
+        said += f"; {len(helpers)} private-network helper(s), capable in their own namespace only"
+    return said
 
 
 def check_pulled_cable_lesson(base: str, expected: bool) -> str:

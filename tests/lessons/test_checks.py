@@ -6,7 +6,14 @@ import dataclasses
 import itertools
 from typing import Any
 
-from sockscope.events import CallEvent, CallStartedEvent, SelectEvent, SocketEvent, SocketInfo
+from sockscope.events import (
+    CallEvent,
+    CallStartedEvent,
+    SegmentEvent,
+    SelectEvent,
+    SocketEvent,
+    SocketInfo,
+)
 from sockscope.lessons import checks
 from sockscope.lessons.checks import RunRecord
 
@@ -389,3 +396,52 @@ def test_claim_33_needs_the_mapped_address_and_the_v6only_refusal() -> None:
         )[0]
         is False
     )
+
+
+# -- the wire's evidence ------------------------------------------------------------------
+
+
+def segment(sender: str, receiver: str, flags: str, *, length: int = 0, wire_ns: int | None = None,
+            notes: tuple[str, ...] = ()) -> SegmentEvent:  # fmt: skip
+    seq = next(_seq)
+    return SegmentEvent(
+        seq=seq, t_ns=seq, wire_ns=seq if wire_ns is None else wire_ns, frame=seq, sender=sender,
+        receiver=receiver, src=("127.0.0.1", 1), dst=("127.0.0.1", 2), flags=flags, rel_seq=1,
+        rel_ack=1, length=length, window=100, wscale=None, mss=None,
+        offset=0 if length else None, notes=notes,
+    )  # fmt: skip
+
+
+def test_the_wire_cites_what_it_saw_and_says_when_it_saw_nothing() -> None:
+    from sockscope.lessons import wire
+
+    events = [call("cli", "close"), segment("cli", "conn", "FIN ACK")]
+    fin = wire.first(events, "cli", "FIN")
+    assert fin is not None and wire.name(fin) == f"cli's FIN (frame {fin.frame})"
+    assert (
+        wire.cite("x", [wire.name(fin)], events, "cli")
+        == f"x; on the wire: cli's FIN (frame {fin.frame})"
+    )
+    assert wire.cite("x", [], [call("cli", "close")], "cli") == f"x; {wire.NO_CAPTURE}"
+    # a segment the kernel saw before the run began is an earlier run's, handed over late
+    stale = segment("cli", "conn", "FIN ACK", wire_ns=0)
+    assert wire.first([call("cli", "close"), stale], "cli", "FIN") is None
+
+
+def test_a_reset_from_a_full_listener_contradicts_the_queue() -> None:
+    events = [call("c4", "connect", errno="EINPROGRESS"), segment("srv", "c4", "RST ACK"),
+              call("srv", "accept")]  # fmt: skip
+    passed, observed = checks.backlog_queue(RunRecord(events=events), listener="srv", backlog=2,
+                                            clients=["c4"])  # fmt: skip
+    assert passed is False and "on the wire: srv's RST" in observed
+
+
+def test_a_fin_that_reached_the_waiting_socket_means_the_peer_was_not_dead() -> None:
+    gone = call("cli", "close")
+    timed = dataclasses.replace(call("conn", "recv", errno="timeout"), started_ns=gone.t_ns,
+                                duration_ns=3_000_000_000)  # fmt: skip
+    fin = segment("lnk", "conn", "FIN ACK", wire_ns=gone.t_ns + 5)
+    record = RunRecord(events=[gone, fin, timed], observations={"st": "ESTABLISHED"})
+    passed, observed = checks.dead_peer_hangs(record, socket="conn", peer="cli", state="st",
+                                              seconds=2)  # fmt: skip
+    assert passed is False and "lnk's FIN" in observed

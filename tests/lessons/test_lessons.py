@@ -659,3 +659,35 @@ def test_dual_stack_check_fails_when_v6only_is_off_everywhere(registry: LabRegis
     )
     outcome = run(registry, variant)[33]
     assert outcome.passed is False and "late4.connect" in outcome.observed, outcome.observed
+
+
+@pytest.mark.parametrize(
+    ("lesson_id", "claim", "cited"),
+    [
+        ("backlog", 3, "SYN again"),  # the SYN the full queue dropped, retransmitted
+        ("end-of-stream", 8, "FIN"),  # the FIN behind b''
+        ("endings", 15, "FIN"),  # the half-close's FIN, and the reply after it
+        ("endings", 16, "FIN"),
+        ("when-sockets-die", 17, "no FIN and no RST reached"),
+        ("nonblocking-select", 19, "SYN (frame"),  # the SYN left as connect() said EINPROGRESS
+    ],
+)
+def test_checks_cite_the_segments_the_wire_showed(
+    registry: LabRegistry, lesson_id: str, claim: int, cited: str
+) -> None:
+    """As root the lane captures: the check quotes the segments beside the calls."""
+    outcomes = [o for o in run_all(registry, lesson(lesson_id)) if o.claim == claim]
+    assert outcomes and all(o.passed for o in outcomes), outcomes
+    wired = [o.observed for o in outcomes if "on the wire:" in o.observed]
+    assert any(cited in text for text in wired), outcomes
+
+
+def test_without_a_capture_the_checks_say_which_evidence_they_used() -> None:
+    reg = LabRegistry(LabPolicy(capture=False), max_labs=2, idle_timeout=600)
+    try:
+        outcome = run(reg, lesson("endings"))[15]
+    finally:
+        reg.close_all()
+    assert outcome.passed, outcome
+    assert "on the wire" not in outcome.observed
+    assert "evidence: the calls and the kernel's figures" in outcome.observed

@@ -191,6 +191,8 @@ class LabEngine:
         def run() -> None:
             clear_lab(self, reason)
             self.watch.forget("private")  # their kernel table went with the helper
+            self._take_capture()  # the closing segments belong to what was, not to what comes
+            self.capture.clear()
             future.set_result(None)
 
         self.post(run)

@@ -19,6 +19,7 @@ from sockscope.events import (
     SocketEvent,
     SocketInfo,
 )
+from sockscope.lessons import wire
 from sockscope.workbench import fdlimit
 
 Verdict = tuple[bool | None, str]
@@ -183,7 +184,16 @@ def backlog_queue(run: RunRecord, *, listener: str, backlog: int, clients: list[
     if refused:
         observed += "; " + "; ".join(_said(c) for c in refused)
     passed = peak == backlog + 1 and len(waiting) == len(clients) - peak and not refused
-    return passed, observed
+    said = []
+    for name in waiting:  # the SYN the full queue dropped, sent again by the client's kernel
+        again = wire.first(run.events, name, "SYN", note="retransmission")
+        if again is not None:
+            said.append(f"{name}'s SYN again (frame {again.frame}): the first was dropped, no RST")
+    reset = next((e for e in wire.segments(run.events)
+                  if e.sender == listener and "RST" in e.flags), None)  # fmt: skip
+    if reset is not None:
+        return False, observed + f"; on the wire: {wire.name(reset)}: refused, not queued"
+    return passed, wire.cite(observed, said, run.events, listener, *clients)
 
 
 def dropped_final_ack(run: RunRecord, *, listener: str, backlog: int, late: list[str]) -> Verdict:
@@ -308,7 +318,10 @@ def empty_means_closed(run: RunRecord, *, socket: str, peer: str) -> Verdict:
         f"{_said(end)}; then {_said(first)}; {socket} was {before[-1] if before else '?'},"
         f" then {after[-1] if after else '?'}"
     )
-    return bool(before) and before[-1] == "ESTABLISHED" and "CLOSE_WAIT" in after, observed
+    passed = bool(before) and before[-1] == "ESTABLISHED" and "CLOSE_WAIT" in after
+    fin = wire.first(run.events, peer, "FIN", receiver=socket)
+    said = [f"{wire.name(fin)}, the segment that b'' stands for"] if fin else []
+    return passed, wire.cite(observed, said, run.events, socket, peer)
 
 
 def recv_waits(run: RunRecord, *, socket: str, peer: str, seconds: float) -> Verdict:
@@ -486,7 +499,14 @@ def half_close(run: RunRecord, *, closer: str, peer: str) -> Verdict:
     if not eof or not replies:
         return None, "not yet: the peer has not read b'' and answered"
     observed = f"{_said(shut[0])}; then {_said(eof[0])}; then {_said(replies[0])}"
-    return True, observed
+    fin = wire.first(run.events, closer, "FIN")
+    said = []
+    if fin is not None:
+        said.append(wire.name(fin))
+        back = wire.first(run.events, peer, "data", receiver=closer, after_ns=fin.wire_ns)
+        if back is not None:
+            said.append(f"{wire.name(back)} the other way, after that FIN")
+    return True, wire.cite(observed, said, run.events, closer, peer)
 
 
 def close_wait_lingers(run: RunRecord, *, first: str, later: str) -> Verdict:
@@ -516,7 +536,14 @@ def close_is_not_the_end(run: RunRecord, *, closer: str, peer: str) -> Verdict:
     )
     if peer_closed is None and not waiting:
         return None, f"not yet: {observed}"
-    return bool(waiting) and bool(timed), observed
+    said = []
+    fin = wire.first(run.events, closer, "FIN")
+    if fin is not None:
+        said.append(f"{wire.name(fin)} as close() returned")
+        theirs = wire.first(run.events, peer, "FIN")
+        if theirs is not None and peer_closed is not None:
+            said.append(f"{wire.name(theirs)} only after {_said(peer_closed)}")
+    return bool(waiting) and bool(timed), wire.cite(observed, said, run.events, closer, peer)
 
 
 def dead_peer_hangs(
@@ -541,7 +568,19 @@ def dead_peer_hangs(
     if gone is None or gone.seq > call.seq:
         return False, observed + f"; but {peer} was alive: it had not closed"
     observed = f"{_said(gone)}; then " + observed
-    return waited >= seconds and seen == "ESTABLISHED", observed
+    waiting = (call.started_ns, call.started_ns + call.duration_ns)  # while recv() waited
+    told = [e for e in wire.segments(run.events) if e.receiver == socket
+            and waiting[0] <= e.wire_ns <= waiting[1]
+            and ("FIN" in e.flags or "RST" in e.flags)]  # fmt: skip
+    if told:
+        return False, observed + f"; but on the wire: {wire.name(told[0])} reached {socket}"
+    said = []
+    if wire.captured(run.events, socket):
+        said = [f"no FIN and no RST reached {socket} while it waited: nothing told it the peer"
+                " was gone"]  # fmt: skip
+    return waited >= seconds and seen == "ESTABLISHED", wire.cite(
+        observed, said, run.events, socket
+    )
 
 
 def tcp_gives_up(run: RunRecord, *, socket: str, peer_state: str) -> Verdict:
@@ -625,7 +664,17 @@ def nothing_done(run: RunRecord, *, listener: str, client: str) -> Verdict:
         return None, f"not yet: no empty-handed {', '.join(missing)}"
     assert full is not None
     took = sum(c.done or 0 for c in sends if c.seq < full.seq)
-    return True, "; ".join(seen) + f" (after {took} bytes had filled the buffers)"
+    observed = "; ".join(seen) + f" (after {took} bytes had filled the buffers)"
+    syn = wire.first(run.events, client, "SYN")
+    said = []
+    if syn is not None:
+        answer = next((e for e in wire.segments(run.events) if e.receiver == client
+                       and e.flags == "SYN ACK"), None)  # fmt: skip
+        said.append(f"{wire.name(syn)} left as connect() returned EINPROGRESS")
+        if answer is not None:
+            ms = (answer.wire_ns - syn.wire_ns) / 1e6
+            said.append(f"the SYN-ACK came {ms:.2f} ms later (frame {answer.frame})")
+    return True, wire.cite(observed, said, run.events, listener, client)
 
 
 def select_reports_ready(run: RunRecord, *, listener: str, connector: str) -> Verdict:

@@ -17,7 +17,14 @@ from typing import Any
 from sockscope.contract.lessons import LessonState
 from sockscope.engine import machine, privnet
 from sockscope.engine.core.errors import CommandError
-from sockscope.events import CallEvent, CheckOutcome, LessonEvent, SocketEvent, to_wire
+from sockscope.events import (
+    CallEvent,
+    CheckOutcome,
+    LessonEvent,
+    SegmentEvent,
+    SocketEvent,
+    to_wire,
+)
 from sockscope.labs.bridge import Answer, run_command, run_together
 from sockscope.labs.registry import Lab
 from sockscope.lessons import actions, checks
@@ -26,6 +33,7 @@ from sockscope.lessons.model import Lesson, Step
 STEP_WAIT = 3.0  # how long a step's command waits for a blocking call before going on
 RECORD_MAX = 50_000
 NOT_YET = "not yet observed"
+WIRE_SETTLE = 0.06  # three of a packet ring's RETIRE_MS: its last frames are in the log
 LISTED = ("framing", "byteorder")  # actions whose every run the record keeps, in order
 _PORT_REF = re.compile(r"^\{port:([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -237,6 +245,14 @@ class LessonRun:
                 ports[e.info.name] = e.info.local[1]
         return ports
 
+    async def _settle_wire(self) -> None:
+        """Let the wire lane catch up before the checks read it: a packet ring hands its
+        frames over at most RETIRE_MS (20 ms) after they crossed, and the lab reads them at
+        once. Only where this run captured anything."""
+        self._collect()
+        if any(isinstance(e, SegmentEvent) for e in self.record.events):
+            await asyncio.sleep(WIRE_SETTLE)
+
     def _collect(self) -> None:
         page = self.lab.engine.log.after(self._cursor, RECORD_MAX)
         while page.events:
@@ -247,6 +263,8 @@ class LessonRun:
             del self.record.events[: len(self.record.events) - RECORD_MAX]
 
     async def _announce(self, state: str, step: int, ok: bool, message: str, data: Any) -> None:
+        if state != "started":
+            await self._settle_wire()
         outcomes = (
             self.checks()
             if state != "started"
