@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from helpers import shot
@@ -75,3 +77,29 @@ def test_the_state_diagram_follows_a_close_from_both_ends(page: Page, server: Li
     expect(steps).to_contain_text("LISTEN → SYN_RECEIVED: SYN received")
     expect(steps).to_contain_text("ESTABLISHED → CLOSE_WAIT: FIN received")
     shot(page, "wire-states")
+
+
+def test_a_full_accept_queue_drops_a_syn_and_the_slots_lead_to_their_handshakes(
+    page: Page, server: LiveServer
+) -> None:
+    new_lab(page, server)
+    page.get_by_label("Backlog").fill("1")  # a queue of two (backlog + 1)
+    page.get_by_label("accept() when select() says readable").uncheck()
+    page.get_by_test_id("create-server").click()
+    expect(page.get_by_test_id("acceptq-srv")).to_have_text("0 of backlog 1")
+    for name in ("cli", "cli2", "cli3"):
+        page.get_by_test_id("create-client").click()
+        expect(page.get_by_test_id(f"map-{name}")).to_be_visible()
+    expect(page.get_by_test_id("acceptq-srv")).to_have_text("2 of backlog 1")
+    page.get_by_test_id("wire-tab").click()
+    # the third client's SYN found the queue full: dropped without a word, sent again ~1 s on
+    page.get_by_test_id("connection-pick").filter(has_text="cli3 ⇄").click()
+    again = page.locator("[data-testid=ladder-segment][data-notes*='retransmission']")
+    expect(again.first).to_have_attribute("data-flags", "SYN", timeout=8000)
+    shot(page, "wire-accept-queue")
+    # a slot of the queue is a handshake: clicking it shows that one on the ladder
+    page.get_by_test_id("slot-srv-0").click()
+    selected = page.locator("[data-testid=ladder-segment].selected")
+    expect(selected).to_have_count(1)
+    expect(selected).to_have_attribute("data-flags", "ACK")
+    expect(page.get_by_test_id("slot-srv-0")).to_have_class(re.compile(r"\blinked\b"))

@@ -103,11 +103,12 @@ class _Lane:
         for ls in sockets:
             if ls.datagram or ls.network != self.network or ls.local is None:
                 continue
+            peer = ls.peer or (ls.target if ls.role == "connecting" else None)
             if ls.role == "listening":
                 listening.add(ls.local[1])
-            elif ls.peer is not None:
-                pairs.add(pair(ls.local[1], ls.peer[1]))
-                self.since.setdefault((ls.local[1], ls.peer[1]), now)
+            elif peer is not None:
+                pairs.add(pair(ls.local[1], peer[1]))
+                self.since.setdefault((ls.local[1], peer[1]), now)
         short = self.short & pairs
         self.refilter(Plan(frozenset(listening), frozenset(pairs - short), frozenset(short)))
 
@@ -354,10 +355,11 @@ class Ends:
         for ls in sockets:
             if ls.datagram or ls.local is None:
                 continue
+            peer = ls.peer or (ls.target if ls.role == "connecting" else None)
             if ls.role == "listening":
                 self._listeners[ls.local[1]] = ls.name
-            elif ls.peer is not None:
-                self._pairs[(ls.local[1], ls.peer[1])] = ls.name
+            elif peer is not None:
+                self._pairs[(ls.local[1], peer[1])] = ls.name
 
     def name(self, local: int, remote: int, at: int) -> str | None:
         found = self._pairs.get((local, remote))

@@ -62,6 +62,7 @@ class LabSocket:
     role: Role = "new"
     local: Address | None = None
     peer: Address | None = None
+    target: Address | None = None  # where a connect() under way aims (the wire lane's filter)
     auto_accept: bool = False
     auto_recv: AutoRecv = "off"
     bufsize: int = 65536

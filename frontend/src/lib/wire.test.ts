@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CallEvent, SegmentEvent } from "../protocol/events";
-import { connections, ladderRows, links, plain, RUN_MIN, seqText } from "./wire";
+import { connections, ladderRows, links, plain, queued, RUN_MIN, seqText } from "./wire";
 
 type Addr = [string, number];
 const CLI: Addr = ["127.0.0.1", 51234];
@@ -145,5 +145,29 @@ describe("links between calls and segments", () => {
     const syn = seg("cli", "srv", "SYN");
     const late = call("cli", "connect");
     expect(links([late], [syn]).callsOf.has(syn.seq)).toBe(false);
+  });
+});
+
+describe("the accept queue's slots", () => {
+  const port = 20000;
+  function hs(client: number, complete = true): SegmentEvent[] {
+    const c: [string, number] = ["127.0.0.1", client];
+    const s: [string, number] = ["127.0.0.1", port];
+    const out = [
+      seg("cli", "srv", "SYN", { src: c, dst: s }),
+      seg("srv", "cli", "SYN ACK", { src: s, dst: c }),
+    ];
+    if (complete) out.push(seg("cli", "srv", "ACK", { src: c, dst: s }));
+    return out;
+  }
+
+  it("holds the completed handshakes no socket holds yet, oldest first", () => {
+    const segments = [...hs(50001), ...hs(50002), ...hs(50003, false), ...hs(50004)];
+    const held = new Set(["20000-50001"]); // accepted: conn holds it
+    const found = queued(segments, port, held, 2);
+    expect(found.map((q) => q.port)).toEqual([50002, 50004]);
+    expect(found[0]?.seqs).toHaveLength(3);
+    expect(queued(segments, port, held, 1).map((q) => q.port)).toEqual([50004]);
+    expect(queued(segments, port, held, 0)).toEqual([]);
   });
 });

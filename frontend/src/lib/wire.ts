@@ -207,3 +207,49 @@ export function links(calls: CallEvent[], segments: SegmentEvent[]): Links {
   }
   return { callsOf, segmentsOf };
 }
+
+// --- the accept queue's slots ------------------------------------------------------------
+
+export interface Queued {
+  key: string;
+  /** the client's port */
+  port: number;
+  /** the handshake's segments: SYN, SYN-ACK, and the ACK that put it in the queue */
+  seqs: number[];
+  /** when the ACK crossed: the moment the kernel queued the connection */
+  at: number;
+}
+
+/**
+ * The connections waiting in a listener's accept queue, oldest first (accept() takes the
+ * oldest): those whose handshake completed on its port and that no socket of the lab
+ * holds yet (`held`: connection keys of the accepted sockets), the newest `count` of them
+ * (`count`: the queue's length as the kernel reports it; older ones were accepted and their
+ * sockets are gone).
+ */
+export function queued(segments: SegmentEvent[], port: number, held: ReadonlySet<string>, count: number): Queued[] {
+  const open = new Map<string, { syn?: SegmentEvent; synAck?: SegmentEvent; ack?: SegmentEvent; reset: boolean }>();
+  for (const s of segments) {
+    if (s.src[1] !== port && s.dst[1] !== port) continue;
+    const key = connectionKey(s);
+    const toListener = s.dst[1] === port;
+    const flags = s.flags.split(" ");
+    let c = open.get(key);
+    if (flags.includes("SYN") && !flags.includes("ACK") && toListener) {
+      if (!c || c.ack) open.set(key, (c = { syn: s, reset: false })); // a port used again: anew
+      continue;
+    }
+    if (!c) continue;
+    if (flags.includes("RST")) c.reset = true;
+    else if (flags.includes("SYN") && !toListener) c.synAck = s;
+    else if (c.synAck && !c.ack && toListener && flags.includes("ACK")) c.ack = s;
+  }
+  const done: Queued[] = [];
+  for (const [key, c] of open) {
+    if (!c.syn || !c.synAck || !c.ack || c.reset || held.has(key)) continue;
+    const client = c.syn.src[1];
+    done.push({ key, port: client, seqs: [c.syn.seq, c.synAck.seq, c.ack.seq], at: c.ack.wire_ns });
+  }
+  done.sort((a, b) => a.at - b.at);
+  return count > 0 ? done.slice(-count) : [];
+}

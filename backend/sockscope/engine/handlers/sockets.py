@@ -260,6 +260,7 @@ def op_connect(lab: LabContext, ls: LabSocket, cmd: Connect, ticket: Ticket) -> 
             ls.peer = host_port(ls.sock.getpeername())
         elif getattr(exc, "errno", None) == errno.EINPROGRESS:
             ls.role = "connecting"
+            ls.target = (host, port)
         else:
             ls.role = "failed"
         try:
