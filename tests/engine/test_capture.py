@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,21 +138,25 @@ def _drop_net_raw() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
-def test_without_cap_net_raw_the_lane_says_why_and_the_lab_works() -> None:
+def _child(script: str, drop: Callable[[], None]) -> Any:
+    """What ``script`` printed last (JSON), run by a child that ``drop``s capabilities first."""
     if os.geteuid() != 0:
-        pytest.fail("this test drops CAP_NET_RAW from a child: run the suite as root (CI does)")
-    root = Path(__file__).resolve().parents[2]
+        pytest.fail("this test drops capabilities from a child: run the suite as root (CI does)")
     done = subprocess.run(
-        [sys.executable, "-c", WITHOUT_CAP],
-        cwd=root,
-        preexec_fn=_drop_net_raw,
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        preexec_fn=drop,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    said = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_without_cap_net_raw_the_lane_says_why_and_the_lab_works() -> None:
+    said = _child(WITHOUT_CAP, _drop_net_raw)
     assert said["got"]["len"] == len("still works")
     assert said["capture"]["state"] == "unavailable"
     assert "CAP_NET_RAW" in said["capture"]["reason"]
@@ -208,20 +213,7 @@ def _drop_net_raw_and_sys_admin() -> None:
 
 
 def test_without_privilege_a_private_network_still_captures() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("this test drops capabilities from a child: run the suite as root (CI does)")
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, "-c", WITHOUT_PRIVILEGE],
-        cwd=root,
-        preexec_fn=_drop_net_raw_and_sys_admin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    said = json.loads(done.stdout.strip().splitlines()[-1])
+    said = _child(WITHOUT_PRIVILEGE, _drop_net_raw_and_sys_admin)
     assert said["how"] == "an unprivileged user and network namespace"
     assert said["capture"]["state"] == "on"
     assert said["flags"][:3] == ["SYN", "SYN ACK", "ACK"]
