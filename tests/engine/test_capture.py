@@ -179,6 +179,28 @@ def test_a_private_network_has_its_own_lane(lab: Any) -> None:
     assert set(lab.engine.capture.lanes) == {"host", "private"}
 
 
+def test_a_pulled_cable_shows_its_retransmissions(lab: Any) -> None:
+    lab.server("psrv", network="private")
+    port = lab.sock("psrv")["local"][1]
+    lab.ok({"op": "socket", "name": "pcli", "options": {"network": "private"}})
+    lab.ok({"op": "connect", "socket": "pcli", "address": ["127.0.0.1", port]})
+    lab.ok({"op": "accept", "socket": "psrv", "name": "pconn"})
+    lab.ok({"op": "cable", "plugged": False})
+    lab.ok({"op": "send", "socket": "pcli", "text": "lost"})
+    found = wait_segments(
+        lab, lambda s: sum("retransmission" in e.notes for e in s) >= 3, "three retransmissions"
+    )
+    data = [e for e in found if e.length and e.sender == "pcli"]
+    assert [e.rel_seq for e in data[:4]] == [1, 1, 1, 1]  # the same bytes, again and again
+    assert data[1].notes == ("retransmission",) and data[0].notes == ()
+    gaps = [b.wire_ns - a.wire_ns for a, b in zip(data, data[1:4], strict=False)]
+    assert gaps[-1] > 1.5 * gaps[0], gaps  # the back-off doubles
+    assert not [e for e in found if e.sender == "pconn" and e.length == 0 and e.rel_ack == 5]
+    lab.ok({"op": "cable", "plugged": True})
+    got = lab.ok({"op": "recv", "socket": "pconn", "bufsize": 10})  # delivered at last
+    assert got.result["len"] == 4
+
+
 # The same in a child with neither CAP_NET_RAW nor CAP_SYS_ADMIN: the machine's lo is not
 # the lab's to capture, and its private network is an unprivileged user namespace, which
 # holds CAP_NET_RAW over its own lo: the lane works there.

@@ -188,11 +188,12 @@ def test_a_killed_helper_gets_a_plain_reason_and_the_lab_goes_on(lab) -> None:  
     answers = [
         lab.run({"op": "socket", "name": "late", "options": {"network": "private"}}),
         lab.run({"op": "bind", "socket": "spare", "address": ["127.0.0.1", 0]}),
-        lab.run({"op": "cable", "plugged": False}),
     ]
     for answer in answers:
         assert answer.status == 409, answer.error
         assert "helper process exited (code -9)" in answer.error["message"], answer.error
+    lab.ok({"op": "cable", "plugged": False})  # the cable is the sockets' own: no helper
+    lab.ok({"op": "cable", "plugged": True})
     lab.ok({"op": "send", "socket": "pcli", "text": "hi"})  # its sockets still work
     assert lab.ok({"op": "recv", "socket": "pconn", "bufsize": 10}).result["len"] == 2
     lab.server("hsrv")  # and so does the rest of the lab
@@ -208,13 +209,13 @@ def test_a_helper_that_stops_answering_is_stopped_not_misread(  # type: ignore[n
     helper = lab.engine.private.process
     os.kill(helper.pid, signal.SIGSTOP)
     try:
-        stuck = lab.run({"op": "cable", "plugged": False})
+        stuck = lab.run({"op": "socket", "name": "late", "options": {"network": "private"}})
     finally:
         with contextlib.suppress(ProcessLookupError):  # too late: its answer is never read
             os.kill(helper.pid, signal.SIGCONT)
     assert stuck.status == 409 and "stopped answering" in stuck.error["message"]
     assert wait_until(lambda: helper.poll() is not None, 5, "the stuck helper to be stopped")
-    again = lab.run({"op": "cable", "plugged": True})
+    again = lab.run({"op": "socket", "name": "later", "options": {"network": "private"}})
     assert again.status == 409 and "stopped answering" in again.error["message"]
 
 

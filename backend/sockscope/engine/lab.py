@@ -37,7 +37,7 @@ from sockscope.engine.core.errors import CommandError, LabClosed
 from sockscope.engine.core.policy import LabPolicy
 from sockscope.engine.handlers import dispatch
 from sockscope.engine.handlers.endings import clear_lab, close_all
-from sockscope.engine.handlers.network import close_private
+from sockscope.engine.handlers.network import close_private, follow_cable
 from sockscope.engine.log import EventLog
 from sockscope.engine.packed import Strings
 from sockscope.engine.privnet import PrivateNetwork
@@ -263,6 +263,7 @@ class LabEngine:
     def add_socket(self, ls: LabSocket) -> None:
         self._stale = True
         self.sockets[ls.name] = ls
+        follow_cable(self, ls)
         if self.policy.capture and not ls.datagram:
             if self.capture.state == "off":
                 self.capture.start(self)

@@ -12,7 +12,7 @@ where the kernel allows them, and a single-threaded process for the latter. So a
 small helper process (this module run with ``-m``) enters the namespace, makes
 sockets there and hands their descriptors back over a Unix socket; a socket keeps
 its namespace for life, so the lab then uses it like any other. The helper also
-sets ``lo`` up or down on request, and opens the packet socket that captures what crosses
+brings the namespace's ``lo`` up, and opens the packet socket that captures what crosses
 that ``lo`` (the wire lane). It exits when the lab closes its end.
 """
 
@@ -88,7 +88,7 @@ def _how_to_allow() -> str:
 
 
 def serve(channel: socket.socket) -> None:
-    """The helper's loop: answer ``socket``, ``up`` and ``down`` until the lab hangs up."""
+    """The helper's loop: answer ``socket`` and ``packet`` until the lab hangs up."""
     try:
         how = enter()
         control = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -119,10 +119,6 @@ def serve(channel: socket.socket) -> None:
                 # Said only now: until this close the socket had two owners, and a bound
                 # trial socket the lab closed would still hold its port.
                 channel.send(b"closed")
-                continue
-            if request in (b"up", b"down"):
-                set_link(control, request == b"up")
-                channel.send(b"ok")
                 continue
             channel.send(b"error unknown request")
         except OSError as exc:
@@ -206,17 +202,6 @@ class PrivateNetwork:
     def socket(self) -> socket.socket:
         """A new TCP socket that lives in the private network."""
         return self._made(b"socket")
-
-    def set_cable(self, plugged: bool) -> None:
-        """Plug the cable in (``lo`` up) or pull it out (``lo`` down)."""
-        try:
-            self._send(b"up" if plugged else b"down")
-            reply = self._channel.recv(512)
-        except OSError as exc:
-            raise self._break(exc) from None
-        if reply != b"ok":
-            raise self._refused(reply)
-        self.plugged = plugged
 
     def close(self) -> None:
         try:

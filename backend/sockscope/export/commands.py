@@ -419,7 +419,7 @@ RENDERERS: dict[str, Callable[[Block, Ctx], None]] = {
         + (
             "plugged its private network's cable back in"
             if c.as_(Cable).plugged
-            else "pulled out its private network's cable (ip link set lo down in a namespace)"
+            else "pulled out its private network's cable (every segment dropped on arrival)"
         )
         + "; pulling a cable needs root and a network namespace"
     ),
