@@ -30,8 +30,8 @@ def click_until(page: Page, button: str, shows: str, text: str, tries: int = 25)
     raise AssertionError(f"{shows} never showed {text!r} after {tries} clicks of {button}")
 
 
-def flooded_lab(page: Page, server: LiveServer) -> str:
-    """A server, its client, 1 MiB sent into a 4 KiB receive buffer until EAGAIN; nobody reads."""
+def connected_lab(page: Page, server: LiveServer) -> str:
+    """A new lab with the forms' server and client, connected (conn auto-accepted)."""
     lab = new_lab(page, server)
     page.get_by_test_id("create-server").click()
     expect(page.get_by_test_id("acceptq-srv")).to_have_text("0 of backlog 5")
@@ -39,6 +39,12 @@ def flooded_lab(page: Page, server: LiveServer) -> str:
     expect(page.get_by_test_id("state-cli")).to_have_text("ESTABLISHED")
     expect(page.get_by_test_id("state-conn")).to_have_text("ESTABLISHED")
     expect(page.get_by_test_id("socket-picker")).to_have_value("cli")
+    return lab
+
+
+def flooded_lab(page: Page, server: LiveServer) -> str:
+    """A server, its client, 1 MiB sent into a 4 KiB receive buffer until EAGAIN; nobody reads."""
+    lab = connected_lab(page, server)
     page.get_by_test_id("send").click()
     expect(page.get_by_test_id("send-result")).to_contain_text("→")
     click_until(page, "send", "send-error", "EAGAIN")

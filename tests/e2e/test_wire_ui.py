@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from helpers import shot
-from labpage import flooded_lab, new_lab
+from labpage import connected_lab, flooded_lab, new_lab
 from live import LiveServer
 
 
@@ -54,13 +54,7 @@ def test_the_ladder_shows_the_handshake_the_zero_window_and_the_reset(
 
 
 def test_the_state_diagram_follows_a_close_from_both_ends(page: Page, server: LiveServer) -> None:
-    new_lab(page, server)
-    page.get_by_test_id("create-server").click()
-    expect(page.get_by_test_id("acceptq-srv")).to_have_text("0 of backlog 5")
-    page.get_by_test_id("create-client").click()
-    expect(page.get_by_test_id("state-cli")).to_have_text("ESTABLISHED")
-    expect(page.get_by_test_id("state-conn")).to_have_text("ESTABLISHED")
-    expect(page.get_by_test_id("socket-picker")).to_have_value("cli")
+    connected_lab(page, server)
     page.get_by_test_id("close").click()  # the client closes first; conn never does
     page.get_by_test_id("wire-tab").click()
     fin = page.locator("[data-testid=ladder-segment][data-flags='FIN ACK']")

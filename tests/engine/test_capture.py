@@ -252,7 +252,34 @@ def test_capture_off_by_policy_opens_nothing() -> None:
         connected(lab)
         lab.ok({"op": "send", "socket": "cli", "text": "x"})
         assert lab.snapshot()["capture"]["state"] == "off"
-        assert lab.engine.capture.sock is None and not lab.engine.capture.lanes
+        assert lab.engine.capture.socks == () and not lab.engine.capture.lanes
         assert not lab.events("segment") and not lab.events("capture")
     finally:
         lab.close()
+
+
+def test_past_the_servers_share_of_capturing_labs_the_lane_says_so() -> None:
+    from engine.conftest import LabDriver
+
+    from sockscope.engine import capture
+    from sockscope.engine.core.policy import LabPolicy
+
+    room = len(capture._CAPTURING) + 1  # one more than this process captures now
+    policy = LabPolicy(capture_labs=room)
+    first, second = LabDriver(policy), LabDriver(policy)
+    try:
+        first.server()
+        second.server()
+        assert first.snapshot()["capture"]["state"] == "on"
+        refused = second.snapshot()["capture"]
+        assert refused["state"] == "unavailable"
+        assert f"captures {room} labs at once" in refused["reason"]
+    finally:
+        first.close()
+        second.close()
+    third = LabDriver(policy)  # the first one's place is free again
+    try:
+        third.server()
+        assert third.snapshot()["capture"]["state"] == "on"
+    finally:
+        third.close()

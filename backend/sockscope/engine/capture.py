@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import socket
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -39,6 +40,8 @@ MAX_FRAMES = 20_000
 MAX_BYTES = 8 * 1024 * 1024
 HOLD_NS = 100_000_000  # how long a segment waits for the lab to know its ends
 REPORT_NS = 500_000_000  # the counts are told at most twice a second
+_CAPTURING: set[int] = set()  # the labs of this process whose lane is open (LabPolicy.capture_labs)
+_CAPTURING_LOCK = threading.Lock()
 
 
 class KeptFrame(NamedTuple):
@@ -140,34 +143,38 @@ class LabCapture:
         self._reported_at = -REPORT_NS
 
     @property
-    def ring(self) -> PacketRing | None:
-        """The machine's lane's ring (None: not capturing there)."""
-        lane = self.lanes.get("host")
-        return lane.ring if lane is not None else None
-
-    @property
     def socks(self) -> tuple[socket.socket, ...]:
         """What select() waits on: each readable when the kernel hands a block over."""
         return tuple(lane.ring.sock for lane in self.lanes.values())
 
-    @property
-    def sock(self) -> socket.socket | None:
-        socks = self.socks
-        return socks[0] if socks else None
-
-    def start(self, lab: LabContext, ring: PacketRing | None = None) -> None:
-        """Open the machine's ring (or take one opened elsewhere) and say so; a refusal is
-        said once and the lab goes on without its wire lane."""
+    def start(self, lab: LabContext) -> None:
+        """Open the machine's ring and say so; a refusal is said once and the lab goes on
+        without its wire lane."""
         if self.state != "off":
             return
+        limit = lab.policy.capture_labs
+        with _CAPTURING_LOCK:
+            full = len(_CAPTURING) >= limit
+            if not full:
+                _CAPTURING.add(id(self))
         try:
-            made = ring if ring is not None else PacketRing.open(frames.build_filter(set(), set()))
+            if full:
+                raise CaptureRefused(
+                    f"this server captures {limit} labs at once, and that many are capturing"
+                    " (each one's filter runs on every frame of the loopback)"
+                )
+            made = PacketRing.open(frames.build_filter(set(), set()))
         except CaptureRefused as exc:
+            self._release()
             self.state, self.reason = "unavailable", str(exc)
         else:
             self.lanes["host"] = _Lane("host", made)
             self.state, self.reason = "on", None
         self.report(lab, force=True)
+
+    def _release(self) -> None:
+        with _CAPTURING_LOCK:
+            _CAPTURING.discard(id(self))
 
     def add_network(self, lab: LabContext, network: str, sock: socket.socket) -> None:
         """A lane for another network (the lab's private one), on an unbound packet socket
@@ -336,6 +343,7 @@ class LabCapture:
         for lane in self.lanes.values():
             lane.ring.close()
         self.lanes.clear()
+        self._release()
         self.state = "off" if self.state == "on" else self.state
 
 

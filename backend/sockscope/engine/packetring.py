@@ -30,10 +30,14 @@ PACKET_RX_RING = 5
 PACKET_STATISTICS = 6
 PACKET_VERSION = 10
 TPACKET_V3 = 2
-SO_ATTACH_FILTER = 26
+SO_ATTACH_FILTER, SO_DETACH_FILTER = 26, 27
 ETH_P_ALL = 3
 TP_STATUS_USER = 1
-RETIRE_MS = 20  # a block with frames goes to the reader at the latest this late
+RETIRE_MS = 10  # a block with frames goes to the reader at the latest this late
+# Two blocks of 128 KiB (one whole 64 KiB segment and more each): 256 KiB a lab. The ring is
+# mapped into the lab's process, so it counts in a room's memory (bench 7: 300 labs); eight
+# blocks cost 1 MiB a lab, 1.4 MiB a participant more in all. What does not fit is counted.
+BLOCKS = 4
 
 _REQ3 = struct.Struct("7I")  # tpacket_req3
 _BLOCK = struct.Struct("III")  # tpacket_hdr_v1: block_status, num_pkts, offset_to_first_pkt
@@ -56,7 +60,6 @@ class PacketRing:
         self._next = 0  # the block the kernel fills next, in order
         self.seen = self.dropped = 0  # frames the filter kept; of them, what found no room
         self._program: bytes | None = None
-        self._keep: ctypes.Array[ctypes.c_char] | None = None
         sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
         frames = block_size * blocks // 2048
         sock.setsockopt(SOL_PACKET, PACKET_RX_RING,
@@ -67,7 +70,7 @@ class PacketRing:
         sock.setblocking(False)
 
     @classmethod
-    def open(cls, program: bytes, *, block_size: int = 1 << 17, blocks: int = 8) -> PacketRing:
+    def open(cls, program: bytes, *, block_size: int = 1 << 17, blocks: int = BLOCKS) -> PacketRing:
         """A ring on ``lo`` of this process's network namespace, filtered by ``program``.
 
         Raises:
@@ -92,7 +95,7 @@ class PacketRing:
 
     @classmethod
     def adopt(
-        cls, sock: socket.socket, program: bytes, *, block_size: int = 1 << 17, blocks: int = 8
+        cls, sock: socket.socket, program: bytes, *, block_size: int = 1 << 17, blocks: int = BLOCKS
     ) -> PacketRing:
         """A ring on an unbound packet socket of protocol 0 (opened here, by the packet broker
         or by a private network's helper): it is filtered before it is bound to ``lo`` for
@@ -111,10 +114,8 @@ class PacketRing:
         """Swap the kernel filter (atomic: no frame is judged by neither)."""
         if program == self._program:
             return
-        keep = ctypes.create_string_buffer(program, len(program))
-        fprog = struct.pack("HL", len(program) // 8, ctypes.addressof(keep))
-        self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
-        self._program, self._keep = program, keep
+        attach_filter(self.sock, program)
+        self._program = program
 
     def frames(self, limit: int = 4096) -> Iterator[tuple[int, int, bytes]]:
         """The frames the kernel handed over, oldest first, each ``(wall clock ns, its
@@ -159,6 +160,14 @@ class PacketRing:
         except BufferError:  # never: frames are copies; the GC would free the map anyway
             pass
         self.sock.close()
+
+
+def attach_filter(sock: socket.socket, program: bytes) -> None:
+    """Give ``sock`` the classic BPF ``program`` (struct sock_filter[]): SO_ATTACH_FILTER
+    with its struct sock_fprog. The kernel copies the program: the buffer may go after."""
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = struct.pack("HL", len(program) // 8, ctypes.addressof(code))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
 def wall_to_monotonic_ns() -> int:

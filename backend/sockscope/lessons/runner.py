@@ -33,7 +33,7 @@ from sockscope.lessons.model import Lesson, Step
 STEP_WAIT = 3.0  # how long a step's command waits for a blocking call before going on
 RECORD_MAX = 50_000
 NOT_YET = "not yet observed"
-WIRE_SETTLE = 0.06  # three of a packet ring's RETIRE_MS: its last frames are in the log
+WIRE_SETTLE = 0.05  # five of a packet ring's RETIRE_MS: its last frames are in the log
 LISTED = ("framing", "byteorder")  # actions whose every run the record keeps, in order
 _PORT_REF = re.compile(r"^\{port:([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -247,7 +247,7 @@ class LessonRun:
 
     async def _settle_wire(self) -> None:
         """Let the wire lane catch up before the checks read it: a packet ring hands its
-        frames over at most RETIRE_MS (20 ms) after they crossed, and the lab reads them at
+        frames over at most RETIRE_MS (10 ms) after they crossed, and the lab reads them at
         once. Only where this run captured anything."""
         self._collect()
         if any(isinstance(e, SegmentEvent) for e in self.record.events):

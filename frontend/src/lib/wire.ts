@@ -17,10 +17,13 @@ export interface Connection {
   segments: SegmentEvent[];
 }
 
-export function connectionKey(s: SegmentEvent): string {
-  const a = s.src[1];
-  const b = s.dst[1];
+/** Two ports, low first: a connection's key, whichever end is asked about. */
+export function pairKey(a: number, b: number): string {
   return a <= b ? `${a}-${b}` : `${b}-${a}`;
+}
+
+export function connectionKey(s: SegmentEvent): string {
+  return pairKey(s.src[1], s.dst[1]);
 }
 
 /** A connection's end, named by the lab where it can (server ends change name at accept()). */

@@ -20,6 +20,7 @@ from sockscope.engine import privnet
 from sockscope.engine.context import LabContext
 from sockscope.engine.core.commands import Cable
 from sockscope.engine.core.errors import Conflict
+from sockscope.engine.packetring import SO_DETACH_FILTER, attach_filter
 from sockscope.engine.probes import probe_now
 from sockscope.engine.sockets import LabSocket
 from sockscope.engine.tickets import Ticket
@@ -55,17 +56,12 @@ def new_socket(
     return socket.socket(family, kind)
 
 
-SO_ATTACH_FILTER, SO_DETACH_FILTER = 26, 27
 _KEEP_NOTHING = struct.pack("HBBI", 0x06, 0, 0, 0)  # classic BPF: ret 0
 
 
 def cut_off(sock: socket.socket) -> None:
     """``sock`` takes no segment in any more (the cable is out)."""
-    import ctypes
-
-    keep = ctypes.create_string_buffer(_KEEP_NOTHING, len(_KEEP_NOTHING))
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER,
-                    struct.pack("HL", 1, ctypes.addressof(keep)))  # fmt: skip
+    attach_filter(sock, _KEEP_NOTHING)
 
 
 def reconnect(sock: socket.socket) -> None:
